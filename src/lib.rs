@@ -1,0 +1,11 @@
+//! dentally-etl: moves a dental practice's data out of the Dentally API into typed Parquet or CSV.
+//!
+//! The stages follow the data flow of `docs/design.md` §1:
+//! `config` (parse, validate purely) → `api` (preflight, budget, retries) → `extract` (pages) →
+//! `flatten` (JSON → Arrow) → `sink` (Parquet/CSV over object_store) → `run` (commit, manifest).
+//! The `catalog` holds what we know of each Dentally resource; the `sandbox` is a faithful
+//! emulator of the API, used by the tests and the `demo` command.
+#![forbid(unsafe_code)]
+
+pub mod catalog;
+pub mod sandbox;
