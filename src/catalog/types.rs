@@ -1,0 +1,122 @@
+//! The vocabulary of the catalog: what a Dentally resource is, and what each of its fields is.
+//!
+//! The catalog is data, in one place (`docs/design.md` §1): the extractor reads paths, envelope
+//! keys, scopes, keys and windows from here; the flattener reads field types from here and derives
+//! the Arrow schema of every table (and child table) from them.
+
+/// How one JSON field is typed in the output (the type contract of `docs/design.md` §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    /// Integer ids and counts: Int64 (never unsigned).
+    Int,
+    /// GUID ids and GUID foreign keys: Utf8.
+    Guid,
+    /// Free or enumerated text: Utf8.
+    Text,
+    /// An id the API sends sometimes as a number, sometimes as a string: Utf8 (numbers rendered
+    /// without a fraction).
+    IdText,
+    /// JSON booleans: Boolean.
+    Bool,
+    /// Money as decimal strings (`"-76.0"`) or numbers: Decimal128(18, 2). Values with more than
+    /// two decimals or too large go to `_rejects`, never rounded.
+    Money,
+    /// Other decimals (UDA values, rates): Decimal128(18, 4).
+    Decimal,
+    /// Datetimes with the practice's offset: Timestamp(Microsecond, "UTC").
+    Timestamp,
+    /// `YYYY-MM-DD`: Date32.
+    Date,
+    /// Local time of day `HH:MM` (opening hours): Utf8, kept as sent.
+    TimeOfDay,
+    /// Array of scalars (`teeth`): List<Utf8> in Parquet, JSON text in CSV.
+    TextList,
+    /// Any JSON whose shape the API does not pin down (`metadata`, `custom_fields`): JSON text.
+    Json,
+}
+
+/// Personal data tags, for the `pii = keep | hash | drop` policy (`docs/design.md` §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pii {
+    /// Not personal data.
+    None,
+    /// Identifies a person directly (name, email, phone, address, NHS number, free-text notes).
+    Direct,
+}
+
+/// One field of a record.
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    /// The JSON key, as the API spells it (typos included: `monthly_memberhsip_fee`).
+    pub name: &'static str,
+    /// What the field holds.
+    pub kind: FieldKind,
+    /// Whether the field is personal data.
+    pub pii: Pii,
+}
+
+/// The shape of a field.
+#[derive(Debug, Clone, Copy)]
+pub enum FieldKind {
+    /// A scalar (or scalar list / JSON text) column.
+    Scalar(FieldType),
+    /// A nested object with known keys: flattened into `parent__child` columns.
+    Object(&'static [Field]),
+    /// An array of objects: a child table `<table>__<field>` with the parent key and `_idx`.
+    Children(&'static [Field]),
+}
+
+/// How a resource's list must be requested.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    /// A plain paged list.
+    None,
+    /// The list is only usable inside a date window (`after` / `before`) on `field`;
+    /// the extractor slices it into months.
+    Required {
+        /// Query parameter for the window start (`after`).
+        after_param: &'static str,
+        /// Query parameter for the window end (`before`).
+        before_param: &'static str,
+        /// The record field the window applies to (`start_time`, `day`).
+        field: &'static str,
+    },
+    /// The list is fetched once per treatment id (`?treatment_id=`), as `fees` must be.
+    PerTreatment,
+}
+
+/// Whether the endpoint returns a list or one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `{"<envelope>": [...], "meta": {...}}`, paged.
+    List,
+    /// `{"<envelope>": {...}}`: one row (`/v1/practice`).
+    Single,
+}
+
+/// One Dentally resource: everything the tool needs to extract it and type its output.
+#[derive(Debug, Clone, Copy)]
+pub struct Resource {
+    /// Name in pipelines and the output table name (`patients`).
+    pub name: &'static str,
+    /// Path under the base URL, with the version (`/v1/patients`).
+    pub path: &'static str,
+    /// JSON key of the record list or object (`patients`, `practice`).
+    pub envelope: &'static str,
+    /// List or single object.
+    pub kind: Kind,
+    /// Scope needed to read it (`patient:read`).
+    pub scope: &'static str,
+    /// Primary key field (`id`; `patient_id` for patient_stats).
+    pub primary_key: &'static str,
+    /// Field for `sort_by`, giving a stable order (`id`).
+    pub sort_by: &'static str,
+    /// Cursor for incremental runs (`updated_at`) when the list accepts `updated_after`.
+    pub cursor: Option<&'static str>,
+    /// Window rule.
+    pub window: Window,
+    /// The fields the catalog knows, in output column order.
+    pub fields: &'static [Field],
+    /// One line for `dentally-etl resources`.
+    pub description: &'static str,
+}
