@@ -9,3 +9,5 @@
 
 pub mod catalog;
 pub mod sandbox;
+pub mod flatten;
+pub mod sink;

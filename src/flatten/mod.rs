@@ -1,0 +1,1 @@
+//! JSON records → typed Arrow record batches.

@@ -1,0 +1,1 @@
+//! Writing record batches as Parquet or CSV through object_store.
