@@ -11,3 +11,5 @@ pub mod catalog;
 pub mod sandbox;
 pub mod flatten;
 pub mod sink;
+pub mod api;
+pub mod config;
