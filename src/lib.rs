@@ -8,6 +8,6 @@
 #![forbid(unsafe_code)]
 
 pub mod catalog;
-pub mod sandbox;
 pub mod flatten;
+pub mod sandbox;
 pub mod sink;
