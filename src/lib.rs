@@ -8,8 +8,8 @@
 #![forbid(unsafe_code)]
 
 pub mod catalog;
-pub mod sandbox;
 pub mod flatten;
+pub mod sandbox;
 pub mod sink;
 pub mod api;
 pub mod config;

@@ -120,3 +120,123 @@ pub struct Resource {
     /// One line for `dentally-etl resources`.
     pub description: &'static str,
 }
+
+impl Field {
+    /// A scalar field that is not personal data.
+    pub const fn new(name: &'static str, ty: FieldType) -> Self {
+        Self {
+            name,
+            kind: FieldKind::Scalar(ty),
+            pii: Pii::None,
+        }
+    }
+
+    /// A scalar field that identifies a person directly.
+    pub const fn direct(name: &'static str, ty: FieldType) -> Self {
+        Self {
+            name,
+            kind: FieldKind::Scalar(ty),
+            pii: Pii::Direct,
+        }
+    }
+
+    /// A nested object with known keys (its own fields carry their PII tags).
+    pub const fn object(name: &'static str, fields: &'static [Field]) -> Self {
+        Self {
+            name,
+            kind: FieldKind::Object(fields),
+            pii: Pii::None,
+        }
+    }
+
+    /// An array of objects, written to a child table.
+    pub const fn children(name: &'static str, fields: &'static [Field]) -> Self {
+        Self {
+            name,
+            kind: FieldKind::Children(fields),
+            pii: Pii::None,
+        }
+    }
+}
+
+impl Resource {
+    /// A plain paged list keyed by `id`, with no cursor and no window; refine it with the
+    /// `with_*` methods. `path`, `envelope` and `scope` are spelled out (not derived) so the
+    /// catalog reads as the API does; a unit test checks they follow the `/v1/<name>`,
+    /// `<name>`, `<singular>:read` pattern.
+    pub const fn list(
+        name: &'static str,
+        path: &'static str,
+        scope: &'static str,
+        fields: &'static [Field],
+        description: &'static str,
+    ) -> Self {
+        Self {
+            name,
+            path,
+            envelope: name,
+            kind: Kind::List,
+            scope,
+            primary_key: "id",
+            sort_by: "id",
+            cursor: None,
+            window: Window::None,
+            fields,
+            description,
+        }
+    }
+
+    /// The same resource with another primary key (also used for `sort_by`).
+    pub const fn with_key(self, key: &'static str) -> Self {
+        Self {
+            primary_key: key,
+            sort_by: key,
+            ..self
+        }
+    }
+
+    /// The same resource with an incremental cursor field.
+    pub const fn with_cursor(self, cursor: &'static str) -> Self {
+        Self {
+            cursor: Some(cursor),
+            ..self
+        }
+    }
+
+    /// The same resource with a window rule.
+    pub const fn with_window(self, window: Window) -> Self {
+        Self { window, ..self }
+    }
+
+    /// The same resource as a single object (`/v1/practice`) under `envelope`.
+    pub const fn single(self, envelope: &'static str) -> Self {
+        Self {
+            kind: Kind::Single,
+            envelope,
+            ..self
+        }
+    }
+
+    /// The singular noun of the resource (`payment` for `payments`), taken from its scope.
+    /// Child tables name their parent key column `<singular>_id` from it.
+    pub fn singular(&self) -> &'static str {
+        self.scope.strip_suffix(":read").unwrap_or(self.scope)
+    }
+
+    /// The catalog field with this JSON name, at the top level of the record.
+    pub fn field(&self, name: &str) -> Option<&'static Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+}
+
+impl Window {
+    /// The date-window rule for a list that is only usable between `after` and `before`,
+    /// applied to `field`.
+    pub const fn after_before(field: &'static str) -> Self {
+        Self::Required {
+            after_param: "after",
+            before_param: "before",
+            field,
+        }
+    }
+}

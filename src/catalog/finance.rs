@@ -1,0 +1,188 @@
+//! Money: payment plans, fees, sundries, accounts, invoices and their items, payments with
+//! their allocations (§5.6–§5.9, §5.14, §5.21, §5.23).
+//!
+//! Amounts arrive as decimal strings (`"-76.0"`) and become Decimal128(18, 2), never floats.
+
+use super::types::{Field, FieldType::*, Resource, Window};
+
+/// Payment plans (§5.14). Keeps the API's typo `monthly_memberhsip_fee`; §5.14 lists
+/// `created_at` but no `updated_at`.
+pub(crate) const PAYMENT_PLANS: Resource = Resource::list(
+    "payment_plans",
+    "/v1/payment_plans",
+    "payment_plan:read",
+    &[
+        Field::new("id", Int),
+        Field::new("name", Text),
+        Field::new("active", Bool),
+        Field::new("site_id", Guid),
+        Field::new("patient_friendly_name", Text),
+        Field::new("colour", Text),
+        Field::new("dentist_recall_interval", Int),
+        Field::new("hygienist_recall_interval", Int),
+        Field::new("recall_method", Text),
+        Field::new("emergency_duration", Int),
+        Field::new("exam_duration", Int),
+        Field::new("scale_and_polish_duration", Int),
+        Field::new("exam_scale_and_polish_duration", Int),
+        Field::new("exam_appointments_included", Int),
+        Field::new("hygiene_appointments_included", Int),
+        Field::new("monthly_memberhsip_fee", Money),
+        Field::new("created_at", Timestamp),
+    ],
+    "Private and NHS payment plans (memberships)",
+);
+
+/// Fees (§5.21): one row per treatment × payment plan, fetched per treatment.
+pub(crate) const FEES: Resource = Resource::list(
+    "fees",
+    "/v1/fees",
+    "fee:read",
+    &[
+        Field::new("id", Int),
+        Field::new("treatment_id", Int),
+        Field::new("payment_plan_id", Int),
+        Field::new("multiple_pricing", Bool),
+        Field::new("price_one", Money),
+        Field::new("price_two", Money),
+        Field::new("price_three", Money),
+        Field::new("price_four", Money),
+        Field::new("price_five", Money),
+        Field::new("duration_one", Int),
+        Field::new("duration_two", Int),
+        Field::new("duration_three", Int),
+        Field::new("duration_four", Int),
+        Field::new("duration_five", Int),
+    ],
+    "Prices and durations of each treatment per payment plan (fetched per treatment)",
+)
+.with_window(Window::PerTreatment);
+
+/// Sundries (§5.23, B).
+pub(crate) const SUNDRIES: Resource = Resource::list(
+    "sundries",
+    "/v1/sundries",
+    "sundry:read",
+    &[
+        Field::new("id", Int),
+        Field::new("name", Text),
+        Field::new("nickname", Text),
+        Field::new("price", Money),
+        Field::new("site_id", Guid),
+    ],
+    "Products sold over the counter (toothbrushes, whitening kits)",
+);
+
+/// Accounts (§5.9). Rows carry no `updated_at`, so no cursor: always a full pull.
+pub(crate) const ACCOUNTS: Resource = Resource::list(
+    "accounts",
+    "/v1/accounts",
+    "account:read",
+    &[
+        Field::new("id", Int),
+        Field::new("patient_id", Int),
+        Field::direct("patient_name", Text),
+        Field::new("current_balance", Money),
+        Field::new("opening_balance", Money),
+        Field::new("planned_nhs_treatment_value", Money),
+        Field::new("planned_private_treatment_value", Money),
+    ],
+    "Patient accounts with balances (negative balance: the patient owes)",
+);
+
+/// Invoices (§5.6). The list rows may lack `invoice_items` (the detail endpoint has them); we
+/// read items from `/v1/invoice_items` instead, so an embedded array lands in `_extra`.
+pub(crate) const INVOICES: Resource = Resource::list(
+    "invoices",
+    "/v1/invoices",
+    "invoice:read",
+    &[
+        Field::new("id", Int),
+        Field::new("account_id", Int),
+        Field::new("patient_id", Int),
+        Field::new("site_id", Guid),
+        Field::new("user_id", Int),
+        Field::new("amount", Money),
+        Field::new("amount_outstanding", Money),
+        Field::new("nhs_amount", Money),
+        Field::new("dated_on", Date),
+        Field::new("due_on", Date),
+        Field::new("paid", Bool),
+        Field::new("paid_on", Date),
+        Field::new("sent_at", Timestamp),
+        Field::new("reference", Text),
+        Field::new("footnote", Text),
+        Field::new("payment_terms", Text),
+        Field::new("created_at", Timestamp),
+        Field::new("updated_at", Timestamp),
+    ],
+    "Invoices (amount = sum of their items, discounts included)",
+)
+.with_cursor("updated_at");
+
+/// Invoice items (§5.7): GUID ids; `sundry_id` is string-or-null: IdText.
+pub(crate) const INVOICE_ITEMS: Resource = Resource::list(
+    "invoice_items",
+    "/v1/invoice_items",
+    "invoice_item:read",
+    &[
+        Field::new("id", Guid),
+        Field::new("invoice_id", Int),
+        Field::new("name", Text),
+        Field::new("item_price", Money),
+        Field::new("quantity", Int),
+        Field::new("total_price", Money),
+        Field::new("nhs_charge", Bool),
+        Field::new("practitioner_id", Int),
+        Field::new("user_id", Int),
+        Field::new("sundry_id", IdText),
+        Field::new("treatment_id", Int),
+        Field::new("treatment_plan_id", Int),
+        Field::new("treatment_plan_item_id", Int),
+        Field::new("created_at", Timestamp),
+        Field::new("updated_at", Timestamp),
+    ],
+    "Invoice lines (negative lines are discounts, imported balances, refunds)",
+)
+.with_cursor("updated_at");
+
+/// One allocation of a payment to an invoice (§5.8). `comments` is free text: Direct.
+const EXPLANATIONS: &[Field] = &[
+    Field::new("id", Int),
+    Field::new("amount", Money),
+    Field::direct("comments", Text),
+    Field::new("invoice_id", Int),
+    Field::new("invoice_reference", Text),
+    Field::new("payment_reference", Text),
+    Field::new("user_id", Int),
+];
+
+/// Payments (§5.8), with `explanations[]` as the child table `payments__explanations`.
+pub(crate) const PAYMENTS: Resource = Resource::list(
+    "payments",
+    "/v1/payments",
+    "payment:read",
+    &[
+        Field::new("id", Int),
+        Field::new("account_id", Int),
+        Field::new("patient_id", Int),
+        Field::new("site_id", Guid),
+        Field::new("user_id", Int),
+        Field::new("practitioner_id", Int),
+        Field::new("payment_plan_id", Int),
+        Field::new("amount", Money),
+        Field::new("amount_unexplained", Money),
+        Field::new("dated_on", Date),
+        Field::new("method", Text),
+        Field::new("reference", Text),
+        Field::new("status", Text),
+        Field::new("transaction_number", Text),
+        Field::new("deleted", Bool),
+        Field::new("fully_explained", Bool),
+        Field::new("created_at", Timestamp),
+        Field::new("updated_at", Timestamp),
+        Field::children("explanations", EXPLANATIONS),
+    ],
+    "Payments received, with their allocations to invoices (child table)",
+)
+.with_cursor("updated_at");
