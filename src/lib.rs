@@ -7,9 +7,10 @@
 //! emulator of the API, used by the tests and the `demo` command.
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod catalog;
+pub mod config;
+pub mod extract;
 pub mod flatten;
 pub mod sandbox;
 pub mod sink;
-pub mod api;
-pub mod config;

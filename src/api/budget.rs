@@ -23,7 +23,11 @@ pub struct RateHeaders {
 impl RateHeaders {
     /// Reads the three headers (absent or unparsable ones are `None`).
     pub fn from_headers(h: &reqwest::header::HeaderMap) -> Self {
-        let num = |name: &str| h.get(name).and_then(|v| v.to_str().ok()).and_then(|s| s.trim().parse::<u64>().ok());
+        let num = |name: &str| {
+            h.get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|s| s.trim().parse::<u64>().ok())
+        };
         Self {
             limit: num("x-ratelimit-limit").map(|n| n.min(u64::from(u32::MAX)) as u32),
             remaining: num("x-ratelimit-remaining").map(|n| n.min(u64::from(u32::MAX)) as u32),
@@ -70,11 +74,17 @@ impl Budget {
     /// A budget keeping `reserve_percent` of the limit free, and using at most
     /// `ceiling_per_hour` requests an hour when set.
     pub fn new(reserve_percent: u32, ceiling_per_hour: Option<u32>) -> Self {
-        Self { reserve_percent: reserve_percent.min(90), ceiling_per_hour, state: Mutex::default() }
+        Self {
+            reserve_percent: reserve_percent.min(90),
+            ceiling_per_hour,
+            state: Mutex::default(),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Requests we never use in a window of `limit`.
@@ -161,12 +171,18 @@ impl Budget {
     /// What the budget knows now: (limit, remaining, reset).
     pub fn snapshot(&self) -> RateHeaders {
         let s = self.lock();
-        RateHeaders { limit: s.limit, remaining: s.remaining, reset: s.reset }
+        RateHeaders {
+            limit: s.limit,
+            remaining: s.remaining,
+            reset: s.reset,
+        }
     }
 }
 
 fn now_secs_f64() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Time from now until `reset` (epoch seconds) plus a margin.
@@ -180,7 +196,11 @@ mod tests {
     use super::*;
 
     fn headers(limit: u32, remaining: u32, reset: u64) -> RateHeaders {
-        RateHeaders { limit: Some(limit), remaining: Some(remaining), reset: Some(reset) }
+        RateHeaders {
+            limit: Some(limit),
+            remaining: Some(remaining),
+            reset: Some(reset),
+        }
     }
 
     #[test]
@@ -199,7 +219,9 @@ mod tests {
         drop(b.acquire(&|_| panic!("must not wait")).await);
         b.observe(&headers(100, 10, reset));
         let waited = std::sync::atomic::AtomicBool::new(false);
-        let _p = b.acquire(&|_| waited.store(true, std::sync::atomic::Ordering::SeqCst)).await;
+        let _p = b
+            .acquire(&|_| waited.store(true, std::sync::atomic::Ordering::SeqCst))
+            .await;
         assert!(waited.load(std::sync::atomic::Ordering::SeqCst));
         assert!(now_secs_f64() >= reset as f64);
     }

@@ -83,12 +83,23 @@ impl Client {
         budget: Arc<Budget>,
         retry: RetryConfig,
     ) -> Result<Self, ApiError> {
-        let mut builder = reqwest::Client::builder().timeout(timeout).connect_timeout(Duration::from_secs(15));
+        let mut builder = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(Duration::from_secs(15));
         if !user_agent.is_empty() {
             builder = builder.user_agent(user_agent);
         }
-        let http = builder.build().map_err(|e| ApiError::Client(e.to_string()))?;
-        Ok(Self { http, base, token, budget, retry, stats: Arc::default() })
+        let http = builder
+            .build()
+            .map_err(|e| ApiError::Client(e.to_string()))?;
+        Ok(Self {
+            http,
+            base,
+            token,
+            budget,
+            retry,
+            stats: Arc::default(),
+        })
     }
 
     /// The budget this client spends.
@@ -111,13 +122,19 @@ impl Client {
         let joined = format!("{}{}", self.base.path().trim_end_matches('/'), path);
         url.set_path(&joined);
         if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+            url.query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
         }
         url
     }
 
     /// `GET path?query` with retries; the JSON body on success.
-    pub async fn get(&self, path: &str, query: &[(&str, String)], target: Target<'_>) -> Result<Reply, ApiError> {
+    pub async fn get(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        target: Target<'_>,
+    ) -> Result<Reply, ApiError> {
         let url = self.url(path, query);
         let shown = display_path(&url);
         let started = Instant::now();
@@ -133,10 +150,22 @@ impl Client {
                     refusals += 1;
                     attempts -= 1;
                     if refusals > MAX_REFUSALS_IN_A_ROW {
-                        return Err(gave_up(target, &shown, attempts, "the rate limit never recovered".into()));
+                        return Err(gave_up(
+                            target,
+                            &shown,
+                            attempts,
+                            "the rate limit never recovered".into(),
+                        ));
                     }
-                    tracing::warn!(resource = target.resource, page = target.page, wait_secs = wait.as_secs_f64(), "Rate limit reached; waiting for the reset.");
-                    self.stats.waited_ms.fetch_add(wait.as_millis() as u64, Ordering::Relaxed);
+                    tracing::warn!(
+                        resource = target.resource,
+                        page = target.page,
+                        wait_secs = wait.as_secs_f64(),
+                        "Rate limit reached; waiting for the reset."
+                    );
+                    self.stats
+                        .waited_ms
+                        .fetch_add(wait.as_millis() as u64, Ordering::Relaxed);
                     tokio::time::sleep(wait).await;
                     continue;
                 }
@@ -158,8 +187,13 @@ impl Client {
         let permit = self
             .budget
             .acquire(&move |wait| {
-                stats.waited_ms.fetch_add(wait.as_millis() as u64, Ordering::Relaxed);
-                tracing::info!(wait_secs = wait.as_secs_f64(), "Budget reserve reached; waiting for the rate-limit reset.");
+                stats
+                    .waited_ms
+                    .fetch_add(wait.as_millis() as u64, Ordering::Relaxed);
+                tracing::info!(
+                    wait_secs = wait.as_secs_f64(),
+                    "Budget reserve reached; waiting for the rate-limit reset."
+                );
             })
             .await;
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
@@ -186,16 +220,34 @@ impl Client {
         self.classify(status, &headers, rate, &body, shown, target)
     }
 
-    fn classify(&self, status: StatusCode, headers: &HeaderMap, rate: RateHeaders, body: &[u8], shown: &str, target: Target<'_>) -> Outcome {
-        let text = || String::from_utf8_lossy(&body[..body.len().min(300)]).trim().to_string();
+    fn classify(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        rate: RateHeaders,
+        body: &[u8],
+        shown: &str,
+        target: Target<'_>,
+    ) -> Outcome {
+        let text = || {
+            String::from_utf8_lossy(&body[..body.len().min(300)])
+                .trim()
+                .to_string()
+        };
         if status.is_success() {
             return match serde_json::from_slice(body) {
                 Ok(json) => Outcome::Done(Reply {
                     body: json,
-                    scopes: headers.get("x-oauth-scopes").and_then(|v| v.to_str().ok()).map(str::to_string),
+                    scopes: headers
+                        .get("x-oauth-scopes")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string),
                     rate,
                 }),
-                Err(e) => Outcome::Retry(format!("unparsable or truncated JSON ({} bytes): {e}", body.len())),
+                Err(e) => Outcome::Retry(format!(
+                    "unparsable or truncated JSON ({} bytes): {e}",
+                    body.len()
+                )),
             };
         }
         let path = shown.to_string();
@@ -210,20 +262,38 @@ impl Client {
                 Outcome::RateLimited(wait)
             }
             401 => Outcome::Fatal(ApiError::Unauthorized { path }),
-            403 if text().to_ascii_lowercase().contains("user-agent") || text().to_ascii_lowercase().contains("user agent") => {
+            403 if text().to_ascii_lowercase().contains("user-agent")
+                || text().to_ascii_lowercase().contains("user agent") =>
+            {
                 Outcome::Fatal(ApiError::MissingUserAgent { path })
             }
-            403 => Outcome::Fatal(ApiError::Forbidden { resource: target.resource.into(), path, message: text() }),
-            404 => Outcome::Fatal(ApiError::NotFound { resource: target.resource.into(), path }),
+            403 => Outcome::Fatal(ApiError::Forbidden {
+                resource: target.resource.into(),
+                path,
+                message: text(),
+            }),
+            404 => Outcome::Fatal(ApiError::NotFound {
+                resource: target.resource.into(),
+                path,
+            }),
             s if s >= 500 || s == 408 => Outcome::Retry(format!("{status}: {}", text())),
-            s => Outcome::Fatal(ApiError::Status { resource: target.resource.into(), page: target.page, path, status: s, body: text(), attempts: 1 }),
+            s => Outcome::Fatal(ApiError::Status {
+                resource: target.resource.into(),
+                page: target.page,
+                path,
+                status: s,
+                body: text(),
+                attempts: 1,
+            }),
         }
     }
 }
 
 /// True when a 403 body says the rate limit was exceeded (text/plain or JSON).
 pub fn is_rate_limit_body(body: &[u8]) -> bool {
-    String::from_utf8_lossy(body).to_ascii_lowercase().contains("rate limit exceeded")
+    String::from_utf8_lossy(body)
+        .to_ascii_lowercase()
+        .contains("rate limit exceeded")
 }
 
 /// `Retry-After` as seconds or an HTTP date (0 allowed).
@@ -238,7 +308,13 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 }
 
 fn gave_up(target: Target<'_>, shown: &str, attempts: u32, reason: String) -> ApiError {
-    ApiError::GaveUp { resource: target.resource.into(), page: target.page, path: shown.into(), reason, attempts }
+    ApiError::GaveUp {
+        resource: target.resource.into(),
+        page: target.page,
+        path: shown.into(),
+        reason,
+        attempts,
+    }
 }
 
 fn describe_transport(e: &reqwest::Error) -> String {
@@ -258,7 +334,11 @@ fn describe_transport(e: &reqwest::Error) -> String {
         cause = s.to_string();
         source = s.source();
     }
-    if cause.is_empty() { kind.to_string() } else { format!("{kind}: {cause}") }
+    if cause.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}: {cause}")
+    }
 }
 
 /// Path and query of a URL, for messages (never credentials, never the host's userinfo).
@@ -286,8 +366,12 @@ mod tests {
     #[test]
     fn recognises_rate_limit_bodies() {
         assert!(is_rate_limit_body(b"403 Forbidden (Rate Limit Exceeded)"));
-        assert!(is_rate_limit_body(br#"{"error":{"message":"Rate limit exceeded"}}"#));
-        assert!(!is_rate_limit_body(br#"{"error":{"message":"requires scope patient:read"}}"#));
+        assert!(is_rate_limit_body(
+            br#"{"error":{"message":"Rate limit exceeded"}}"#
+        ));
+        assert!(!is_rate_limit_body(
+            br#"{"error":{"message":"requires scope patient:read"}}"#
+        ));
     }
 
     #[test]
@@ -297,13 +381,22 @@ mod tests {
         assert_eq!(retry_after(&h), Some(Duration::ZERO));
         h.insert(RETRY_AFTER, "7".parse().unwrap());
         assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
-        h.insert(RETRY_AFTER, "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
+        h.insert(
+            RETRY_AFTER,
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+        );
         assert_eq!(retry_after(&h), Some(Duration::ZERO));
     }
 
     #[test]
     fn only_loopback_hosts_count_as_loopback() {
-        for (u, want) in [("http://127.0.0.1:9/x", true), ("http://localhost", true), ("http://[::1]:8", true), ("http://10.0.0.1", false), ("https://api.dentally.co", false)] {
+        for (u, want) in [
+            ("http://127.0.0.1:9/x", true),
+            ("http://localhost", true),
+            ("http://[::1]:8", true),
+            ("http://10.0.0.1", false),
+            ("https://api.dentally.co", false),
+        ] {
             assert_eq!(is_loopback(&Url::parse(u).unwrap()), want, "{u}");
         }
     }

@@ -15,7 +15,9 @@ pub enum ApiError {
         path: String,
     },
     /// 403 because the request had no `User-Agent`.
-    #[error("the API refused `{path}` (403): requests need a `User-Agent` header; set `user_agent` in [source]")]
+    #[error(
+        "the API refused `{path}` (403): requests need a `User-Agent` header; set `user_agent` in [source]"
+    )]
     MissingUserAgent {
         /// Request path.
         path: String,
@@ -31,7 +33,9 @@ pub enum ApiError {
         message: String,
     },
     /// 404.
-    #[error("`{path}` does not exist (404) for `{resource}`: the practice may not use this feature")]
+    #[error(
+        "`{path}` does not exist (404) for `{resource}`: the practice may not use this feature"
+    )]
     NotFound {
         /// Resource name.
         resource: String,
@@ -39,7 +43,9 @@ pub enum ApiError {
         path: String,
     },
     /// A status we do not retry, or a retryable one that kept failing.
-    #[error("`{resource}` page {page}: the API answered {status} after {attempts} attempt(s) on `{path}`: {body}")]
+    #[error(
+        "`{resource}` page {page}: the API answered {status} after {attempts} attempt(s) on `{path}`: {body}"
+    )]
     Status {
         /// Resource name.
         resource: String,
@@ -76,6 +82,9 @@ pub enum ApiError {
 impl ApiError {
     /// True for failures a person must fix (token, scope, path), as opposed to a flaky server.
     pub fn is_auth(&self) -> bool {
-        matches!(self, Self::Unauthorized { .. } | Self::MissingUserAgent { .. } | Self::Forbidden { .. })
+        matches!(
+            self,
+            Self::Unauthorized { .. } | Self::MissingUserAgent { .. } | Self::Forbidden { .. }
+        )
     }
 }

@@ -7,7 +7,9 @@ mod retry;
 mod token;
 
 pub use budget::{Budget, Permit, RateHeaders};
-pub use client::{Client, Reply, Stats, Target, display_path, is_loopback, is_rate_limit_body, retry_after};
+pub use client::{
+    Client, Reply, Stats, Target, display_path, is_loopback, is_rate_limit_body, retry_after,
+};
 pub use error::ApiError;
 pub use retry::{Backoff, RetryConfig};
 pub use token::{ApiToken, TokenError, load as load_token};

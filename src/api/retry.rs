@@ -45,14 +45,23 @@ impl Backoff {
 
     /// A backoff with an injected RNG (deterministic tests).
     pub fn with_rng(config: RetryConfig, rng: fastrand::Rng) -> Self {
-        Self { config, previous: config.initial_backoff, rng }
+        Self {
+            config,
+            previous: config.initial_backoff,
+            rng,
+        }
     }
 
     /// The next delay.
     pub fn next_delay(&mut self) -> Duration {
         let base = self.config.initial_backoff.as_millis() as u64;
-        let upper = (self.previous.as_millis() as u64).saturating_mul(3).max(base + 1);
-        let millis = self.rng.u64(base..upper).min(self.config.max_backoff.as_millis() as u64);
+        let upper = (self.previous.as_millis() as u64)
+            .saturating_mul(3)
+            .max(base + 1);
+        let millis = self
+            .rng
+            .u64(base..upper)
+            .min(self.config.max_backoff.as_millis() as u64);
         self.previous = Duration::from_millis(millis);
         self.previous
     }

@@ -70,7 +70,10 @@ pub fn load(source: &TokenSource) -> Result<(ApiToken, Vec<String>), TokenError>
 
 fn load_file(path: &Path) -> Result<(ApiToken, Vec<String>), TokenError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| TokenError::File { path: shown.clone(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| TokenError::File {
+        path: shown.clone(),
+        source,
+    })?;
     if text.trim().is_empty() {
         return Err(TokenError::FileEmpty(shown));
     }
@@ -80,7 +83,9 @@ fn load_file(path: &Path) -> Result<(ApiToken, Vec<String>), TokenError> {
 #[cfg(unix)]
 fn permission_warnings(path: &Path) -> Vec<String> {
     use std::os::unix::fs::PermissionsExt;
-    let Ok(meta) = std::fs::metadata(path) else { return Vec::new() };
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Vec::new();
+    };
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 == 0 {
         return Vec::new();

@@ -41,7 +41,10 @@ pub(crate) fn expand(input: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Ex
             None => (&body[..end], None),
         };
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Expanded::Malformed(format!("`${{{}}}` is not a valid variable name", &body[..end]));
+            return Expanded::Malformed(format!(
+                "`${{{}}}` is not a valid variable name",
+                &body[..end]
+            ));
         }
         match (lookup(name).filter(|v| !v.is_empty()), default) {
             (Some(value), _) => out.push_str(&value),
@@ -68,9 +71,15 @@ mod tests {
 
     #[test]
     fn expands_set_default_and_missing_variables() {
-        assert_eq!(expand("https://${HOST}/x", &env), Expanded::Ok("https://example.org/x".into()));
+        assert_eq!(
+            expand("https://${HOST}/x", &env),
+            Expanded::Ok("https://example.org/x".into())
+        );
         assert_eq!(expand("${PORT:-8080}", &env), Expanded::Ok("8080".into()));
-        assert_eq!(expand("$$5 ${HOST}", &env), Expanded::Ok("$5 example.org".into()));
+        assert_eq!(
+            expand("$$5 ${HOST}", &env),
+            Expanded::Ok("$5 example.org".into())
+        );
         assert_eq!(
             expand("${A}-${HOST}-${B}", &env),
             Expanded::Missing(vec!["A".into(), "B".into()])

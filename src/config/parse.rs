@@ -54,7 +54,10 @@ pub fn parse(
     text: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Pipeline, Vec<Diagnostic>> {
-    let mut ctx = Ctx { diags: Diagnostics::new(file, text), env };
+    let mut ctx = Ctx {
+        diags: Diagnostics::new(file, text),
+        env,
+    };
     let doc = match DeTable::parse(text) {
         Ok(doc) => doc,
         Err(e) => {
@@ -89,7 +92,11 @@ fn secret_key_hint(key: &str) -> Option<String> {
 fn read_pipeline(ctx: &mut Ctx<'_>, top: &Section<'_, '_>, file: &Path) -> Option<Pipeline> {
     let name = top.string(ctx, "name");
     if name.is_none() && top.span_of("name").is_none() {
-        ctx.diags.error_with_hint(0..0, "missing `name`", "add `name = \"nightly\"` at the top");
+        ctx.diags.error_with_hint(
+            0..0,
+            "missing `name`",
+            "add `name = \"nightly\"` at the top",
+        );
     }
     let name = name.and_then(|(n, span)| valid_name(ctx, n, span));
     let source = read_source(ctx, top);
@@ -108,7 +115,9 @@ fn read_pipeline(ctx: &mut Ctx<'_>, top: &Section<'_, '_>, file: &Path) -> Optio
 
 fn valid_name(ctx: &mut Ctx<'_>, name: String, span: Range<usize>) -> Option<String> {
     let ok = !name.is_empty()
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !ok {
         ctx.diags.error_with_hint(
             span,
@@ -127,7 +136,11 @@ fn required<'t, 'i>(
     allowed: &'static [&'static str],
 ) -> Option<(Section<'t, 'i>, Range<usize>)> {
     if top.span_of(key).is_none() {
-        ctx.diags.error_with_hint(0..0, format!("missing [{key}] section"), format!("add a [{key}] table"));
+        ctx.diags.error_with_hint(
+            0..0,
+            format!("missing [{key}] section"),
+            format!("add a [{key}] table"),
+        );
         return None;
     }
     let (table, span) = top.table(ctx, key)?;
@@ -140,9 +153,13 @@ fn read_source(ctx: &mut Ctx<'_>, top: &Section<'_, '_>) -> Option<Source> {
     let token = read_token_source(ctx, &s, span);
     let requests_per_hour = s.uint(ctx, "requests_per_hour", 100_000).map(|n| n as u32);
     let reserve_percent = s.uint(ctx, "reserve_percent", 90).map_or(10, |n| n as u32);
-    let concurrency = s.uint(ctx, "concurrency", 64).map_or(4, |n| n.max(1) as usize);
+    let concurrency = s
+        .uint(ctx, "concurrency", 64)
+        .map_or(4, |n| n.max(1) as usize);
     let timeout_secs = s.uint(ctx, "timeout_secs", 3600).map_or(60, |n| n.max(1));
-    let user_agent = s.string(ctx, "user_agent").map_or_else(|| DEFAULT_USER_AGENT.to_string(), |u| u.0);
+    let user_agent = s
+        .string(ctx, "user_agent")
+        .map_or_else(|| DEFAULT_USER_AGENT.to_string(), |u| u.0);
     let allow_write_scopes = s.boolean(ctx, "allow_write_scopes").unwrap_or(false);
     s.finish(ctx, &|key| secret_key_hint(key));
     Some(Source {
@@ -162,7 +179,10 @@ fn read_base_url(ctx: &mut Ctx<'_>, s: &Section<'_, '_>, section: Range<usize>) 
     let base = s.string(ctx, "base_url");
     let (text, span) = match (region, base) {
         (Some(_), Some((_, span))) => {
-            ctx.diags.error(span, "give either `region` or `base_url` in [source], not both");
+            ctx.diags.error(
+                span,
+                "give either `region` or `base_url` in [source], not both",
+            );
             return None;
         }
         (None, Some(b)) => b,
@@ -195,12 +215,14 @@ fn check_base_url(ctx: &mut Ctx<'_>, text: &str, span: Range<usize>) -> Option<U
     let url = match Url::parse(text.trim_end_matches('/')) {
         Ok(u) => u,
         Err(e) => {
-            ctx.diags.error(span, format!("`base_url` is not a URL: {e}"));
+            ctx.diags
+                .error(span, format!("`base_url` is not a URL: {e}"));
             return None;
         }
     };
     if !url.username().is_empty() || url.password().is_some() {
-        ctx.diags.error(span, "`base_url` must not carry credentials");
+        ctx.diags
+            .error(span, "`base_url` must not carry credentials");
         return None;
     }
     let loopback = crate::api::is_loopback(&url);
@@ -215,12 +237,17 @@ fn check_base_url(ctx: &mut Ctx<'_>, text: &str, span: Range<usize>) -> Option<U
     Some(url)
 }
 
-fn read_token_source(ctx: &mut Ctx<'_>, s: &Section<'_, '_>, section: Range<usize>) -> Option<TokenSource> {
+fn read_token_source(
+    ctx: &mut Ctx<'_>,
+    s: &Section<'_, '_>,
+    section: Range<usize>,
+) -> Option<TokenSource> {
     let env = s.string(ctx, "token_env");
     let file = s.string(ctx, "token_file");
     match (env, file) {
         (Some(_), Some((_, span))) => {
-            ctx.diags.error(span, "give either `token_env` or `token_file`, not both");
+            ctx.diags
+                .error(span, "give either `token_env` or `token_file`, not both");
             None
         }
         (Some((name, span)), None) => token_env_name(ctx, name, span).map(TokenSource::Env),
@@ -241,7 +268,9 @@ fn read_token_source(ctx: &mut Ctx<'_>, s: &Section<'_, '_>, section: Range<usiz
 fn token_env_name(ctx: &mut Ctx<'_>, name: String, span: Range<usize>) -> Option<String> {
     let looks_like_name = !name.is_empty()
         && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
         && !name.starts_with(|c: char| c.is_ascii_digit());
     if looks_like_name {
         return Some(name);
@@ -258,20 +287,39 @@ fn read_output(ctx: &mut Ctx<'_>, top: &Section<'_, '_>) -> Option<Output> {
     let (s, section) = required(ctx, top, "output", OUTPUT)?;
     let url = s.string(ctx, "url");
     if url.is_none() && s.span_of("url").is_none() {
-        ctx.diags.error_with_hint(section, "[output] needs `url`", "e.g. `url = \"./out\"` or `url = \"s3://bucket/prefix\"`");
+        ctx.diags.error_with_hint(
+            section,
+            "[output] needs `url`",
+            "e.g. `url = \"./out\"` or `url = \"s3://bucket/prefix\"`",
+        );
     }
-    let format = pick(ctx, &s, "format", &[("parquet", OutputFormat::Parquet), ("csv", OutputFormat::Csv)])
-        .unwrap_or(OutputFormat::Parquet);
+    let format = pick(
+        ctx,
+        &s,
+        "format",
+        &[
+            ("parquet", OutputFormat::Parquet),
+            ("csv", OutputFormat::Csv),
+        ],
+    )
+    .unwrap_or(OutputFormat::Parquet);
     let compression = pick(
         ctx,
         &s,
         "compression",
-        &[("zstd", Compression::Zstd), ("snappy", Compression::Snappy), ("none", Compression::None)],
+        &[
+            ("zstd", Compression::Zstd),
+            ("snappy", Compression::Snappy),
+            ("none", Compression::None),
+        ],
     )
     .unwrap_or(Compression::Zstd);
-    let row_group_rows = s.uint(ctx, "row_group_rows", 10_000_000).map_or(122_880, |n| n.max(1) as usize);
-    let row_group_bytes =
-        s.uint(ctx, "row_group_bytes", 1 << 32).map_or(64 << 20, |n| n.max(1 << 16) as usize);
+    let row_group_rows = s
+        .uint(ctx, "row_group_rows", 10_000_000)
+        .map_or(122_880, |n| n.max(1) as usize);
+    let row_group_bytes = s
+        .uint(ctx, "row_group_bytes", 1 << 32)
+        .map_or(64 << 20, |n| n.max(1 << 16) as usize);
     let endpoint = s.string(ctx, "endpoint").map(|e| e.0);
     let region = s.string(ctx, "region").map(|e| e.0);
     let allow_http = s.boolean(ctx, "allow_http");
@@ -294,13 +342,22 @@ fn read_output(ctx: &mut Ctx<'_>, top: &Section<'_, '_>) -> Option<Output> {
     })
 }
 
-fn pick<T: Copy>(ctx: &mut Ctx<'_>, s: &Section<'_, '_>, key: &str, choices: &[(&str, T)]) -> Option<T> {
+fn pick<T: Copy>(
+    ctx: &mut Ctx<'_>,
+    s: &Section<'_, '_>,
+    key: &str,
+    choices: &[(&str, T)],
+) -> Option<T> {
     let (value, span) = s.string(ctx, key)?;
     if let Some((_, v)) = choices.iter().find(|(name, _)| *name == value) {
         return Some(*v);
     }
     let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
-    ctx.diags.error_with_hint(span, format!("unknown {key} `{value}`"), format!("use one of: {}", names.join(", ")));
+    ctx.diags.error_with_hint(
+        span,
+        format!("unknown {key} `{value}`"),
+        format!("use one of: {}", names.join(", ")),
+    );
     None
 }
 
@@ -312,11 +369,23 @@ struct Defaults {
 }
 
 const MODES: &[(&str, Mode)] = &[("full", Mode::Full), ("incremental", Mode::Incremental)];
-const PII: &[(&str, PiiMode)] = &[("keep", PiiMode::Keep), ("hash", PiiMode::Hash), ("drop", PiiMode::Drop)];
+const PII: &[(&str, PiiMode)] = &[
+    ("keep", PiiMode::Keep),
+    ("hash", PiiMode::Hash),
+    ("drop", PiiMode::Drop),
+];
 
 fn read_defaults(ctx: &mut Ctx<'_>, top: &Section<'_, '_>) -> Defaults {
-    let mut d = Defaults { mode: Mode::Full, pii: PiiMode::Keep, pii_hash_key_env: None, window: None };
-    let Some((table, _)) = top.span_of("defaults").and_then(|_| top.table(ctx, "defaults")) else {
+    let mut d = Defaults {
+        mode: Mode::Full,
+        pii: PiiMode::Keep,
+        pii_hash_key_env: None,
+        window: None,
+    };
+    let Some((table, _)) = top
+        .span_of("defaults")
+        .and_then(|_| top.table(ctx, "defaults"))
+    else {
         return d;
     };
     let s = Section::new(table, "[defaults]", DEFAULTS);
@@ -337,23 +406,40 @@ fn read_window(ctx: &mut Ctx<'_>, s: &Section<'_, '_>) -> Option<WindowSpec> {
     let (from, to) = (from?, to?);
     let today = chrono::Utc::now().date_naive();
     if from.resolve(today) >= to.resolve(today) {
-        ctx.diags.error_with_hint(span, "window `from` must be before `to`", "e.g. window = { from = \"-400d\", to = \"+90d\" }");
+        ctx.diags.error_with_hint(
+            span,
+            "window `from` must be before `to`",
+            "e.g. window = { from = \"-400d\", to = \"+90d\" }",
+        );
         return None;
     }
     Some(WindowSpec { from, to })
 }
 
-fn bound(ctx: &mut Ctx<'_>, w: &Section<'_, '_>, key: &str, window: Range<usize>) -> Option<DateBound> {
+fn bound(
+    ctx: &mut Ctx<'_>,
+    w: &Section<'_, '_>,
+    key: &str,
+    window: Range<usize>,
+) -> Option<DateBound> {
     let Some((text, span)) = w.string(ctx, key) else {
         if w.span_of(key).is_none() {
-            ctx.diags.error_with_hint(window, format!("window needs `{key}`"), "e.g. window = { from = \"-400d\", to = \"+90d\" }");
+            ctx.diags.error_with_hint(
+                window,
+                format!("window needs `{key}`"),
+                "e.g. window = { from = \"-400d\", to = \"+90d\" }",
+            );
         }
         return None;
     };
     match DateBound::parse(&text) {
         Ok(b) => Some(b),
         Err(why) => {
-            ctx.diags.error_with_hint(span, format!("bad window `{key}`: {why}"), "use `-400d`, `+90d`, `-2w`, `-1y`, `today` or `YYYY-MM-DD`");
+            ctx.diags.error_with_hint(
+                span,
+                format!("bad window `{key}`: {why}"),
+                "use `-400d`, `+90d`, `-2w`, `-1y`, `today` or `YYYY-MM-DD`",
+            );
             None
         }
     }
@@ -362,7 +448,11 @@ fn bound(ctx: &mut Ctx<'_>, w: &Section<'_, '_>, key: &str, window: Range<usize>
 fn read_resources(ctx: &mut Ctx<'_>, top: &Section<'_, '_>, d: &Defaults) -> Vec<ResourceSpec> {
     let entries = top.tables(ctx, "resources");
     if entries.is_empty() && top.span_of("resources").is_none() {
-        ctx.diags.error_with_hint(0..0, "no resources selected", "add `[[resources]]` entries with a `name` (see `dentally-etl resources`)");
+        ctx.diags.error_with_hint(
+            0..0,
+            "no resources selected",
+            "add `[[resources]]` entries with a `name` (see `dentally-etl resources`)",
+        );
     }
     let mut seen: Vec<&'static str> = Vec::new();
     let mut out = Vec::new();
@@ -370,7 +460,10 @@ fn read_resources(ctx: &mut Ctx<'_>, top: &Section<'_, '_>, d: &Defaults) -> Vec
         let s = Section::new(table, "[[resources]]", RESOURCE);
         if let Some(spec) = read_resource(ctx, &s, span, d) {
             if seen.contains(&spec.resource.name) {
-                ctx.diags.error(s.span_of("name").unwrap_or(0..0), format!("resource `{}` is listed twice", spec.resource.name));
+                ctx.diags.error(
+                    s.span_of("name").unwrap_or(0..0),
+                    format!("resource `{}` is listed twice", spec.resource.name),
+                );
             } else {
                 seen.push(spec.resource.name);
                 out.push(spec);
@@ -381,10 +474,16 @@ fn read_resources(ctx: &mut Ctx<'_>, top: &Section<'_, '_>, d: &Defaults) -> Vec
     out
 }
 
-fn read_resource(ctx: &mut Ctx<'_>, s: &Section<'_, '_>, span: Range<usize>, d: &Defaults) -> Option<ResourceSpec> {
+fn read_resource(
+    ctx: &mut Ctx<'_>,
+    s: &Section<'_, '_>,
+    span: Range<usize>,
+    d: &Defaults,
+) -> Option<ResourceSpec> {
     let name: Option<Str> = s.string(ctx, "name");
     if name.is_none() && s.span_of("name").is_none() {
-        ctx.diags.error(span.clone(), "[[resources]] entry without `name`");
+        ctx.diags
+            .error(span.clone(), "[[resources]] entry without `name`");
     }
     let mode = pick(ctx, s, "mode", MODES).unwrap_or(d.mode);
     let pii = pick(ctx, s, "pii", PII).unwrap_or(d.pii);
@@ -395,20 +494,24 @@ fn read_resource(ctx: &mut Ctx<'_>, s: &Section<'_, '_>, span: Range<usize>, d: 
             || "run `dentally-etl resources` to list them".to_string(),
             |s| format!("did you mean `{s}`? (`dentally-etl resources` lists them all)"),
         );
-        ctx.diags.error_with_hint(name_span, format!("unknown resource `{name}`"), hint);
+        ctx.diags
+            .error_with_hint(name_span, format!("unknown resource `{name}`"), hint);
         return None;
     };
     let windowed = matches!(resource.window, Window::Required { .. });
     if windowed && window.is_none() {
         ctx.diags.error_with_hint(
-            span,
+            span.clone(),
             format!("resource `{name}` needs a date window"),
             "add `window = { from = \"-400d\", to = \"+90d\" }` to this entry (or to [defaults])",
         );
         return None;
     }
     if !windowed && s.span_of("window").is_some() {
-        ctx.diags.error(s.span_of("window").unwrap_or(span), format!("resource `{name}` is not windowed; remove `window`"));
+        ctx.diags.error(
+            s.span_of("window").unwrap_or(span.clone()),
+            format!("resource `{name}` is not windowed; remove `window`"),
+        );
     }
     if pii == PiiMode::Hash && d.pii_hash_key_env.is_none() {
         ctx.diags.error_with_hint(
@@ -417,11 +520,18 @@ fn read_resource(ctx: &mut Ctx<'_>, s: &Section<'_, '_>, span: Range<usize>, d: 
             "set `pii_hash_key_env = \"DENTALLY_PII_KEY\"` in [defaults] and export a secret key in it",
         );
     }
-    Some(ResourceSpec { resource, mode, pii, window: windowed.then_some(window).flatten() })
+    Some(ResourceSpec {
+        resource,
+        mode,
+        pii,
+        window: windowed.then_some(window).flatten(),
+    })
 }
 
 /// Suggests the closest known pipeline key (used by tests of typos).
 #[allow(dead_code)]
 pub(crate) fn suggest_key(name: &str) -> Option<&'static str> {
-    closest(name, TOP).or_else(|| closest(name, SOURCE)).or_else(|| closest(name, OUTPUT))
+    closest(name, TOP)
+        .or_else(|| closest(name, SOURCE))
+        .or_else(|| closest(name, OUTPUT))
 }

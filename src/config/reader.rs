@@ -30,7 +30,11 @@ pub(crate) struct Section<'t, 'i> {
 
 impl<'t, 'i> Section<'t, 'i> {
     /// A reader over `table`, which may hold only the `allowed` keys; `label` names it in errors.
-    pub(crate) fn new(table: &'t DeTable<'i>, label: impl Into<String>, allowed: &'static [&'static str]) -> Self {
+    pub(crate) fn new(
+        table: &'t DeTable<'i>,
+        label: impl Into<String>,
+        allowed: &'static [&'static str],
+    ) -> Self {
         Self {
             table,
             label: label.into(),
@@ -51,7 +55,11 @@ impl<'t, 'i> Section<'t, 'i> {
     fn wrong_type(&self, ctx: &mut Ctx<'_>, key: &str, want: &str, got: &Spanned<DeValue<'_>>) {
         ctx.diags.error(
             got.span(),
-            format!("`{key}` in {} must be {want}, found {}", self.label, got.get_ref().type_str()),
+            format!(
+                "`{key}` in {} must be {want}, found {}",
+                self.label,
+                got.get_ref().type_str()
+            ),
         );
     }
 
@@ -91,7 +99,13 @@ impl<'t, 'i> Section<'t, 'i> {
         match parsed {
             Some(n) if n >= 0 && n.unsigned_abs() <= max => Some(n.unsigned_abs()),
             Some(n) => {
-                ctx.diags.error(v.span(), format!("`{key}` in {} must be between 0 and {max}, found {n}", self.label));
+                ctx.diags.error(
+                    v.span(),
+                    format!(
+                        "`{key}` in {} must be between 0 and {max}, found {n}",
+                        self.label
+                    ),
+                );
                 None
             }
             None => {
@@ -112,7 +126,11 @@ impl<'t, 'i> Section<'t, 'i> {
     }
 
     /// A nested table (inline `{…}` or `[section]`).
-    pub(crate) fn table(&self, ctx: &mut Ctx<'_>, key: &str) -> Option<(&'t DeTable<'i>, Range<usize>)> {
+    pub(crate) fn table(
+        &self,
+        ctx: &mut Ctx<'_>,
+        key: &str,
+    ) -> Option<(&'t DeTable<'i>, Range<usize>)> {
         let v = self.value(key)?;
         match v.get_ref() {
             DeValue::Table(t) => Some((t, v.span())),
@@ -124,8 +142,14 @@ impl<'t, 'i> Section<'t, 'i> {
     }
 
     /// An array of tables (`[[resources]]`).
-    pub(crate) fn tables(&self, ctx: &mut Ctx<'_>, key: &str) -> Vec<(&'t DeTable<'i>, Range<usize>)> {
-        let Some(v) = self.value(key) else { return Vec::new() };
+    pub(crate) fn tables(
+        &self,
+        ctx: &mut Ctx<'_>,
+        key: &str,
+    ) -> Vec<(&'t DeTable<'i>, Range<usize>)> {
+        let Some(v) = self.value(key) else {
+            return Vec::new();
+        };
         let Some(items) = v.get_ref().as_array() else {
             self.wrong_type(ctx, key, "an array of tables", v);
             return Vec::new();
@@ -136,7 +160,10 @@ impl<'t, 'i> Section<'t, 'i> {
                 DeValue::Table(t) => out.push((t, item.span())),
                 other => ctx.diags.error(
                     item.span(),
-                    format!("each entry of `{key}` must be a table, found {}", other.type_str()),
+                    format!(
+                        "each entry of `{key}` must be a table, found {}",
+                        other.type_str()
+                    ),
                 ),
             }
         }
@@ -150,9 +177,8 @@ impl<'t, 'i> Section<'t, 'i> {
             if self.allowed.contains(&name) {
                 continue;
             }
-            let hint = special(name).or_else(|| {
-                closest(name, self.allowed).map(|s| format!("did you mean `{s}`?"))
-            });
+            let hint = special(name)
+                .or_else(|| closest(name, self.allowed).map(|s| format!("did you mean `{s}`?")));
             let message = format!("unknown key `{name}` in {}", self.label);
             match hint {
                 Some(h) => ctx.diags.error_with_hint(key.span(), message, h),

@@ -84,10 +84,16 @@ mod tests {
     #[test]
     fn resolves_against_today() {
         let today = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
-        let w = WindowSpec { from: DateBound::Relative(-30), to: DateBound::Relative(10) };
+        let w = WindowSpec {
+            from: DateBound::Relative(-30),
+            to: DateBound::Relative(10),
+        };
         assert_eq!(
             w.resolve(today),
-            (NaiveDate::from_ymd_opt(2026, 10, 27).unwrap(), NaiveDate::from_ymd_opt(2026, 12, 6).unwrap())
+            (
+                NaiveDate::from_ymd_opt(2026, 10, 27).unwrap(),
+                NaiveDate::from_ymd_opt(2026, 12, 6).unwrap()
+            )
         );
     }
 }
