@@ -14,3 +14,5 @@ pub mod extract;
 pub mod flatten;
 pub mod sandbox;
 pub mod sink;
+pub mod preflight;
+pub mod run;
