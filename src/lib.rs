@@ -16,3 +16,4 @@ pub mod sandbox;
 pub mod sink;
 pub mod preflight;
 pub mod run;
+pub mod cli;
