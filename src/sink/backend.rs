@@ -81,7 +81,7 @@ fn file_url_to_path(url: &str) -> Result<PathBuf, SinkError> {
     })
 }
 
-/// A directory on this machine; created when missing, because LocalFileSystem needs an existing,
+/// A directory on this machine; created when missing, because `LocalFileSystem` needs an existing,
 /// absolute root. Writes are fsynced so the commit order of design §4 survives a power cut.
 fn local(dir: &FsPath, options: &StoreOptions) -> Result<Resolved, SinkError> {
     let display_dir = dir.display().to_string();
@@ -95,7 +95,7 @@ fn local(dir: &FsPath, options: &StoreOptions) -> Result<Resolved, SinkError> {
     let store = LocalFileSystem::new_with_prefix(&root)
         .map_err(|source| SinkError::BuildStore {
             location: display_dir,
-            source,
+            source: Box::new(source),
         })?
         .with_fsync(true);
     Ok(Resolved {
@@ -140,9 +140,9 @@ fn s3(url: &str, options: &StoreOptions, env: &[(String, String)]) -> Result<Res
     }
     let store = builder.build().map_err(|source| SinkError::BuildStore {
         location: clean.to_string(),
-        source,
+        source: Box::new(source),
     })?;
-    Ok(remote(Arc::new(store), prefix, clean))
+    Ok(remote(Arc::new(store), prefix, &clean))
 }
 
 fn gcs(url: &str, options: &StoreOptions, env: &[(String, String)]) -> Result<Resolved, SinkError> {
@@ -160,9 +160,9 @@ fn gcs(url: &str, options: &StoreOptions, env: &[(String, String)]) -> Result<Re
             .build()
             .map_err(|source| SinkError::BuildStore {
                 location: clean.to_string(),
-                source,
+                source: Box::new(source),
             })?;
-    Ok(remote(Arc::new(store), prefix, clean))
+    Ok(remote(Arc::new(store), prefix, &clean))
 }
 
 fn azure(
@@ -184,12 +184,12 @@ fn azure(
             .build()
             .map_err(|source| SinkError::BuildStore {
                 location: clean.to_string(),
-                source,
+                source: Box::new(source),
             })?;
-    Ok(remote(Arc::new(store), prefix, clean))
+    Ok(remote(Arc::new(store), prefix, &clean))
 }
 
-fn remote(store: Arc<dyn ObjectStore>, prefix: Path, clean: Url) -> Resolved {
+fn remote(store: Arc<dyn ObjectStore>, prefix: Path, clean: &Url) -> Resolved {
     let display = clean.as_str().trim_end_matches('/').to_string();
     Resolved {
         store,

@@ -2,15 +2,15 @@
 //!
 //! The sink never publishes a partial file, but a killed process can leave invisible debris:
 //!
-//! - **LocalFileSystem** (object_store 0.14, `local.rs`) writes every object, single `put` or
+//! - **`LocalFileSystem`** (`object_store` 0.14, `local.rs`) writes every object, single `put` or
 //!   multipart, into a staging file next to its destination named `<file>#<n>` (`n` = 1, 2, … the
 //!   first free number), then renames it over `<file>` on completion. On an error or when the
 //!   upload is dropped inside a tokio runtime it deletes the staging file itself, but after
-//!   `SIGKILL`, OOM or power loss the `part-0.parquet#1` files stay. object_store hides names
+//!   `SIGKILL`, OOM or power loss the `part-0.parquet#1` files stay. `object_store` hides names
 //!   ending in `#<digits>` from `list` and refuses to address them (`InvalidPath`), so they can
 //!   only be removed through the filesystem, which is what this module does.
 //! - **S3, GCS, Azure**: an interrupted multipart upload (or uncommitted Azure blocks) is not an
-//!   object; it cannot be listed through object_store and is never visible to readers, but S3
+//!   object; it cannot be listed through `object_store` and is never visible to readers, but S3
 //!   bills its parts until it is aborted. Configure the bucket lifecycle rule
 //!   `AbortIncompleteMultipartUpload` (e.g. after 1 day); nothing here can see them.
 //! - **`*.tmp` objects**: temp-then-rename writers (other tools, or a future writer of ours) leave
@@ -32,13 +32,19 @@ pub struct CleanupReport {
     pub removed: Vec<String>,
 }
 
-/// Whether a file name is a leftover: a LocalFileSystem staging file (`name#<digits>`) or a
+/// Whether a file name is a leftover: a `LocalFileSystem` staging file (`name#<digits>`) or a
 /// `*.tmp` file.
 pub fn is_temporary(file_name: &str) -> bool {
     let staging = file_name.rsplit_once('#').is_some_and(|(_, suffix)| {
         !suffix.is_empty() && suffix.bytes().all(|b| b.is_ascii_digit())
     });
-    staging || file_name.ends_with(".tmp")
+    staging || has_tmp_extension(file_name)
+}
+
+fn has_tmp_extension(file_name: &str) -> bool {
+    std::path::Path::new(file_name)
+        .extension()
+        .is_some_and(|ext| ext.eq_ignore_ascii_case("tmp"))
 }
 
 /// Removes the leftovers under `rel_prefix` (recursively) last modified more than `older_than`
@@ -61,7 +67,7 @@ pub async fn remove_leftovers(
             .fold(root.clone(), |dir, part| dir.join(part));
         let local = tokio::task::spawn_blocking(move || remove_staging_files(&root, &dir, cutoff))
             .await
-            .expect("the cleanup task does not panic")?;
+            .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()))?;
         removed.extend(local);
     }
     removed.extend(remove_tmp_objects(location, rel_prefix, cutoff).await?);
@@ -128,7 +134,7 @@ fn is_stale_staging(entry: &std::fs::DirEntry, cutoff: SystemTime) -> bool {
     let name = entry.file_name();
     let staging = name
         .to_str()
-        .is_some_and(|n| n.contains('#') && is_temporary(n) && !n.ends_with(".tmp"));
+        .is_some_and(|n| is_temporary(n) && !has_tmp_extension(n));
     staging
         && entry
             .metadata()
@@ -187,7 +193,7 @@ mod tests {
         std::fs::write(dir.path().join("other#1"), b"x").unwrap();
 
         // Too young to touch.
-        let report = remove_leftovers(&loc, "t", Duration::from_secs(3600))
+        let report = remove_leftovers(&loc, "t", Duration::from_hours(1))
             .await
             .unwrap();
         assert!(report.removed.is_empty());

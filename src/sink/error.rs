@@ -2,9 +2,9 @@
 //!
 //! Every variant names the output location (its redacted display, never a credential) and, when
 //! an object is involved, the key relative to that location, so an operator reading
-//! `error: Cannot write `_raw/patients/…` at `s3://warehouse/dentally`` knows which file of which
-//! output failed. Storage failures also carry a hint chosen from the semantic kind of the
-//! object_store error (credentials, permission, missing bucket, endpoint), because the raw S3 error
+//! ``error: Cannot write `_raw/patients/…` at `s3://warehouse/dentally` `` knows which file of
+//! which output failed. Storage failures also carry a hint chosen from the semantic kind of the
+//! `object_store` error (credentials, permission, missing bucket, endpoint), because the raw S3 error
 //! text rarely says what to check.
 
 use std::path::PathBuf;
@@ -58,7 +58,7 @@ pub enum SinkError {
         /// The output location.
         location: String,
         /// The builder's error.
-        source: object_store::Error,
+        source: Box<object_store::Error>,
     },
 
     /// A storage operation (get, put, list, delete, upload) failed.
@@ -73,7 +73,7 @@ pub enum SinkError {
         /// What to check, derived from the kind of failure.
         hint: &'static str,
         /// The store's error.
-        source: object_store::Error,
+        source: Box<object_store::Error>,
     },
 
     /// Encoding or decoding Parquet failed.
@@ -120,7 +120,7 @@ pub enum SinkError {
         location: String,
         /// The key relative to the location.
         key: String,
-        /// The serde_json error.
+        /// The `serde_json` error.
         source: serde_json::Error,
     },
 
@@ -173,7 +173,7 @@ mod tests {
             location: "s3://bucket/out".into(),
             key: "_runs/r1.json".into(),
             hint,
-            source,
+            source: Box::new(source),
         };
         assert_eq!(
             err.to_string(),

@@ -4,7 +4,7 @@
 //! addressed as a key relative to a `Location`, so the run and commit code never branches on
 //! local vs S3. The small JSON helpers here are the building blocks of the commit protocol
 //! (design §4): a manifest or state file is one `put`, which every backend publishes atomically
-//! (LocalFileSystem stages and renames, S3 and the others replace the object in one request).
+//! (`LocalFileSystem` stages and renames, S3 and the others replace the object in one request).
 
 use std::fmt;
 use std::path::PathBuf;
@@ -171,7 +171,7 @@ impl Location {
 
     /// Every object under `rel_prefix` (recursively, whole path segments: `a/b` does not match
     /// `a/bc`). Paths in the result are full store paths; see [`Location::relative`].
-    /// LocalFileSystem never lists its in-progress staging files.
+    /// `LocalFileSystem` never lists its in-progress staging files.
     pub async fn list(&self, rel_prefix: &str) -> Result<Vec<ObjectMeta>, SinkError> {
         let prefix = self.child(rel_prefix);
         self.store
@@ -210,7 +210,7 @@ impl Location {
             location: self.display.clone(),
             key: rel.to_string(),
             hint: hint_for(&source),
-            source,
+            source: Box::new(source),
         }
     }
 }

@@ -73,7 +73,8 @@ impl Default for Format {
     }
 }
 
-/// One output file being written, in either format.
+/// One output file being written, in either format. (Both writers are boxed: each holds a few
+/// hundred bytes of encoder and upload state, and they differ in size.)
 ///
 /// ```no_run
 /// # async fn demo(loc: &dentally_etl::sink::Location, batch: &arrow::record_batch::RecordBatch)
@@ -88,9 +89,9 @@ impl Default for Format {
 /// ```
 pub enum FileWriter {
     /// A Parquet file.
-    Parquet(ParquetFile),
+    Parquet(Box<ParquetFile>),
     /// A CSV file.
-    Csv(CsvFile),
+    Csv(Box<CsvFile>),
 }
 
 impl FileWriter {
@@ -102,10 +103,10 @@ impl FileWriter {
         format: &Format,
     ) -> Result<Self, SinkError> {
         Ok(match format {
-            Format::Parquet(options) => {
-                Self::Parquet(ParquetFile::create(location, rel_path, schema, options)?)
-            }
-            Format::Csv => Self::Csv(CsvFile::create(location, rel_path, schema)),
+            Format::Parquet(options) => Self::Parquet(Box::new(ParquetFile::create(
+                location, rel_path, schema, options,
+            )?)),
+            Format::Csv => Self::Csv(Box::new(CsvFile::create(location, rel_path, schema))),
         })
     }
 

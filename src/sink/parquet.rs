@@ -4,7 +4,7 @@
 //! same for a local directory and a bucket. Memory stays bounded: the arrow writer buffers one row
 //! group, which we cap by rows and by encoded bytes, and `BufWriter` switches to a multipart upload
 //! past 10 MiB. Nothing is visible under the final key until [`ParquetFile::finish`]:
-//! LocalFileSystem writes into a `<key>#<n>` staging file and renames it on completion; S3 makes
+//! `LocalFileSystem` writes into a `<key>#<n>` staging file and renames it on completion; S3 makes
 //! the object appear only when the multipart upload (or the single small `PUT`) completes.
 //!
 //! Settings follow the type contract (design §5): format version 2, statistics on, the Arrow
@@ -48,7 +48,7 @@ pub struct ParquetOptions {
 }
 
 impl ParquetOptions {
-    /// 122 880 rows: 120 × 1024, DuckDB's row group size, so its parallel scan splits evenly.
+    /// 122 880 rows (120 × 1024), `DuckDB`'s own default row group size.
     pub const DEFAULT_MAX_ROW_GROUP_ROWS: usize = 122_880;
     /// 64 MiB.
     pub const DEFAULT_MAX_ROW_GROUP_BYTES: usize = 64 * 1024 * 1024;

@@ -20,7 +20,7 @@ use parquet::arrow::ParquetRecordBatchStreamBuilder;
 use parquet::arrow::arrow_reader::ArrowReaderOptions;
 use parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStream};
 use parquet::errors::ParquetError;
-use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
+use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader, RowGroupMetaData};
 
 use super::error::SinkError;
 use super::location::Location;
@@ -101,7 +101,7 @@ pub async fn read_parquet(
         .metadata()
         .row_groups()
         .iter()
-        .map(|rg| rg.num_rows())
+        .map(RowGroupMetaData::num_rows)
         .collect();
     Ok(ParquetBatches {
         inner: builder.build().map_err(parquet_error)?,

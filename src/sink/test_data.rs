@@ -10,8 +10,8 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
 
-/// id Int64, name Utf8, active Boolean, amount Decimal128(18, 2), updated_at Timestamp(µs, UTC),
-/// born_on Date32, teeth List<Utf8>.
+/// `id` Int64, `name` Utf8, `active` Boolean, `amount` `Decimal128(18, 2)`, `updated_at`
+/// `Timestamp(µs, UTC)`, `born_on` Date32, `teeth` `List<Utf8>`.
 pub(crate) fn sample_schema() -> SchemaRef {
     let item = Arc::new(Field::new("item", DataType::Utf8, true));
     Arc::new(Schema::new(vec![
@@ -58,14 +58,13 @@ pub(crate) fn sample_batch() -> RecordBatch {
 /// that need many encoded bytes quickly.
 pub(crate) fn wide_batch(first_id: usize, rows: usize, text_len: usize) -> RecordBatch {
     let ids = first_id..first_id + rows;
-    let names: Vec<String> = ids
-        .clone()
-        .map(|i| format!("{i:0>width$}", width = text_len))
-        .collect();
+    let names: Vec<String> = ids.clone().map(|i| format!("{i:0>text_len$}")).collect();
     let schema = sample_schema();
     let n = rows;
     let columns: Vec<ArrayRef> = vec![
-        Arc::new(Int64Array::from_iter_values(ids.map(|i| i as i64))),
+        Arc::new(Int64Array::from_iter_values(
+            ids.map(|i| i64::try_from(i).unwrap()),
+        )),
         Arc::new(StringArray::from_iter_values(names)),
         Arc::new(BooleanArray::from(vec![true; n])),
         Arc::new(decimals(vec![Some(-7600); n])),
