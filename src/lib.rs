@@ -9,11 +9,11 @@
 
 pub mod api;
 pub mod catalog;
+pub mod cli;
 pub mod config;
 pub mod extract;
 pub mod flatten;
-pub mod sandbox;
-pub mod sink;
 pub mod preflight;
 pub mod run;
-pub mod cli;
+pub mod sandbox;
+pub mod sink;

@@ -26,9 +26,12 @@ pub async fn run(out: &Path, scale: f64, format: &str, quiet: bool) -> ExitCode 
 }
 
 async fn demo(out: &Path, scale: f64, format: &str, quiet: bool) -> Result<ExitCode, String> {
-    let handle = sandbox::spawn(SandboxConfig { scale, ..SandboxConfig::default() })
-        .await
-        .map_err(|e| format!("cannot start the sandbox: {e}"))?;
+    let handle = sandbox::spawn(SandboxConfig {
+        scale,
+        ..SandboxConfig::default()
+    })
+    .await
+    .map_err(|e| format!("cannot start the sandbox: {e}"))?;
     let base = handle.base_url();
     eprintln!("sandbox serving at {base} (scale {scale})");
     let env = |name: &str| match name {
@@ -36,10 +39,16 @@ async fn demo(out: &Path, scale: f64, format: &str, quiet: bool) -> Result<ExitC
         _ => std::env::var(name).ok(),
     };
     let mut pipeline = config::parse(Path::new("pipelines/demo.toml"), DEMO_PIPELINE, &env)
-        .map_err(|d| d.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))?;
+        .map_err(|d| {
+            d.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })?;
     let token_dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let token_path = token_dir.path().join("token");
-    write_private(&token_path, "sandbox-read").map_err(|e| format!("cannot write the demo token file: {e}"))?;
+    write_private(&token_path, "sandbox-read")
+        .map_err(|e| format!("cannot write the demo token file: {e}"))?;
     pipeline.source.token = TokenSource::File(token_path);
     pipeline.output.url = out.display().to_string();
     pipeline.output.format = match format {
@@ -48,9 +57,15 @@ async fn demo(out: &Path, scale: f64, format: &str, quiet: bool) -> Result<ExitC
         other => return Err(format!("unknown format `{other}`: use parquet or csv")),
     };
     std::fs::create_dir_all(out).map_err(|e| format!("cannot create `{}`: {e}", out.display()))?;
-    let outcome = run::run(&pipeline, &RunOptions { progress: !quiet, ..RunOptions::default() })
-        .await
-        .map_err(|e| e.to_string())?;
+    let outcome = run::run(
+        &pipeline,
+        &RunOptions {
+            progress: !quiet,
+            ..RunOptions::default()
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     eprint!("{}", super::summary::render(&outcome.manifest));
     let ext = outcome.manifest.format;
     eprintln!(

@@ -22,7 +22,10 @@ use crate::run::{self, RunError, RunOptions};
 /// Runs the parsed command line; returns the process exit code.
 pub fn main(cli: Cli) -> ExitCode {
     logging::init(cli.log_format, cli.quiet);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => return fail(1, &format!("cannot start the async runtime: {e}")),
     };
@@ -35,7 +38,11 @@ async fn dispatch(cli: Cli) -> ExitCode {
         Command::Validate { pipelines } => validate(&pipelines),
         Command::Plan { pipeline, json } => with_pipeline(&pipeline, |p| {
             let plan = plan::build(p);
-            if json { print_json(&plan) } else { print_stdout(&plan::render(&plan)) }
+            if json {
+                print_json(&plan)
+            } else {
+                print_stdout(&plan::render(&plan))
+            }
             ExitCode::SUCCESS
         }),
         Command::Resources => {
@@ -47,9 +54,18 @@ async fn dispatch(cli: Cli) -> ExitCode {
             Ok(p) => check(&p, json).await,
             Err(e) => load_failed(&e),
         },
-        Command::Run { pipeline, resources, full_refresh, json } => match config::load(&pipeline) {
+        Command::Run {
+            pipeline,
+            resources,
+            full_refresh,
+            json,
+        } => match config::load(&pipeline) {
             Ok(p) => {
-                let options = RunOptions { only: resources, full_refresh, progress: !quiet };
+                let options = RunOptions {
+                    only: resources,
+                    full_refresh,
+                    progress: !quiet,
+                };
                 run_pipeline(&p, &options, json).await
             }
             Err(e) => load_failed(&e),
@@ -73,7 +89,11 @@ fn validate(paths: &[std::path::PathBuf]) -> ExitCode {
             }
         }
     }
-    if ok { ExitCode::SUCCESS } else { ExitCode::from(2) }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    }
 }
 
 fn with_pipeline(path: &Path, f: impl FnOnce(&Pipeline) -> ExitCode) -> ExitCode {
@@ -91,12 +111,22 @@ fn load_failed(e: &LoadError) -> ExitCode {
 fn schema(name: &str) -> ExitCode {
     match crate::catalog::find(name) {
         Some(r) => {
-            print_stdout(&crate::catalog::describe(r, &crate::catalog::PiiPolicy::Keep));
+            print_stdout(&crate::catalog::describe(
+                r,
+                &crate::catalog::PiiPolicy::Keep,
+            ));
             ExitCode::SUCCESS
         }
         None => {
-            let hint = crate::catalog::suggest(name).map(|s| format!("\n  hint: did you mean `{s}`?")).unwrap_or_default();
-            fail(2, &format!("unknown resource `{name}`{hint}\n  hint: `dentally-etl resources` lists them"))
+            let hint = crate::catalog::suggest(name)
+                .map(|s| format!("\n  hint: did you mean `{s}`?"))
+                .unwrap_or_default();
+            fail(
+                2,
+                &format!(
+                    "unknown resource `{name}`{hint}\n  hint: `dentally-etl resources` lists them"
+                ),
+            )
         }
     }
 }
@@ -115,7 +145,11 @@ async fn check(p: &Pipeline, json: bool) -> ExitCode {
                 eprintln!(
                     "token ok: user {}, read-only{}, {} scope(s) needed and held ({} check); budget {}/{} left",
                     report.user.as_deref().unwrap_or("?"),
-                    if report.write_scopes_allowed.is_empty() { "" } else { " NOT (allowed by allow_write_scopes)" },
+                    if report.write_scopes_allowed.is_empty() {
+                        ""
+                    } else {
+                        " NOT (allowed by allow_write_scopes)"
+                    },
                     report.needed.len(),
                     report.scope_check,
                     b.remaining.map_or("?".into(), |r| r.to_string()),

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::catalog::{Kind, Window};
-use crate::config::{Mode, Pipeline, PiiMode};
+use crate::config::{Mode, PiiMode, Pipeline};
 use crate::extract::{PER_PAGE, months};
 
 /// One resource's plan.
@@ -59,19 +59,30 @@ pub fn build(p: &Pipeline) -> Plan {
                 query.push(("sort_direction".to_string(), "asc".to_string()));
             }
             let slices = match (r.window, spec.window) {
-                (Window::Required { after_param, before_param, .. }, Some(w)) => {
+                (
+                    Window::Required {
+                        after_param,
+                        before_param,
+                        ..
+                    },
+                    Some(w),
+                ) => {
                     let (from, to) = w.resolve(today);
                     let n = months(from, to, after_param, before_param).len();
                     format!("{n} month windows ({after_param}/{before_param}) from {from} to {to}")
                 }
-                (Window::PerTreatment, _) => "one list per treatment (treatment ids read from /v1/treatments)".into(),
+                (Window::PerTreatment, _) => {
+                    "one list per treatment (treatment ids read from /v1/treatments)".into()
+                }
                 _ if r.kind == Kind::Single => "one object".into(),
                 _ => "one list".into(),
             };
             let mode = match (spec.mode, r.cursor) {
                 (Mode::Full, _) => "full".to_string(),
                 (Mode::Incremental, Some(c)) => format!("incremental on `{c}`"),
-                (Mode::Incremental, None) => "full (this resource has no `updated_after` cursor)".to_string(),
+                (Mode::Incremental, None) => {
+                    "full (this resource has no `updated_after` cursor)".to_string()
+                }
             };
             let pii = match spec.pii {
                 PiiMode::Keep => "keep",
@@ -100,7 +111,10 @@ pub fn build(p: &Pipeline) -> Plan {
 
 /// The plan as text.
 pub fn render(plan: &Plan) -> String {
-    let mut out = format!("pipeline {}: {} → {}\n", plan.pipeline, plan.base_url, plan.output);
+    let mut out = format!(
+        "pipeline {}: {} → {}\n",
+        plan.pipeline, plan.base_url, plan.output
+    );
     for r in &plan.resources {
         let q: Vec<String> = r.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
         out.push_str(&format!(

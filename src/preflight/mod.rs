@@ -69,14 +69,31 @@ pub enum Refusal {
 }
 
 fn list(items: &[String]) -> String {
-    items.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+    items
+        .iter()
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Runs the preflight for `pipeline` with `client`.
 pub async fn check(client: &Client, pipeline: &Pipeline) -> Result<Report, Refusal> {
-    let reply = client.get("/v1/user", &[], Target { resource: "user", page: 0 }).await?;
+    let reply = client
+        .get(
+            "/v1/user",
+            &[],
+            Target {
+                resource: "user",
+                page: 0,
+            },
+        )
+        .await?;
     let user = reply.body.get("user");
-    let needed: BTreeSet<&'static str> = pipeline.resources.iter().map(|r| r.resource.scope).collect();
+    let needed: BTreeSet<&'static str> = pipeline
+        .resources
+        .iter()
+        .map(|r| r.resource.scope)
+        .collect();
     let mut report = Report {
         user: user.map(describe_user),
         user_id: user.and_then(|u| u.get("id")).cloned(),
@@ -95,7 +112,12 @@ pub async fn check(client: &Client, pipeline: &Pipeline) -> Result<Report, Refus
     Ok(report)
 }
 
-fn judge_header(report: &mut Report, header: &str, needed: &BTreeSet<&'static str>, pipeline: &Pipeline) -> Result<(), Refusal> {
+fn judge_header(
+    report: &mut Report,
+    header: &str,
+    needed: &BTreeSet<&'static str>,
+    pipeline: &Pipeline,
+) -> Result<(), Refusal> {
     let held = parse_scopes(header);
     report.scopes = Some(held.iter().cloned().collect());
     let writes = write_scopes(&held);
@@ -116,7 +138,10 @@ fn judge_header(report: &mut Report, header: &str, needed: &BTreeSet<&'static st
         .filter(|r| lacking.iter().any(|m| m == r.resource.scope))
         .map(|r| r.resource.name.to_string())
         .collect();
-    Err(Refusal::MissingScopes { missing: lacking, resources })
+    Err(Refusal::MissingScopes {
+        missing: lacking,
+        resources,
+    })
 }
 
 /// Without the header: ask each selected resource for one row; a 403 means its scope is missing.
@@ -129,7 +154,17 @@ async fn probe(client: &Client, pipeline: &Pipeline, report: &mut Report) -> Res
             Kind::Single => Vec::new(),
             Kind::List => probe_query(r),
         };
-        match client.get(r.path, &query, Target { resource: r.name, page: 1 }).await {
+        match client
+            .get(
+                r.path,
+                &query,
+                Target {
+                    resource: r.name,
+                    page: 1,
+                },
+            )
+            .await
+        {
             Ok(_) | Err(ApiError::NotFound { .. }) => {}
             Err(ApiError::Forbidden { .. }) => {
                 if !lacking.contains(&r.scope.to_string()) {
@@ -140,12 +175,24 @@ async fn probe(client: &Client, pipeline: &Pipeline, report: &mut Report) -> Res
             Err(e) => return Err(e.into()),
         }
     }
-    if lacking.is_empty() { Ok(()) } else { Err(Refusal::MissingScopes { missing: lacking, resources }) }
+    if lacking.is_empty() {
+        Ok(())
+    } else {
+        Err(Refusal::MissingScopes {
+            missing: lacking,
+            resources,
+        })
+    }
 }
 
 fn probe_query(r: &catalog::Resource) -> Vec<(&'static str, String)> {
     let mut q = vec![("per_page", "1".to_string())];
-    if let catalog::Window::Required { after_param, before_param, .. } = r.window {
+    if let catalog::Window::Required {
+        after_param,
+        before_param,
+        ..
+    } = r.window
+    {
         let today = chrono::Utc::now().date_naive();
         q.push((after_param, today.to_string()));
         q.push((before_param, (today + chrono::Days::new(1)).to_string()));
@@ -158,7 +205,9 @@ fn probe_query(r: &catalog::Resource) -> Vec<(&'static str, String)> {
 
 fn describe_user(u: &Value) -> String {
     let s = |k: &str| u.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-    let name = format!("{} {}", s("first_name"), s("last_name")).trim().to_string();
+    let name = format!("{} {}", s("first_name"), s("last_name"))
+        .trim()
+        .to_string();
     match s("email") {
         e if e.is_empty() => name,
         e => format!("{name} <{e}>"),

@@ -14,7 +14,11 @@ pub fn parse(header: &str) -> BTreeSet<String> {
 /// Scopes that allow more than reading: `:create`, `:update`, `:delete`, `:write`, anything not
 /// ending in `:read`, and bare resource names (`appointment`), which grant every action.
 pub fn write_scopes(scopes: &BTreeSet<String>) -> Vec<String> {
-    scopes.iter().filter(|s| !s.ends_with(":read")).cloned().collect()
+    scopes
+        .iter()
+        .filter(|s| !s.ends_with(":read"))
+        .cloned()
+        .collect()
 }
 
 /// The needed scopes the token does not hold (a bare `patient` covers `patient:read`).
@@ -38,14 +42,20 @@ mod tests {
         let s = parse("user:read, patient:read  appointment:create");
         assert_eq!(s.len(), 3);
         assert_eq!(write_scopes(&s), vec!["appointment:create".to_string()]);
-        assert_eq!(write_scopes(&parse("appointment user:read")), vec!["appointment".to_string()]);
+        assert_eq!(
+            write_scopes(&parse("appointment user:read")),
+            vec!["appointment".to_string()]
+        );
     }
 
     #[test]
     fn lists_every_missing_scope() {
         let held = parse("user:read patient:read");
         let needed: BTreeSet<&str> = ["patient:read", "appointment:read", "invoice:read"].into();
-        assert_eq!(missing(&held, &needed), vec!["appointment:read".to_string(), "invoice:read".to_string()]);
+        assert_eq!(
+            missing(&held, &needed),
+            vec!["appointment:read".to_string(), "invoice:read".to_string()]
+        );
         assert!(missing(&parse("appointment"), &["appointment:read"].into()).is_empty());
     }
 }

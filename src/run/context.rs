@@ -79,9 +79,16 @@ impl RunContext {
     /// Warns once per run about a field the catalog does not know.
     pub fn warn_unknown_field(&self, resource: &str, field: &str) {
         let key = format!("{resource}.{field}");
-        let mut warned = self.warned.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut warned = self
+            .warned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if warned.insert(key) {
-            tracing::warn!(resource, field, "The API sent a field the catalog does not know; it is kept in `_extra`.");
+            tracing::warn!(
+                resource,
+                field,
+                "The API sent a field the catalog does not know; it is kept in `_extra`."
+            );
         }
     }
 }

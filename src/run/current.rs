@@ -62,7 +62,11 @@ pub async fn build(
 
 async fn finish(file: FileWriter) -> Result<FileEntry, SinkError> {
     let r = file.finish().await?;
-    Ok(FileEntry { path: r.path, rows: r.rows, bytes: r.bytes })
+    Ok(FileEntry {
+        path: r.path,
+        rows: r.rows,
+        bytes: r.bytes,
+    })
 }
 
 /// The batch with the table's declared schema (read-back schemas may differ in metadata only).
@@ -71,12 +75,20 @@ fn with_schema(batch: RecordBatch, schema: &SchemaRef) -> RecordBatch {
 }
 
 /// Removes a table's current files that are not in `keep` (after the manifest naming `keep`).
-pub async fn remove_stale(loc: &Location, table: &str, keep: &[FileEntry]) -> Result<usize, SinkError> {
+pub async fn remove_stale(
+    loc: &Location,
+    table: &str,
+    keep: &[FileEntry],
+) -> Result<usize, SinkError> {
     let mut removed = 0;
     for meta in loc.list(&layout::current_dir(table)).await? {
-        let Some(rel) = loc.relative(&meta.location) else { continue };
+        let Some(rel) = loc.relative(&meta.location) else {
+            continue;
+        };
         // Only this table's own files: a child table `payments__explanations/` is another folder.
-        let in_table = rel.strip_prefix(&layout::current_dir(table)).is_some_and(|rest| !rest.contains('/'));
+        let in_table = rel
+            .strip_prefix(&layout::current_dir(table))
+            .is_some_and(|rest| !rest.contains('/'));
         if in_table && !keep.iter().any(|k| k.path == rel) {
             loc.delete(&rel).await?;
             removed += 1;

@@ -10,7 +10,10 @@ use chrono::{DateTime, Utc};
 
 /// `_raw/<table>/extracted_on=YYYY-MM-DD/<run_id>-<n>.parquet`.
 pub fn raw_file(table: &str, started: DateTime<Utc>, run_id: &str, n: usize) -> String {
-    format!("_raw/{table}/extracted_on={}/{run_id}-{n:04}.parquet", started.format("%Y-%m-%d"))
+    format!(
+        "_raw/{table}/extracted_on={}/{run_id}-{n:04}.parquet",
+        started.format("%Y-%m-%d")
+    )
 }
 
 /// `<table>/part-<run_id>-<n>.<ext>`.
@@ -33,12 +36,11 @@ pub fn rejects(table: &str, run_id: &str) -> String {
     format!("_rejects/{table}/{run_id}.jsonl")
 }
 
-/// `_state/<pipeline>.json`.
-pub fn state(pipeline: &str) -> String {
-    format!("_state/{pipeline}.json")
-}
-
 /// A run id that sorts by time: `20261126T071500Z-3fa2`.
 pub fn new_run_id(started: DateTime<Utc>) -> String {
-    format!("{}-{:04x}", started.format("%Y%m%dT%H%M%SZ"), fastrand::u16(..))
+    format!(
+        "{}-{:04x}",
+        started.format("%Y%m%dT%H%M%SZ"),
+        fastrand::u16(..)
+    )
 }

@@ -86,12 +86,16 @@ pub struct RunOutcome {
 
 /// Builds the API client of a pipeline (reads the token).
 pub fn client_for(pipeline: &Pipeline) -> Result<Client, RunError> {
-    let (token, warnings) = api::load_token(&pipeline.source.token).map_err(|e| RunError::Usage(e.to_string()))?;
+    let (token, warnings) =
+        api::load_token(&pipeline.source.token).map_err(|e| RunError::Usage(e.to_string()))?;
     for w in warnings {
         tracing::warn!("{w}");
     }
     let source = &pipeline.source;
-    let budget = Arc::new(Budget::new(source.reserve_percent, source.requests_per_hour));
+    let budget = Arc::new(Budget::new(
+        source.reserve_percent,
+        source.requests_per_hour,
+    ));
     Ok(Client::new(
         source.base_url.clone(),
         token,
@@ -136,10 +140,15 @@ fn pii_key(pipeline: &Pipeline, specs: &[ResourceSpec]) -> Result<Option<Vec<u8>
     if !specs.iter().any(|s| s.pii == PiiMode::Hash) {
         return Ok(None);
     }
-    let var = pipeline.pii_hash_key_env.as_deref().unwrap_or("DENTALLY_PII_KEY");
+    let var = pipeline
+        .pii_hash_key_env
+        .as_deref()
+        .unwrap_or("DENTALLY_PII_KEY");
     match std::env::var(var) {
         Ok(key) if key.len() >= 16 => Ok(Some(key.into_bytes())),
-        Ok(_) => Err(RunError::Usage(format!("the PII hash key in `{var}` is shorter than 16 characters; use a long random secret"))),
+        Ok(_) => Err(RunError::Usage(format!(
+            "the PII hash key in `{var}` is shorter than 16 characters; use a long random secret"
+        ))),
         Err(_) => Err(RunError::Usage(format!(
             "`pii = \"hash\"` needs a secret key in the environment variable `{var}` (named by `pii_hash_key_env`); refusing to hash without a key"
         ))),
@@ -150,12 +159,28 @@ fn selected(pipeline: &Pipeline, only: &[String]) -> Result<Vec<ResourceSpec>, R
     if only.is_empty() {
         return Ok(pipeline.resources.clone());
     }
-    let unknown: Vec<&String> = only.iter().filter(|n| !pipeline.resources.iter().any(|r| r.resource.name == n.as_str())).collect();
+    let unknown: Vec<&String> = only
+        .iter()
+        .filter(|n| {
+            !pipeline
+                .resources
+                .iter()
+                .any(|r| r.resource.name == n.as_str())
+        })
+        .collect();
     if !unknown.is_empty() {
         let names: Vec<String> = unknown.iter().map(|n| format!("`{n}`")).collect();
-        return Err(RunError::Usage(format!("--resources names {} which the pipeline does not select", names.join(", "))));
+        return Err(RunError::Usage(format!(
+            "--resources names {} which the pipeline does not select",
+            names.join(", ")
+        )));
     }
-    Ok(pipeline.resources.iter().filter(|r| only.iter().any(|n| n == r.resource.name)).cloned().collect())
+    Ok(pipeline
+        .resources
+        .iter()
+        .filter(|r| only.iter().any(|n| n == r.resource.name))
+        .cloned()
+        .collect())
 }
 
 /// Checks that the output location is writable (one small object written and removed), so a
@@ -175,11 +200,29 @@ pub async fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<RunOutcome
     let client = client_for(pipeline)?;
     let loc = location_for(pipeline)?;
     check_output(&loc, &run_id).await?;
-    crate::sink::cleanup::remove_leftovers(&loc, "").await?;
-    let report = preflight::check(&client, &Pipeline { resources: specs.clone(), ..pipeline.clone() }).await?;
+    // Leftovers of a killed run; an hour's age keeps a concurrent writer's staging files safe.
+    crate::sink::cleanup::remove_leftovers(&loc, "", Duration::from_secs(3600)).await?;
+    let report = preflight::check(
+        &client,
+        &Pipeline {
+            resources: specs.clone(),
+            ..pipeline.clone()
+        },
+    )
+    .await?;
     tracing::info!(run_id = %run_id, user = report.user.as_deref().unwrap_or("?"), resources = specs.len(), "Preflight passed; extracting.");
     let (raw_format, out_format) = formats(pipeline);
-    let ctx = RunContext::new(run_id, started, loc, client, raw_format, out_format, pipeline.source.concurrency, pii_key, Progress::new(options.progress));
+    let ctx = RunContext::new(
+        run_id,
+        started,
+        loc,
+        client,
+        raw_format,
+        out_format,
+        pipeline.source.concurrency,
+        pii_key,
+        Progress::new(options.progress),
+    );
     let entries: Vec<ResourceEntry> = futures::stream::iter(specs.iter())
         .map(|spec| resource::extract(&ctx, spec))
         .buffered(2)
@@ -188,7 +231,11 @@ pub async fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<RunOutcome
     commit(&ctx, pipeline, entries).await
 }
 
-async fn commit(ctx: &RunContext, pipeline: &Pipeline, resources: Vec<ResourceEntry>) -> Result<RunOutcome, RunError> {
+async fn commit(
+    ctx: &RunContext,
+    pipeline: &Pipeline,
+    resources: Vec<ResourceEntry>,
+) -> Result<RunOutcome, RunError> {
     let stats = ctx.client.stats();
     let failed = resources.iter().any(|r| r.status == "failed");
     let partial = resources.iter().any(|r| r.status != "succeeded");
@@ -198,7 +245,13 @@ async fn commit(ctx: &RunContext, pipeline: &Pipeline, resources: Vec<ResourceEn
         pipeline: pipeline.name.clone(),
         started_at: ctx.started.to_rfc3339(),
         finished_at: Utc::now().to_rfc3339(),
-        status: if failed && resources.iter().all(|r| r.status == "failed") { "failed" } else if partial { "partial" } else { "succeeded" },
+        status: if failed && resources.iter().all(|r| r.status == "failed") {
+            "failed"
+        } else if partial {
+            "partial"
+        } else {
+            "succeeded"
+        },
         output: ctx.loc.display().to_string(),
         format: ctx.out_format.extension(),
         api: ApiEntry {
@@ -219,7 +272,11 @@ async fn commit(ctx: &RunContext, pipeline: &Pipeline, resources: Vec<ResourceEn
         }
     }
     let exit_code = if manifest.status == "succeeded" { 0 } else { 4 };
-    Ok(RunOutcome { manifest, manifest_path: path, exit_code })
+    Ok(RunOutcome {
+        manifest,
+        manifest_path: path,
+        exit_code,
+    })
 }
 
 /// A short digest of a schema's columns (name, type, nullability), equal across runs.

@@ -15,15 +15,21 @@ impl Progress {
     /// Bars when `wanted` and stderr is a terminal.
     pub fn new(wanted: bool) -> Self {
         let show = wanted && std::io::stderr().is_terminal();
-        Self { multi: show.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())) }
+        Self {
+            multi: show.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
+        }
     }
 
     /// A bar for one resource (a hidden one when bars are off).
     pub fn resource(&self, name: &str) -> ProgressBar {
-        let Some(multi) = &self.multi else { return ProgressBar::hidden() };
+        let Some(multi) = &self.multi else {
+            return ProgressBar::hidden();
+        };
         let bar = multi.add(ProgressBar::new_spinner());
-        let style = ProgressStyle::with_template("{spinner} {prefix:<34} {human_pos:>9} rows {msg} [{elapsed}] {per_sec}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner());
+        let style = ProgressStyle::with_template(
+            "{spinner} {prefix:<34} {human_pos:>9} rows {msg} [{elapsed}] {per_sec}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_spinner());
         bar.set_style(style);
         bar.set_prefix(name.to_string());
         bar.enable_steady_tick(std::time::Duration::from_millis(200));

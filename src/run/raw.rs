@@ -30,8 +30,22 @@ pub struct RawTable {
 
 impl RawTable {
     /// A writer for `name`'s raw files of run `run_id`.
-    pub fn new(name: String, schema: SchemaRef, format: Format, run_id: &str, started: DateTime<Utc>) -> Self {
-        Self { name, schema, format, run_id: run_id.to_string(), started, open: None, files: Vec::new() }
+    pub fn new(
+        name: String,
+        schema: SchemaRef,
+        format: Format,
+        run_id: &str,
+        started: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            name,
+            schema,
+            format,
+            run_id: run_id.to_string(),
+            started,
+            open: None,
+            files: Vec::new(),
+        }
     }
 
     /// Appends a batch (empty batches are skipped).
@@ -41,7 +55,12 @@ impl RawTable {
         }
         if self.open.is_none() {
             let rel = layout::raw_file(&self.name, self.started, &self.run_id, self.files.len());
-            self.open = Some(FileWriter::create(loc, &rel, self.schema.clone(), &self.format)?);
+            self.open = Some(FileWriter::create(
+                loc,
+                &rel,
+                self.schema.clone(),
+                &self.format,
+            )?);
         }
         let file = self.open.as_mut().expect("opened above");
         file.write(batch).await?;
@@ -55,7 +74,11 @@ impl RawTable {
     pub async fn close(&mut self) -> Result<(), SinkError> {
         if let Some(file) = self.open.take() {
             let r = file.finish().await?;
-            self.files.push(FileEntry { path: r.path, rows: r.rows, bytes: r.bytes });
+            self.files.push(FileEntry {
+                path: r.path,
+                rows: r.rows,
+                bytes: r.bytes,
+            });
         }
         Ok(())
     }

@@ -46,7 +46,15 @@ pub async fn extract(ctx: &RunContext, spec: &ResourceSpec) -> ResourceEntry {
     let tables: Vec<Table> = flattener.tables().to_vec();
     let mut raws: Vec<RawTable> = tables
         .iter()
-        .map(|t| RawTable::new(t.name.clone(), t.schema.clone(), ctx.raw_format, &ctx.run_id, ctx.started))
+        .map(|t| {
+            RawTable::new(
+                t.name.clone(),
+                t.schema.clone(),
+                ctx.raw_format,
+                &ctx.run_id,
+                ctx.started,
+            )
+        })
         .collect();
     let mut entry = ResourceEntry {
         name: resource.name.to_string(),
@@ -119,16 +127,31 @@ async fn run_pages(
     Ok(written)
 }
 
-async fn produce(ctx: &RunContext, spec: &ResourceSpec, tx: mpsc::Sender<Page>) -> Result<(usize, Vec<SliceReport>), ExtractError> {
+async fn produce(
+    ctx: &RunContext,
+    spec: &ResourceSpec,
+    tx: mpsc::Sender<Page>,
+) -> Result<(usize, Vec<SliceReport>), ExtractError> {
     let resource = spec.resource;
     if resource.kind == Kind::Single {
         let page = extract::read_single(&ctx.client, resource).await?;
-        let report = SliceReport { pages: 1, rows: 1, duplicates: 0, total_count: Some(1), page_size: 1 };
+        let report = SliceReport {
+            pages: 1,
+            rows: 1,
+            duplicates: 0,
+            total_count: Some(1),
+            page_size: 1,
+        };
         tx.send(page).await.map_err(|_| ExtractError::Cancelled)?;
         return Ok((1, vec![report]));
     }
     let slices = extract::slices(&ctx.client, spec, ctx.today).await?;
-    let reader = SliceReader { client: &ctx.client, resource, base_query: Vec::new(), concurrency: ctx.concurrency };
+    let reader = SliceReader {
+        client: &ctx.client,
+        resource,
+        base_query: Vec::new(),
+        concurrency: ctx.concurrency,
+    };
     let mut keys = KeySet::default();
     let mut reports = Vec::with_capacity(slices.len());
     for (i, slice) in slices.iter().enumerate() {
@@ -151,7 +174,15 @@ async fn finish(
         write_rejects(ctx, &written.rejects).await?;
     }
     for (table, raw) in tables.iter().zip(raws.iter()) {
-        let files = current::build(&ctx.loc, &table.name, &table.schema, &raw.files, &ctx.out_format, &ctx.run_id).await?;
+        let files = current::build(
+            &ctx.loc,
+            &table.name,
+            &table.schema,
+            &raw.files,
+            &ctx.out_format,
+            &ctx.run_id,
+        )
+        .await?;
         entry.tables.push(TableEntry {
             name: table.name.clone(),
             rows: files.iter().map(|f| f.rows).sum(),
@@ -165,9 +196,16 @@ async fn finish(
     for field in &entry.unknown_fields {
         ctx.warn_unknown_field(&entry.name, field);
     }
-    entry.status = if entry.rejects > 0 { "partial" } else { "succeeded" };
+    entry.status = if entry.rejects > 0 {
+        "partial"
+    } else {
+        "succeeded"
+    };
     entry.error = (entry.rejects > 0).then(|| {
-        format!("{} row(s) broke the type contract; see `_rejects/` (they are not in the tables)", entry.rejects)
+        format!(
+            "{} row(s) broke the type contract; see `_rejects/` (they are not in the tables)",
+            entry.rejects
+        )
     });
     Ok(())
 }
@@ -189,7 +227,9 @@ async fn write_rejects(ctx: &RunContext, rejects: &[Reject]) -> Result<(), SinkE
         buf.push(b'\n');
     }
     for (table, bytes) in by_table {
-        ctx.loc.put_bytes(&layout::rejects(table, &ctx.run_id), bytes).await?;
+        ctx.loc
+            .put_bytes(&layout::rejects(table, &ctx.run_id), bytes)
+            .await?;
     }
     Ok(())
 }

@@ -142,6 +142,11 @@ impl Location {
             source,
         })?;
         bytes.push(b'\n');
+        self.put_bytes(rel, bytes).await
+    }
+
+    /// Writes `bytes` as one object in a single `put` (atomic on every backend).
+    pub async fn put_bytes(&self, rel: &str, bytes: Vec<u8>) -> Result<(), SinkError> {
         self.store
             .put(&self.child(rel), PutPayload::from(bytes))
             .await
