@@ -500,6 +500,9 @@ fn read_resource(
     };
     let windowed = matches!(resource.window, Window::Required { .. });
     if windowed && window.is_none() {
+        if s.span_of("window").is_some() {
+            return None; // the bad window was reported where it is
+        }
         ctx.diags.error_with_hint(
             span.clone(),
             format!("resource `{name}` needs a date window"),
