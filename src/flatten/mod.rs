@@ -6,7 +6,9 @@
 //! `parent__child` columns, arrays of objects become child tables, unknown fields go to
 //! `_extra`, personal data is kept, dropped or hashed by the [`PiiPolicy`]. A record with any
 //! value that does not fit is left out whole (with its children) and reported as [`Reject`]s,
-//! one per offending field: values are never silently nulled or rounded.
+//! one per offending field: values are never silently nulled or rounded. A record without its
+//! primary key is rejected too (it could not be merged by key). Columns that `pii = drop`
+//! removes are not checked: they are not written, so they cannot break the contract.
 //!
 //! Columns are built directly with Arrow builders from the JSON values, skipping arrow-json's
 //! decoder: the types here (money strings → Decimal128, offsets → UTC, 0/1 booleans, rejects
