@@ -134,10 +134,13 @@ pub enum SinkError {
     },
 }
 
-/// What an operator should check for a storage failure of this kind.
-pub(crate) fn hint_for(error: &object_store::Error) -> &'static str {
+/// What an operator should check when `op` failed with this kind of storage error.
+pub(crate) fn hint_for(op: &str, error: &object_store::Error) -> &'static str {
     use object_store::Error as E;
     match error {
+        E::NotFound { .. } if op == "write" => {
+            "the bucket or container does not exist: create it, or check the output URL"
+        }
         E::NotFound { .. } => "the object or its bucket/container does not exist",
         E::Unauthenticated { .. } => {
             "check the credentials (e.g. `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`) and that they have not expired"
@@ -167,7 +170,7 @@ mod tests {
             path: "p".into(),
             source: "403".into(),
         };
-        let hint = hint_for(&source);
+        let hint = hint_for("write", &source);
         let err = SinkError::Store {
             op: "write",
             location: "s3://bucket/out".into(),

@@ -214,7 +214,7 @@ impl Location {
             op,
             location: self.display.clone(),
             key: rel.to_string(),
-            hint: hint_for(&source),
+            hint: hint_for(op, &source),
             source: Box::new(source),
         }
     }

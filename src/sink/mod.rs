@@ -174,3 +174,91 @@ mod tests {
         assert_eq!(keys.len(), 2, "{keys:?}");
     }
 }
+
+#[cfg(test)]
+mod s3_tests {
+    use super::*;
+    use futures::TryStreamExt;
+    use test_data::{sample_schema, wide_batch};
+
+    /// Against a real S3-compatible server (e.g. `moto_server -p 45123`, bucket `bkt` created):
+    /// `SINK_TEST_S3_ENDPOINT=http://127.0.0.1:45123 cargo test --lib sink -- --ignored`.
+    #[tokio::test]
+    #[ignore = "needs an S3 server: set SINK_TEST_S3_ENDPOINT"]
+    async fn s3_multipart_is_invisible_until_finish() {
+        let endpoint = std::env::var("SINK_TEST_S3_ENDPOINT").unwrap();
+        let env: Vec<(String, String)> = [
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .to_vec();
+        let options = StoreOptions {
+            endpoint: Some(endpoint),
+            region: Some("us-east-1".into()),
+            allow_http: Some(true),
+            virtual_hosted_style: None,
+        };
+        let loc = Location::parse_with_env("s3://bkt/sinktest", &options, &env).unwrap();
+        for rel in ["t/a.parquet", "t/b.parquet", "t/c.csv"] {
+            loc.delete(rel).await.unwrap();
+        }
+        let format = Format::Parquet(ParquetOptions {
+            compression: ParquetCompression::None,
+            max_row_group_bytes: 1 << 20,
+            ..ParquetOptions::default()
+        });
+        let mut kept = FileWriter::create(&loc, "t/a.parquet", sample_schema(), &format).unwrap();
+        let mut dropped =
+            FileWriter::create(&loc, "t/b.parquet", sample_schema(), &format).unwrap();
+        let mut csv = FileWriter::create(&loc, "t/c.csv", sample_schema(), &Format::Csv).unwrap();
+        for i in 0..12 {
+            let batch = wide_batch(i * 1000, 1000, 1024);
+            kept.write(&batch).await.unwrap();
+            dropped.write(&batch).await.unwrap();
+            csv.write(&batch).await.unwrap();
+        }
+        assert!(loc.list("t").await.unwrap().is_empty());
+        dropped.abort().await.unwrap();
+        let report = kept.finish().await.unwrap();
+        let csv_report = csv.finish().await.unwrap();
+        let listed = loc.list("t").await.unwrap();
+        let mut keys: Vec<_> = listed
+            .iter()
+            .filter_map(|m| loc.relative(&m.location))
+            .collect();
+        keys.sort();
+        assert_eq!(keys, vec!["t/a.parquet", "t/c.csv"]);
+        assert!(report.bytes > 10 << 20, "multipart path: {report:?}");
+        assert_eq!(
+            listed
+                .iter()
+                .find(|m| m.location.as_ref().ends_with("c.csv"))
+                .unwrap()
+                .size,
+            csv_report.bytes
+        );
+        let rows: usize = read_parquet(&loc, "t/a.parquet", 4096)
+            .await
+            .unwrap()
+            .map_ok(|b| b.num_rows())
+            .try_fold(0, |a, n| async move { Ok(a + n) })
+            .await
+            .unwrap();
+        assert_eq!(rows, 12_000);
+
+        let missing = Location::parse_with_env("s3://no-such-bucket/p", &options, &env).unwrap();
+        let err = missing
+            .put_json_atomic("_runs/r.json", &1)
+            .await
+            .unwrap_err();
+        eprintln!(
+            "{err}\n  caused by: {}",
+            std::error::Error::source(&err).unwrap()
+        );
+        assert!(
+            err.to_string()
+                .starts_with("Cannot write `_runs/r.json` at `s3://no-such-bucket/p`;")
+        );
+    }
+}
