@@ -3,3 +3,6 @@
 
 mod cli;
 mod common;
+mod pyenv;
+mod s3;
+mod s3_server;
