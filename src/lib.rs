@@ -17,3 +17,4 @@ pub mod preflight;
 pub mod run;
 pub mod sandbox;
 pub mod sink;
+pub mod state;

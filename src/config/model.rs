@@ -46,6 +46,8 @@ pub struct Source {
     pub user_agent: String,
     /// Run even when the token can write (loudly logged).
     pub allow_write_scopes: bool,
+    /// Pages between checkpoints of a long extraction (a killed run re-reads at most these).
+    pub checkpoint_pages: u32,
 }
 
 /// Where the API token is read from.

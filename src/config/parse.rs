@@ -29,6 +29,7 @@ const SOURCE: &[&str] = &[
     "timeout_secs",
     "user_agent",
     "allow_write_scopes",
+    "checkpoint_pages",
 ];
 const OUTPUT: &[&str] = &[
     "url",
@@ -161,6 +162,9 @@ fn read_source(ctx: &mut Ctx<'_>, top: &Section<'_, '_>) -> Option<Source> {
         .string(ctx, "user_agent")
         .map_or_else(|| DEFAULT_USER_AGENT.to_string(), |u| u.0);
     let allow_write_scopes = s.boolean(ctx, "allow_write_scopes").unwrap_or(false);
+    let checkpoint_pages = s
+        .uint(ctx, "checkpoint_pages", 100_000)
+        .map_or(20, |n| n.max(1) as u32);
     s.finish(ctx, &|key| secret_key_hint(key));
     Some(Source {
         base_url: base_url?,
@@ -171,6 +175,7 @@ fn read_source(ctx: &mut Ctx<'_>, top: &Section<'_, '_>) -> Option<Source> {
         timeout_secs,
         user_agent,
         allow_write_scopes,
+        checkpoint_pages,
     })
 }
 

@@ -32,6 +32,16 @@ impl KeySet {
         }
     }
 
+    /// Records an integer key (when rebuilding the set from committed files).
+    pub fn insert_int(&mut self, key: i64) -> bool {
+        self.ints.insert(key)
+    }
+
+    /// Records a text key (when rebuilding the set from committed files).
+    pub fn insert_text(&mut self, key: &str) -> bool {
+        self.texts.insert(digest(key))
+    }
+
     /// Keys seen.
     pub fn len(&self) -> usize {
         self.ints.len() + self.texts.len()

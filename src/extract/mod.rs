@@ -13,7 +13,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 pub use dedupe::KeySet;
-pub use pages::{PER_PAGE, Page, SliceReader, SliceReport};
+pub use pages::{PER_PAGE, Page, Resume, SliceReader, SliceReport};
 pub use slice::{Slice, months, per_treatment};
 
 use crate::api::{ApiError, Client, Target};
@@ -93,7 +93,7 @@ async fn treatment_ids(client: &Client) -> Result<Vec<String>, ExtractError> {
     let whole = Slice::whole();
     let read = async move {
         let tx = tx;
-        reader.read(0, &whole, &mut keys, &tx).await
+        reader.read(0, &whole, None, &mut keys, &tx).await
     };
     let collect = async {
         let mut ids = Vec::new();
@@ -132,6 +132,13 @@ pub async fn read_single(
             slice: 0,
             number: 1,
             records: vec![obj.clone()],
+            progress: SliceReport {
+                pages: 1,
+                rows: 1,
+                duplicates: 0,
+                total_count: Some(1),
+                page_size: 1,
+            },
         }),
         _ => Err(ExtractError::Shape {
             resource: resource.name.into(),

@@ -31,10 +31,21 @@ pub struct Page {
     pub number: u32,
     /// The records whose keys were not seen before, in API order.
     pub records: Vec<Value>,
+    /// What the slice had found up to and including this page (for checkpoints).
+    pub progress: SliceReport,
+}
+
+/// Where to pick a slice up again: the next page, and what the pages before it found.
+#[derive(Debug, Clone)]
+pub struct Resume {
+    /// Next page to request.
+    pub next_page: u32,
+    /// What pages `1..next_page` found.
+    pub report: SliceReport,
 }
 
 /// What reading a slice found.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SliceReport {
     /// Pages requested.
     pub pages: u32,
@@ -107,26 +118,33 @@ impl SliceReader<'_> {
         })
     }
 
-    /// Reads `slice` (index `slice_index`), sending new records to `out` in page order.
+    /// Reads `slice` (index `slice_index`) from its first page, or from `resume`, sending new
+    /// records to `out` in page order.
     pub async fn read(
         &self,
         slice_index: usize,
         slice: &Slice,
+        resume: Option<Resume>,
         keys: &mut KeySet,
         out: &mpsc::Sender<Page>,
     ) -> Result<SliceReport, ExtractError> {
-        let mut report = SliceReport::default();
-        let first = self.fetch(slice, 1).await?;
-        report.page_size = page_size(&first);
-        let expected_pages = first
-            .total
+        let (mut report, mut next, mut last_full) = match resume {
+            Some(r) => (r.report, r.next_page, true),
+            None => {
+                let mut report = SliceReport::default();
+                let first = self.fetch(slice, 1).await?;
+                report.page_size = page_size(&first);
+                let full = self
+                    .accept(first, slice_index, keys, out, &mut report)
+                    .await?;
+                (report, 2, full)
+            }
+        };
+        let expected_pages = report
+            .total_count
             .map(|t| t.div_ceil(u64::from(report.page_size.max(1))) as u32);
-        let mut last_full = self
-            .accept(first, slice_index, keys, out, &mut report)
-            .await?;
-        let mut next = 2;
-        if let Some(pages) = expected_pages.filter(|p| *p >= 2) {
-            let mut stream = futures::stream::iter(2..=pages)
+        if let Some(pages) = expected_pages.filter(|p| *p >= next) {
+            let mut stream = futures::stream::iter(next..=pages)
                 .map(|p| self.fetch(slice, p))
                 .buffered(self.concurrency.max(1));
             while let Some(fetched) = stream.next().await {
@@ -179,14 +197,14 @@ impl SliceReader<'_> {
             }
         }
         report.rows += fresh.len() as u64;
-        if !fresh.is_empty() {
-            let page = Page {
-                slice,
-                number: fetched.number,
-                records: fresh,
-            };
-            out.send(page).await.map_err(|_| ExtractError::Cancelled)?;
-        }
+        // Empty pages are sent too: they carry the progress a checkpoint needs.
+        let page = Page {
+            slice,
+            number: fetched.number,
+            records: fresh,
+            progress: report.clone(),
+        };
+        out.send(page).await.map_err(|_| ExtractError::Cancelled)?;
         Ok(full)
     }
 

@@ -10,6 +10,7 @@ use crate::api::Client;
 use crate::catalog::PiiPolicy;
 use crate::config::{PiiMode, ResourceSpec};
 use crate::sink::{Format, Location};
+use crate::state::StateStore;
 
 /// Shared, read-mostly state of one run.
 pub struct RunContext {
@@ -33,6 +34,12 @@ pub struct RunContext {
     pub pii_key: Option<Vec<u8>>,
     /// Progress display.
     pub progress: Progress,
+    /// The pipeline's state (checkpoints, cursors).
+    pub state: StateStore,
+    /// Pages between checkpoints.
+    pub checkpoint_pages: u32,
+    /// Ignore checkpoints and cursors.
+    pub full_refresh: bool,
     warned: Mutex<BTreeSet<String>>,
 }
 
@@ -49,6 +56,9 @@ impl RunContext {
         concurrency: usize,
         pii_key: Option<Vec<u8>>,
         progress: Progress,
+        state: StateStore,
+        checkpoint_pages: u32,
+        full_refresh: bool,
     ) -> Self {
         Self {
             run_id,
@@ -61,6 +71,9 @@ impl RunContext {
             concurrency,
             pii_key,
             progress,
+            state,
+            checkpoint_pages: checkpoint_pages.max(1),
+            full_refresh,
             warned: Mutex::default(),
         }
     }

@@ -4,12 +4,12 @@
 //! removed, so it always lists a complete, existing set of current files. Schedulers and analysts
 //! read it to learn which tables failed, how many rows each holds, and what the API cost.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::api::RateHeaders;
 
 /// One written file.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileEntry {
     /// Key relative to the output location.
     pub path: String,

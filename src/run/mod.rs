@@ -12,6 +12,7 @@ mod manifest;
 mod progress;
 mod raw;
 mod resource;
+mod resume;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -31,6 +32,7 @@ use crate::api::{self, ApiError, Budget, Client, RetryConfig};
 use crate::config::{Compression, OutputFormat, PiiMode, Pipeline, ResourceSpec};
 use crate::preflight::{self, Refusal};
 use crate::sink::{Format, Location, ParquetCompression, ParquetOptions, SinkError, StoreOptions};
+use crate::state::StateStore;
 
 /// Choices made on the command line.
 #[derive(Debug, Clone, Default)]
@@ -200,8 +202,6 @@ pub async fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<RunOutcome
     let client = client_for(pipeline)?;
     let loc = location_for(pipeline)?;
     check_output(&loc, &run_id).await?;
-    // Leftovers of a killed run; an hour's age keeps a concurrent writer's staging files safe.
-    crate::sink::cleanup::remove_leftovers(&loc, "", Duration::from_secs(3600)).await?;
     let report = preflight::check(
         &client,
         &Pipeline {
@@ -212,6 +212,10 @@ pub async fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<RunOutcome
     .await?;
     tracing::info!(run_id = %run_id, user = report.user.as_deref().unwrap_or("?"), resources = specs.len(), "Preflight passed; extracting.");
     let (raw_format, out_format) = formats(pipeline);
+    let state = StateStore::load(&loc, &pipeline.name)
+        .await
+        .map_err(|e| RunError::Usage(e.to_string()))?;
+    remove_dead_runs_files(&loc, &state, &specs, &run_id).await?;
     let ctx = RunContext::new(
         run_id,
         started,
@@ -222,6 +226,9 @@ pub async fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<RunOutcome
         pipeline.source.concurrency,
         pii_key,
         Progress::new(options.progress),
+        state,
+        pipeline.source.checkpoint_pages,
+        options.full_refresh,
     );
     let entries: Vec<ResourceEntry> = futures::stream::iter(specs.iter())
         .map(|spec| resource::extract(&ctx, spec))
@@ -271,12 +278,55 @@ async fn commit(
             current::remove_stale(&ctx.loc, &t.name, &t.files).await?;
         }
     }
+    for r in manifest.resources.iter().filter(|r| r.status != "failed") {
+        let run_id = ctx.run_id.clone();
+        ctx.state
+            .update(&r.name, |s| {
+                s.checkpoint = None;
+                s.last_run = Some(run_id);
+            })
+            .await
+            .map_err(|e| RunError::Usage(e.to_string()))?;
+    }
     let exit_code = if manifest.status == "succeeded" { 0 } else { 4 };
     Ok(RunOutcome {
         manifest,
         manifest_path: path,
         exit_code,
     })
+}
+
+/// Deletes raw files that runs which died before recording them left behind.
+async fn remove_dead_runs_files(
+    loc: &Location,
+    state: &StateStore,
+    specs: &[ResourceSpec],
+    run_id: &str,
+) -> Result<(), RunError> {
+    let snapshot = state.snapshot().await;
+    let keep: std::collections::BTreeSet<String> = snapshot
+        .resources
+        .values()
+        .filter_map(|r| r.checkpoint.as_ref())
+        .flat_map(|cp| cp.raw_files.values().flatten().map(|f| f.path.clone()))
+        .collect();
+    let tables: Vec<String> = specs
+        .iter()
+        .flat_map(|s| {
+            crate::catalog::tables(s.resource, &crate::catalog::PiiPolicy::Keep)
+                .into_iter()
+                .map(|t| t.name)
+        })
+        .collect();
+    resume::remove_orphan_raw_files(loc, &tables, &keep, run_id).await?;
+    // Staging files of a killed writer, under this run's tables only (a run of another pipeline
+    // writing other tables to the same output is left alone).
+    for table in &tables {
+        for prefix in [format!("_raw/{table}/"), format!("{table}/")] {
+            crate::sink::cleanup::remove_leftovers(loc, &prefix, Duration::ZERO).await?;
+        }
+    }
+    Ok(())
 }
 
 /// A short digest of a schema's columns (name, type, nullability), equal across runs.

@@ -1,23 +1,27 @@
 //! One resource, end to end: slices → pages → flatten → raw files → current files.
 //!
-//! The network (a producer task) and the writing (this task) are joined by a bounded channel, so
-//! at most a few pages are in memory. A failure anywhere marks only this resource failed: its
-//! finished raw files stay as a checkpoint, its current files are left as they were.
+//! The network (a producer future) and the writing (this task) are joined by a bounded channel,
+//! so at most a few pages are in memory. Every `checkpoint_pages` pages the raw files are
+//! published and the position is saved in the state, so a killed run resumes there. A failure
+//! marks only this resource failed: its checkpoint stays for the next run, its current files are
+//! left as they were.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use tokio::sync::mpsc;
 
 use super::context::RunContext;
-use super::manifest::{ResourceEntry, TableEntry};
+use super::manifest::{FileEntry, ResourceEntry, TableEntry};
 use super::raw::RawTable;
+use super::resume::{plan_fingerprint, reload_keys};
 use super::{current, layout};
 use crate::catalog::{Kind, Table};
 use crate::config::ResourceSpec;
-use crate::extract::{self, ExtractError, KeySet, Page, SliceReader, SliceReport};
+use crate::extract::{self, ExtractError, KeySet, Page, Resume, Slice, SliceReader, SliceReport};
 use crate::flatten::{Flattener, Reject};
 use crate::sink::SinkError;
+use crate::state::{Checkpoint, StateError};
 
 /// Most rejected rows kept with their full record; beyond that only counted.
 const MAX_REJECTS_KEPT: usize = 10_000;
@@ -28,13 +32,28 @@ enum ResourceError {
     Extract(#[from] ExtractError),
     #[error(transparent)]
     Sink(#[from] SinkError),
+    #[error(transparent)]
+    State(#[from] StateError),
 }
 
+/// What the pages of this resource produced so far (this run and a resumed checkpoint).
 #[derive(Default)]
-struct Written {
+struct Progress {
     rejects: Vec<Reject>,
     reject_count: u64,
     unknown: BTreeSet<String>,
+    done: Vec<SliceReport>,
+    last: Option<(usize, u32, SliceReport)>,
+    pages_since_checkpoint: u32,
+}
+
+/// Where this run starts reading a resource.
+struct Start {
+    slices: Vec<Slice>,
+    plan: String,
+    slice: usize,
+    resume: Option<Resume>,
+    keys: KeySet,
 }
 
 /// Extracts one resource; never fails the run, reports instead.
@@ -43,7 +62,7 @@ pub async fn extract(ctx: &RunContext, spec: &ResourceSpec) -> ResourceEntry {
     let resource = spec.resource;
     let bar = ctx.progress.resource(resource.name);
     let mut flattener = Flattener::new(resource, ctx.pii_policy(spec));
-    let tables: Vec<Table> = flattener.tables().to_vec();
+    let tables: Vec<Table> = flattener.tables();
     let mut raws: Vec<RawTable> = tables
         .iter()
         .map(|t| {
@@ -56,25 +75,23 @@ pub async fn extract(ctx: &RunContext, spec: &ResourceSpec) -> ResourceEntry {
             )
         })
         .collect();
-    let mut entry = ResourceEntry {
-        name: resource.name.to_string(),
-        status: "failed",
-        error: None,
-        rows: 0,
-        pages: 0,
-        duplicates: 0,
-        total_count: None,
-        slices: 0,
-        rejects: 0,
-        unknown_fields: Vec::new(),
-        tables: Vec::new(),
-        seconds: 0.0,
-    };
-    let outcome = run_pages(ctx, spec, &mut flattener, &mut raws, &mut entry, &bar).await;
-    let result = match outcome {
-        Ok(written) => finish(ctx, &tables, &mut raws, written, &mut entry).await,
-        Err(e) => Err(e),
-    };
+    let mut entry = empty_entry(resource.name);
+    let mut progress = Progress::default();
+    let result = async {
+        let start = prepare(ctx, spec, &mut raws, &mut progress).await?;
+        run_pages(
+            ctx,
+            spec,
+            start,
+            &mut flattener,
+            &mut raws,
+            &mut progress,
+            &bar,
+        )
+        .await?;
+        finish(ctx, &tables, &mut raws, progress, &mut entry).await
+    }
+    .await;
     if let Err(e) = result {
         for raw in &mut raws {
             raw.abort().await;
@@ -90,88 +107,201 @@ pub async fn extract(ctx: &RunContext, spec: &ResourceSpec) -> ResourceEntry {
     entry
 }
 
+fn empty_entry(name: &str) -> ResourceEntry {
+    ResourceEntry {
+        name: name.to_string(),
+        status: "failed",
+        error: None,
+        rows: 0,
+        pages: 0,
+        duplicates: 0,
+        total_count: None,
+        slices: 0,
+        rejects: 0,
+        unknown_fields: Vec::new(),
+        tables: Vec::new(),
+        seconds: 0.0,
+    }
+}
+
+/// Plans the slices and, when a checkpoint of the same plan exists, takes it up.
+async fn prepare(
+    ctx: &RunContext,
+    spec: &ResourceSpec,
+    raws: &mut [RawTable],
+    progress: &mut Progress,
+) -> Result<Start, ResourceError> {
+    let resource = spec.resource;
+    let slices = match resource.kind {
+        Kind::Single => vec![Slice::whole()],
+        Kind::List => extract::slices(&ctx.client, spec, ctx.today).await?,
+    };
+    let plan = plan_fingerprint(&slices);
+    let checkpoint = if ctx.full_refresh {
+        None
+    } else {
+        ctx.state.resource(resource.name).await.checkpoint
+    };
+    let Some(cp) = checkpoint.filter(|cp| cp.plan == plan) else {
+        return Ok(Start {
+            slices,
+            plan,
+            slice: 0,
+            resume: None,
+            keys: KeySet::default(),
+        });
+    };
+    tracing::info!(resource = resource.name, run = %cp.run_id, slice = cp.slice, page = cp.next_page, "Resuming from the checkpoint of an unfinished run.");
+    for raw in raws.iter_mut() {
+        raw.files = cp.raw_files.get(&raw.name).cloned().unwrap_or_default();
+    }
+    let keys = reload_keys(&ctx.loc, &raws[0].files, resource.primary_key).await?;
+    progress.reject_count = cp.rejects;
+    progress.unknown = cp.unknown_fields.iter().cloned().collect();
+    progress.done = cp.done.clone();
+    let resume = (cp.slice < slices.len()).then(|| Resume {
+        next_page: cp.next_page,
+        report: cp.partial.clone(),
+    });
+    Ok(Start {
+        slices,
+        plan,
+        slice: cp.slice,
+        resume,
+        keys,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn run_pages(
     ctx: &RunContext,
     spec: &ResourceSpec,
+    start: Start,
     flattener: &mut Flattener,
     raws: &mut [RawTable],
-    entry: &mut ResourceEntry,
+    progress: &mut Progress,
     bar: &indicatif::ProgressBar,
-) -> Result<Written, ResourceError> {
+) -> Result<(), ResourceError> {
     let (tx, mut rx) = mpsc::channel::<Page>(ctx.concurrency * 2 + 2);
-    let producer = produce(ctx, spec, tx);
+    let plan = start.plan.clone();
+    let producer = produce(ctx, spec, start, tx);
     let consumer = async {
-        let mut written = Written::default();
         while let Some(page) = rx.recv().await {
             let flat = flattener.flatten(&page.records);
             for ((_, batch), raw) in flat.tables.iter().zip(raws.iter_mut()) {
                 raw.write(&ctx.loc, batch).await?;
             }
-            written.reject_count += flat.rejects.len() as u64;
-            let room = MAX_REJECTS_KEPT.saturating_sub(written.rejects.len());
-            written.rejects.extend(flat.rejects.into_iter().take(room));
-            written.unknown.extend(flat.unknown_fields);
+            progress.reject_count += flat.rejects.len() as u64;
+            let room = MAX_REJECTS_KEPT.saturating_sub(progress.rejects.len());
+            progress.rejects.extend(flat.rejects.into_iter().take(room));
+            progress.unknown.extend(flat.unknown_fields);
             bar.inc(page.records.len() as u64);
+            note_page(progress, &page);
+            if progress.pages_since_checkpoint >= ctx.checkpoint_pages
+                && spec.resource.kind == Kind::List
+            {
+                checkpoint(ctx, spec, &plan, raws, progress).await?;
+            }
         }
-        Ok::<_, ResourceError>(written)
+        Ok::<_, ResourceError>(())
     };
     let (produced, consumed) = tokio::join!(producer, consumer);
     // A consumer failure shows up in the producer as `Cancelled`: report the cause.
-    let written = consumed?;
-    let (slices, reports) = produced?;
-    entry.slices = slices;
-    entry.pages = reports.iter().map(|r| r.pages).sum();
-    entry.rows = reports.iter().map(|r| r.rows).sum();
-    entry.duplicates = reports.iter().map(|r| r.duplicates).sum();
-    entry.total_count = reports.iter().map(|r| r.total_count).sum();
-    Ok(written)
+    consumed?;
+    produced?;
+    if let Some((_, _, last)) = progress.last.take() {
+        progress.done.push(last);
+    }
+    Ok(())
+}
+
+/// Tracks slice boundaries: when a page of a new slice arrives, the previous slice is done.
+fn note_page(progress: &mut Progress, page: &Page) {
+    if let Some((slice, _, report)) = progress.last.take() {
+        if slice != page.slice {
+            progress.done.push(report);
+        }
+    }
+    progress.last = Some((page.slice, page.number, page.progress.clone()));
+    progress.pages_since_checkpoint += 1;
+}
+
+/// Publishes the open raw files, then records the position in the state.
+async fn checkpoint(
+    ctx: &RunContext,
+    spec: &ResourceSpec,
+    plan: &str,
+    raws: &mut [RawTable],
+    progress: &mut Progress,
+) -> Result<(), ResourceError> {
+    let Some((slice, number, partial)) = progress.last.clone() else {
+        return Ok(());
+    };
+    for raw in raws.iter_mut() {
+        raw.close().await?;
+    }
+    let cp = Checkpoint {
+        run_id: ctx.run_id.clone(),
+        plan: plan.to_string(),
+        done: progress.done.clone(),
+        slice,
+        next_page: number + 1,
+        partial,
+        raw_files: raw_files(raws),
+        rejects: progress.reject_count,
+        unknown_fields: progress.unknown.iter().cloned().collect(),
+    };
+    ctx.state
+        .update(spec.resource.name, |r| r.checkpoint = Some(cp))
+        .await?;
+    progress.pages_since_checkpoint = 0;
+    Ok(())
+}
+
+fn raw_files(raws: &[RawTable]) -> BTreeMap<String, Vec<FileEntry>> {
+    raws.iter()
+        .map(|r| (r.name.clone(), r.files.clone()))
+        .collect()
 }
 
 async fn produce(
     ctx: &RunContext,
     spec: &ResourceSpec,
+    start: Start,
     tx: mpsc::Sender<Page>,
-) -> Result<(usize, Vec<SliceReport>), ExtractError> {
+) -> Result<(), ExtractError> {
     let resource = spec.resource;
     if resource.kind == Kind::Single {
         let page = extract::read_single(&ctx.client, resource).await?;
-        let report = SliceReport {
-            pages: 1,
-            rows: 1,
-            duplicates: 0,
-            total_count: Some(1),
-            page_size: 1,
-        };
         tx.send(page).await.map_err(|_| ExtractError::Cancelled)?;
-        return Ok((1, vec![report]));
+        return Ok(());
     }
-    let slices = extract::slices(&ctx.client, spec, ctx.today).await?;
     let reader = SliceReader {
         client: &ctx.client,
         resource,
         base_query: Vec::new(),
         concurrency: ctx.concurrency,
     };
-    let mut keys = KeySet::default();
-    let mut reports = Vec::with_capacity(slices.len());
-    for (i, slice) in slices.iter().enumerate() {
-        reports.push(reader.read(i, slice, &mut keys, &tx).await?);
+    let mut keys = start.keys;
+    let mut resume = start.resume;
+    for (i, slice) in start.slices.iter().enumerate().skip(start.slice) {
+        reader.read(i, slice, resume.take(), &mut keys, &tx).await?;
     }
-    Ok((slices.len(), reports))
+    Ok(())
 }
 
 async fn finish(
     ctx: &RunContext,
     tables: &[Table],
     raws: &mut [RawTable],
-    written: Written,
+    progress: Progress,
     entry: &mut ResourceEntry,
 ) -> Result<(), ResourceError> {
     for raw in raws.iter_mut() {
         raw.close().await?;
     }
-    if !written.rejects.is_empty() {
-        write_rejects(ctx, &written.rejects).await?;
+    if !progress.rejects.is_empty() {
+        write_rejects(ctx, &progress.rejects).await?;
     }
     for (table, raw) in tables.iter().zip(raws.iter()) {
         let files = current::build(
@@ -191,8 +321,14 @@ async fn finish(
             raw_files: raw.files.clone(),
         });
     }
-    entry.rejects = written.reject_count;
-    entry.unknown_fields = written.unknown.into_iter().collect();
+    let done = &progress.done;
+    entry.slices = done.len();
+    entry.pages = done.iter().map(|r| r.pages).sum();
+    entry.rows = done.iter().map(|r| r.rows).sum();
+    entry.duplicates = done.iter().map(|r| r.duplicates).sum();
+    entry.total_count = done.iter().map(|r| r.total_count).sum();
+    entry.rejects = progress.reject_count;
+    entry.unknown_fields = progress.unknown.into_iter().collect();
     for field in &entry.unknown_fields {
         ctx.warn_unknown_field(&entry.name, field);
     }
@@ -211,7 +347,7 @@ async fn finish(
 }
 
 async fn write_rejects(ctx: &RunContext, rejects: &[Reject]) -> Result<(), SinkError> {
-    let mut by_table: std::collections::BTreeMap<&str, Vec<u8>> = Default::default();
+    let mut by_table: BTreeMap<&str, Vec<u8>> = BTreeMap::new();
     for r in rejects {
         let line = serde_json::json!({
             "run_id": ctx.run_id,
