@@ -8,8 +8,8 @@
 //!
 //! Tests run as threads of one process (`cargo test`) or as one process each (`cargo nextest`), so
 //! two guards keep them from installing twice: a [`OnceLock`] within the process and a lock file
-//! created with `create_new` across processes. A lock file left by a killed process is taken over
-//! once it is older than [`STALE_LOCK`].
+//! created with `create_new` across processes, holding the owner's pid. A lock file left by a killed
+//! process is taken over once that process is gone, or once it is older than [`STALE_LOCK`].
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
@@ -145,7 +145,19 @@ impl LockFile {
     }
 }
 
+/// The holder is gone: its process no longer exists (where `/proc` tells), or the lock is older
+/// than [`STALE_LOCK`] (an interrupted `cargo test` must not block the next one for long).
 fn is_stale(path: &Path) -> bool {
+    let holder = fs::read_to_string(path).ok();
+    let pid = holder
+        .as_deref()
+        .and_then(|text| text.trim().parse::<u32>().ok());
+    if let Some(pid) = pid
+        && Path::new("/proc/self").exists()
+        && !Path::new(&format!("/proc/{pid}")).exists()
+    {
+        return true;
+    }
     let modified = File::open(path).and_then(|f| f.metadata()?.modified());
     modified.is_ok_and(|m| {
         SystemTime::now()

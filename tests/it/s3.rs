@@ -109,6 +109,27 @@ async fn multipart_parquet_round_trips_and_appears_only_on_finish() {
 }
 
 #[tokio::test]
+async fn aborted_upload_leaves_nothing_and_csv_uses_multipart_too() {
+    let server = MotoServer::start();
+    let loc = location(&server, &format!("s3://{}/out", server.bucket()));
+    let mut dropped =
+        FileWriter::create(&loc, "t/dropped.parquet", schema(), &streaming_parquet()).unwrap();
+    let mut csv = FileWriter::create(&loc, "t/kept.csv", schema(), &Format::Csv).unwrap();
+    for i in 0..4 {
+        let batch = random_batch(i * 4096, 4 * ROWS_PER_MIB);
+        dropped.write(&batch).await.unwrap();
+        csv.write(&batch).await.unwrap();
+    }
+    dropped.abort().await.unwrap();
+    assert!(keys(&loc, "").await.is_empty());
+    let report = csv.finish().await.unwrap();
+    assert!(report.bytes > 16 << 20, "{report:?}");
+    let listed = loc.list("t").await.unwrap();
+    assert_eq!(keys(&loc, "").await, ["t/kept.csv"]);
+    assert_eq!(listed[0].size, report.bytes);
+}
+
+#[tokio::test]
 async fn missing_bucket_errors_name_the_bucket() {
     let server = MotoServer::start();
     let mut env = server.env();
