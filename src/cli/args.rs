@@ -41,6 +41,9 @@ pub enum Command {
         /// Ignore saved state and read everything.
         #[arg(long)]
         full_refresh: bool,
+        /// Re-read every key of incremental resources now and mark rows deleted in Dentally.
+        #[arg(long)]
+        reconcile_deletes: bool,
         /// Print the run manifest as JSON on stdout.
         #[arg(long)]
         json: bool,

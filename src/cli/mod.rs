@@ -58,6 +58,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
             pipeline,
             resources,
             full_refresh,
+            reconcile_deletes,
             json,
         } => match config::load(&pipeline) {
             Ok(p) => {
@@ -65,6 +66,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
                     only: resources,
                     full_refresh,
                     progress: !quiet,
+                    reconcile_deletes,
                 };
                 run_pipeline(&p, &options, json).await
             }

@@ -133,6 +133,23 @@ pub struct ResourceSpec {
     pub pii: PiiMode,
     /// Date window (windowed resources only).
     pub window: Option<WindowSpec>,
+    /// Incremental overlap: `updated_after = cursor - lag_secs`.
+    pub lag_secs: u64,
+    /// When an incremental run re-reads everything to find deleted rows.
+    pub reconcile: Reconcile,
+}
+
+/// When to reconcile deletions (a full key re-read that marks missing rows `_deleted_at`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reconcile {
+    /// Never (deleted rows stay live in incremental current tables).
+    Never,
+    /// Every run.
+    Always,
+    /// When at least this many days passed since the last reconciliation.
+    EveryDays(u32),
+    /// Every N runs.
+    EveryRuns(u32),
 }
 
 /// Known API hosts by region.

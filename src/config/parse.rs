@@ -10,8 +10,8 @@ use url::Url;
 
 use super::diagnostic::{Diagnostic, Diagnostics};
 use super::model::{
-    Compression, Mode, Output, OutputFormat, PiiMode, Pipeline, ResourceSpec, Source, TokenSource,
-    region_base_url,
+    Compression, Mode, Output, OutputFormat, PiiMode, Pipeline, Reconcile, ResourceSpec, Source,
+    TokenSource, region_base_url,
 };
 use super::reader::{Ctx, Section, Str, closest};
 use super::window::{DateBound, WindowSpec};
@@ -42,8 +42,15 @@ const OUTPUT: &[&str] = &[
     "allow_http",
     "virtual_hosted_style",
 ];
-const DEFAULTS: &[&str] = &["mode", "pii", "pii_hash_key_env", "window"];
-const RESOURCE: &[&str] = &["name", "mode", "pii", "window"];
+const DEFAULTS: &[&str] = &[
+    "mode",
+    "pii",
+    "pii_hash_key_env",
+    "window",
+    "lag_secs",
+    "reconcile_deletes",
+];
+const RESOURCE: &[&str] = &["name", "mode", "pii", "window", "reconcile_deletes"];
 const WINDOW: &[&str] = &["from", "to"];
 
 /// Default `User-Agent`: names the tool and its version, as the API asks.
@@ -104,6 +111,7 @@ fn read_pipeline(ctx: &mut Ctx<'_>, top: &Section<'_, '_>, file: &Path) -> Optio
     let output = read_output(ctx, top);
     let defaults = read_defaults(ctx, top);
     let resources = read_resources(ctx, top, &defaults);
+    check_incremental_format(ctx, top, output.as_ref(), &resources);
     Some(Pipeline {
         name: name?,
         file: file.to_path_buf(),
@@ -112,6 +120,31 @@ fn read_pipeline(ctx: &mut Ctx<'_>, top: &Section<'_, '_>, file: &Path) -> Optio
         resources,
         pii_hash_key_env: defaults.pii_hash_key_env,
     })
+}
+
+fn check_incremental_format(
+    ctx: &mut Ctx<'_>,
+    top: &Section<'_, '_>,
+    output: Option<&Output>,
+    resources: &[ResourceSpec],
+) {
+    let csv = output.is_some_and(|o| o.format == OutputFormat::Csv);
+    let incremental: Vec<&str> = resources
+        .iter()
+        .filter(|r| r.mode == Mode::Incremental)
+        .map(|r| r.resource.name)
+        .collect();
+    if csv && !incremental.is_empty() {
+        let span = top
+            .table(ctx, "output")
+            .and_then(|(t, _)| t.get("format").map(toml::Spanned::span))
+            .unwrap_or(0..0);
+        ctx.diags.error_with_hint(
+            span,
+            format!("incremental mode needs `format = \"parquet\"` (used by {})", incremental.join(", ")),
+            "CSV current tables cannot be merged by key exactly; use `mode = \"full\"` for CSV outputs, or Parquet",
+        );
+    }
 }
 
 fn valid_name(ctx: &mut Ctx<'_>, name: String, span: Range<usize>) -> Option<String> {
@@ -371,6 +404,8 @@ struct Defaults {
     pii: PiiMode,
     pii_hash_key_env: Option<String>,
     window: Option<WindowSpec>,
+    lag_secs: u64,
+    reconcile: Reconcile,
 }
 
 const MODES: &[(&str, Mode)] = &[("full", Mode::Full), ("incremental", Mode::Incremental)];
@@ -386,6 +421,8 @@ fn read_defaults(ctx: &mut Ctx<'_>, top: &Section<'_, '_>) -> Defaults {
         pii: PiiMode::Keep,
         pii_hash_key_env: None,
         window: None,
+        lag_secs: 300,
+        reconcile: Reconcile::Never,
     };
     let Some((table, _)) = top
         .span_of("defaults")
@@ -397,9 +434,35 @@ fn read_defaults(ctx: &mut Ctx<'_>, top: &Section<'_, '_>) -> Defaults {
     d.mode = pick(ctx, &s, "mode", MODES).unwrap_or(Mode::Full);
     d.pii = pick(ctx, &s, "pii", PII).unwrap_or(PiiMode::Keep);
     d.pii_hash_key_env = s.string(ctx, "pii_hash_key_env").map(|v| v.0);
+    d.lag_secs = s.uint(ctx, "lag_secs", 86_400 * 7).unwrap_or(300);
+    d.reconcile = read_reconcile(ctx, &s).unwrap_or(Reconcile::Never);
     d.window = read_window(ctx, &s);
     s.finish(ctx, &|_| None);
     d
+}
+
+fn read_reconcile(ctx: &mut Ctx<'_>, s: &Section<'_, '_>) -> Option<Reconcile> {
+    if let Some(n) = s
+        .span_of("reconcile_deletes")
+        .filter(|_| s.uint_silent("reconcile_deletes").is_some())
+    {
+        let runs = s.uint(ctx, "reconcile_deletes", 10_000)?;
+        if runs == 0 {
+            ctx.diags.error(
+                n,
+                "`reconcile_deletes` as a number means every N runs and must be at least 1",
+            );
+            return None;
+        }
+        return Some(Reconcile::EveryRuns(runs as u32));
+    }
+    let choices = [
+        ("never", Reconcile::Never),
+        ("always", Reconcile::Always),
+        ("daily", Reconcile::EveryDays(1)),
+        ("weekly", Reconcile::EveryDays(7)),
+    ];
+    pick(ctx, s, "reconcile_deletes", &choices)
 }
 
 fn read_window(ctx: &mut Ctx<'_>, s: &Section<'_, '_>) -> Option<WindowSpec> {
@@ -493,6 +556,7 @@ fn read_resource(
     let mode = pick(ctx, s, "mode", MODES).unwrap_or(d.mode);
     let pii = pick(ctx, s, "pii", PII).unwrap_or(d.pii);
     let window = read_window(ctx, s).or(d.window);
+    let reconcile = read_reconcile(ctx, s).unwrap_or(d.reconcile);
     let (name, name_span) = name?;
     let Some(resource) = catalog::find(&name) else {
         let hint = catalog::suggest(&name).map_or_else(
@@ -533,6 +597,8 @@ fn read_resource(
         mode,
         pii,
         window: windowed.then_some(window).flatten(),
+        lag_secs: d.lag_secs,
+        reconcile,
     })
 }
 

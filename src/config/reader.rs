@@ -115,6 +115,15 @@ impl<'t, 'i> Section<'t, 'i> {
         }
     }
 
+    /// An integer value without reporting anything when it is of another type.
+    pub(crate) fn uint_silent(&self, key: &str) -> Option<u64> {
+        self.table
+            .get(key)?
+            .get_ref()
+            .as_integer()
+            .and_then(|i| u64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok())
+    }
+
     /// A boolean.
     pub(crate) fn boolean(&self, ctx: &mut Ctx<'_>, key: &str) -> Option<bool> {
         let v = self.value(key)?;

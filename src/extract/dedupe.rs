@@ -53,7 +53,8 @@ impl KeySet {
     }
 }
 
-fn digest(s: &str) -> u128 {
+/// The 128-bit digest used for text keys (also by the incremental merge).
+pub fn digest(s: &str) -> u128 {
     // Two independently seeded SipHash-1-3 runs over the key text.
     let hash_with = |seed: u64| {
         let mut h =

@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-pub use dedupe::KeySet;
+pub use dedupe::{KeySet, digest as text_key_digest};
 pub use pages::{PER_PAGE, Page, Resume, SliceReader, SliceReport};
 pub use slice::{Slice, months, per_treatment};
 

@@ -40,6 +40,8 @@ pub struct RunContext {
     pub checkpoint_pages: u32,
     /// Ignore checkpoints and cursors.
     pub full_refresh: bool,
+    /// Reconcile deletions in this run (`--reconcile-deletes`).
+    pub force_reconcile: bool,
     warned: Mutex<BTreeSet<String>>,
 }
 
@@ -59,6 +61,7 @@ impl RunContext {
         state: StateStore,
         checkpoint_pages: u32,
         full_refresh: bool,
+        force_reconcile: bool,
     ) -> Self {
         Self {
             run_id,
@@ -74,6 +77,7 @@ impl RunContext {
             state,
             checkpoint_pages: checkpoint_pages.max(1),
             full_refresh,
+            force_reconcile,
             warned: Mutex::default(),
         }
     }

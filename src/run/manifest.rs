@@ -43,6 +43,12 @@ pub struct ResourceEntry {
     pub status: &'static str,
     /// Why it failed, when it did.
     pub error: Option<String>,
+    /// How it was read: `full`, `incremental since <instant>`, `window`, `reconcile`.
+    pub mode: String,
+    /// Cursor committed with this run (largest `updated_at` read, RFC 3339), when there is one.
+    pub cursor: Option<String>,
+    /// Rows found deleted in Dentally and marked `_deleted_at` by this run.
+    pub reconciled: bool,
     /// Distinct rows extracted.
     pub rows: u64,
     /// Pages requested.
@@ -61,6 +67,29 @@ pub struct ResourceEntry {
     pub tables: Vec<TableEntry>,
     /// Wall time in seconds.
     pub seconds: f64,
+}
+
+impl ResourceEntry {
+    /// An entry for a resource that has not got anywhere yet (status `failed` until finished).
+    pub fn new(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            status: "failed",
+            error: None,
+            mode: String::new(),
+            cursor: None,
+            reconciled: false,
+            rows: 0,
+            pages: 0,
+            duplicates: 0,
+            total_count: None,
+            slices: 0,
+            rejects: 0,
+            unknown_fields: Vec::new(),
+            tables: Vec::new(),
+            seconds: 0.0,
+        }
+    }
 }
 
 /// API cost of the run.

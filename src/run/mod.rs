@@ -7,12 +7,15 @@
 
 mod context;
 mod current;
+mod finish;
 mod layout;
 mod manifest;
+mod merge;
 mod progress;
 mod raw;
 mod resource;
 mod resume;
+mod strategy;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -43,6 +46,8 @@ pub struct RunOptions {
     pub full_refresh: bool,
     /// Show progress bars (when stderr is a terminal).
     pub progress: bool,
+    /// Reconcile deletions now (`--reconcile-deletes`).
+    pub reconcile_deletes: bool,
 }
 
 /// Why a run could not go on; each maps to an exit code.
@@ -229,6 +234,7 @@ pub async fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<RunOutcome
         state,
         pipeline.source.checkpoint_pages,
         options.full_refresh,
+        options.reconcile_deletes,
     );
     let entries: Vec<ResourceEntry> = futures::stream::iter(specs.iter())
         .map(|spec| resource::extract(&ctx, spec))
@@ -273,20 +279,40 @@ async fn commit(
     };
     let path = manifest_path(&ctx.run_id);
     ctx.loc.put_json_atomic(&path, &manifest).await?;
-    for r in manifest.resources.iter().filter(|r| r.status != "failed") {
-        for t in &r.tables {
-            current::remove_stale(&ctx.loc, &t.name, &t.files).await?;
-        }
-    }
+    // State before removing the old files: a crash in between leaves stale files (removed by the
+    // next run), never a state naming files that are gone.
     for r in manifest.resources.iter().filter(|r| r.status != "failed") {
         let run_id = ctx.run_id.clone();
+        let now = ctx.started.to_rfc3339();
         ctx.state
             .update(&r.name, |s| {
                 s.checkpoint = None;
                 s.last_run = Some(run_id);
+                s.cursor.clone_from(&r.cursor);
+                s.tables = r
+                    .tables
+                    .iter()
+                    .map(|t| {
+                        (
+                            t.name.clone(),
+                            t.files.iter().map(|f| f.path.clone()).collect(),
+                        )
+                    })
+                    .collect();
+                if r.reconciled {
+                    s.last_reconcile = Some(now);
+                    s.runs_since_reconcile = 0;
+                } else {
+                    s.runs_since_reconcile += 1;
+                }
             })
             .await
             .map_err(|e| RunError::Usage(e.to_string()))?;
+    }
+    for r in manifest.resources.iter().filter(|r| r.status != "failed") {
+        for t in &r.tables {
+            current::remove_stale(&ctx.loc, &t.name, &t.files).await?;
+        }
     }
     let exit_code = if manifest.status == "succeeded" { 0 } else { 4 };
     Ok(RunOutcome {

@@ -9,25 +9,30 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
+use arrow::array::AsArray;
+use arrow::datatypes::{DataType, TimestampMicrosecondType};
+use arrow::record_batch::RecordBatch;
 use tokio::sync::mpsc;
 
 use super::context::RunContext;
-use super::manifest::{FileEntry, ResourceEntry, TableEntry};
+use super::finish::finish;
+use super::manifest::{FileEntry, ResourceEntry};
 use super::raw::RawTable;
 use super::resume::{plan_fingerprint, reload_keys};
-use super::{current, layout};
+use super::strategy::{Choice, Strategy};
 use crate::catalog::{Kind, Table};
 use crate::config::ResourceSpec;
 use crate::extract::{self, ExtractError, KeySet, Page, Resume, Slice, SliceReader, SliceReport};
 use crate::flatten::{Flattener, Reject};
 use crate::sink::SinkError;
-use crate::state::{Checkpoint, StateError};
+use crate::state::{Checkpoint, ResourceState, StateError};
 
 /// Most rejected rows kept with their full record; beyond that only counted.
 const MAX_REJECTS_KEPT: usize = 10_000;
 
+/// Why a resource failed.
 #[derive(Debug, thiserror::Error)]
-enum ResourceError {
+pub(super) enum ResourceError {
     #[error(transparent)]
     Extract(#[from] ExtractError),
     #[error(transparent)]
@@ -38,22 +43,25 @@ enum ResourceError {
 
 /// What the pages of this resource produced so far (this run and a resumed checkpoint).
 #[derive(Default)]
-struct Progress {
-    rejects: Vec<Reject>,
-    reject_count: u64,
-    unknown: BTreeSet<String>,
-    done: Vec<SliceReport>,
+pub(super) struct Progress {
+    pub(super) rejects: Vec<Reject>,
+    pub(super) reject_count: u64,
+    pub(super) unknown: BTreeSet<String>,
+    pub(super) done: Vec<SliceReport>,
     last: Option<(usize, u32, SliceReport)>,
     pages_since_checkpoint: u32,
+    pub(super) max_cursor: Option<i64>,
 }
 
-/// Where this run starts reading a resource.
-struct Start {
+/// Where this run starts reading a resource, and how.
+pub(super) struct Start {
     slices: Vec<Slice>,
     plan: String,
     slice: usize,
     resume: Option<Resume>,
     keys: KeySet,
+    pub(super) strategy: Strategy,
+    pub(super) state: ResourceState,
 }
 
 /// Extracts one resource; never fails the run, reports instead.
@@ -75,10 +83,12 @@ pub async fn extract(ctx: &RunContext, spec: &ResourceSpec) -> ResourceEntry {
             )
         })
         .collect();
-    let mut entry = empty_entry(resource.name);
+    let mut entry = ResourceEntry::new(resource.name);
     let mut progress = Progress::default();
     let result = async {
         let start = prepare(ctx, spec, &mut raws, &mut progress).await?;
+        let (strategy, state) = (start.strategy.clone(), start.state.clone());
+        entry.mode = strategy.label();
         run_pages(
             ctx,
             spec,
@@ -89,7 +99,13 @@ pub async fn extract(ctx: &RunContext, spec: &ResourceSpec) -> ResourceEntry {
             &bar,
         )
         .await?;
-        finish(ctx, &tables, &mut raws, progress, &mut entry).await
+        for raw in &mut raws {
+            raw.close().await?;
+        }
+        finish(
+            ctx, spec, &tables, &raws, progress, &strategy, &state, &mut entry,
+        )
+        .await
     }
     .await;
     if let Err(e) = result {
@@ -107,24 +123,7 @@ pub async fn extract(ctx: &RunContext, spec: &ResourceSpec) -> ResourceEntry {
     entry
 }
 
-fn empty_entry(name: &str) -> ResourceEntry {
-    ResourceEntry {
-        name: name.to_string(),
-        status: "failed",
-        error: None,
-        rows: 0,
-        pages: 0,
-        duplicates: 0,
-        total_count: None,
-        slices: 0,
-        rejects: 0,
-        unknown_fields: Vec::new(),
-        tables: Vec::new(),
-        seconds: 0.0,
-    }
-}
-
-/// Plans the slices and, when a checkpoint of the same plan exists, takes it up.
+/// Plans the slices and the strategy and, when a checkpoint of the same plan exists, takes it up.
 async fn prepare(
     ctx: &RunContext,
     spec: &ResourceSpec,
@@ -136,11 +135,27 @@ async fn prepare(
         Kind::Single => vec![Slice::whole()],
         Kind::List => extract::slices(&ctx.client, spec, ctx.today).await?,
     };
-    let plan = plan_fingerprint(&slices);
+    let state = ctx.state.resource(resource.name).await;
+    let choice = Choice {
+        full_refresh: ctx.full_refresh,
+        force_reconcile: ctx.force_reconcile,
+        today: ctx.today,
+        now: ctx.started,
+    };
+    let strategy = Strategy::choose(spec, &state, choice);
+    let query_slice = Slice {
+        label: String::new(),
+        query: strategy.query(),
+    };
+    let plan = format!(
+        "{}#{}",
+        plan_fingerprint(&slices),
+        plan_fingerprint(&[query_slice])
+    );
     let checkpoint = if ctx.full_refresh {
         None
     } else {
-        ctx.state.resource(resource.name).await.checkpoint
+        state.checkpoint.clone()
     };
     let Some(cp) = checkpoint.filter(|cp| cp.plan == plan) else {
         return Ok(Start {
@@ -149,6 +164,8 @@ async fn prepare(
             slice: 0,
             resume: None,
             keys: KeySet::default(),
+            strategy,
+            state,
         });
     };
     tracing::info!(resource = resource.name, run = %cp.run_id, slice = cp.slice, page = cp.next_page, "Resuming from the checkpoint of an unfinished run.");
@@ -159,6 +176,7 @@ async fn prepare(
     progress.reject_count = cp.rejects;
     progress.unknown = cp.unknown_fields.iter().cloned().collect();
     progress.done = cp.done.clone();
+    progress.max_cursor = cp.max_cursor;
     let resume = (cp.slice < slices.len()).then(|| Resume {
         next_page: cp.next_page,
         report: cp.partial.clone(),
@@ -169,6 +187,8 @@ async fn prepare(
         slice: cp.slice,
         resume,
         keys,
+        strategy,
+        state,
     })
 }
 
@@ -190,6 +210,9 @@ async fn run_pages(
             let flat = flattener.flatten(&page.records);
             for ((_, batch), raw) in flat.tables.iter().zip(raws.iter_mut()) {
                 raw.write(&ctx.loc, batch).await?;
+            }
+            if let (Some(cursor), Some((_, main))) = (spec.resource.cursor, flat.tables.first()) {
+                progress.max_cursor = progress.max_cursor.max(max_micros(main, cursor));
             }
             progress.reject_count += flat.rejects.len() as u64;
             let room = MAX_REJECTS_KEPT.saturating_sub(progress.rejects.len());
@@ -250,6 +273,7 @@ async fn checkpoint(
         raw_files: raw_files(raws),
         rejects: progress.reject_count,
         unknown_fields: progress.unknown.iter().cloned().collect(),
+        max_cursor: progress.max_cursor,
     };
     ctx.state
         .update(spec.resource.name, |r| r.checkpoint = Some(cp))
@@ -258,7 +282,8 @@ async fn checkpoint(
     Ok(())
 }
 
-fn raw_files(raws: &[RawTable]) -> BTreeMap<String, Vec<FileEntry>> {
+/// The published raw files of each table.
+pub(super) fn raw_files(raws: &[RawTable]) -> BTreeMap<String, Vec<FileEntry>> {
     raws.iter()
         .map(|r| (r.name.clone(), r.files.clone()))
         .collect()
@@ -279,7 +304,7 @@ async fn produce(
     let reader = SliceReader {
         client: &ctx.client,
         resource,
-        base_query: Vec::new(),
+        base_query: start.strategy.query(),
         concurrency: ctx.concurrency,
     };
     let mut keys = start.keys;
@@ -290,82 +315,11 @@ async fn produce(
     Ok(())
 }
 
-async fn finish(
-    ctx: &RunContext,
-    tables: &[Table],
-    raws: &mut [RawTable],
-    progress: Progress,
-    entry: &mut ResourceEntry,
-) -> Result<(), ResourceError> {
-    for raw in raws.iter_mut() {
-        raw.close().await?;
+/// Largest value of a timestamp column (µs), if any.
+fn max_micros(batch: &RecordBatch, column: &str) -> Option<i64> {
+    let col = batch.column_by_name(column)?;
+    if !matches!(col.data_type(), DataType::Timestamp(_, _)) {
+        return None;
     }
-    if !progress.rejects.is_empty() {
-        write_rejects(ctx, &progress.rejects).await?;
-    }
-    for (table, raw) in tables.iter().zip(raws.iter()) {
-        let files = current::build(
-            &ctx.loc,
-            &table.name,
-            &table.schema,
-            &raw.files,
-            &ctx.out_format,
-            &ctx.run_id,
-        )
-        .await?;
-        entry.tables.push(TableEntry {
-            name: table.name.clone(),
-            rows: files.iter().map(|f| f.rows).sum(),
-            schema_hash: super::schema_hash(&table.schema),
-            files,
-            raw_files: raw.files.clone(),
-        });
-    }
-    let done = &progress.done;
-    entry.slices = done.len();
-    entry.pages = done.iter().map(|r| r.pages).sum();
-    entry.rows = done.iter().map(|r| r.rows).sum();
-    entry.duplicates = done.iter().map(|r| r.duplicates).sum();
-    entry.total_count = done.iter().map(|r| r.total_count).sum();
-    entry.rejects = progress.reject_count;
-    entry.unknown_fields = progress.unknown.into_iter().collect();
-    for field in &entry.unknown_fields {
-        ctx.warn_unknown_field(&entry.name, field);
-    }
-    entry.status = if entry.rejects > 0 {
-        "partial"
-    } else {
-        "succeeded"
-    };
-    entry.error = (entry.rejects > 0).then(|| {
-        format!(
-            "{} row(s) broke the type contract; see `_rejects/` (they are not in the tables)",
-            entry.rejects
-        )
-    });
-    Ok(())
-}
-
-async fn write_rejects(ctx: &RunContext, rejects: &[Reject]) -> Result<(), SinkError> {
-    let mut by_table: BTreeMap<&str, Vec<u8>> = BTreeMap::new();
-    for r in rejects {
-        let line = serde_json::json!({
-            "run_id": ctx.run_id,
-            "table": r.table,
-            "key": r.key,
-            "field": r.field,
-            "value": r.value,
-            "reason": r.reason,
-            "record": r.record,
-        });
-        let buf = by_table.entry(r.table.as_str()).or_default();
-        serde_json::to_writer(&mut *buf, &line).expect("JSON to memory");
-        buf.push(b'\n');
-    }
-    for (table, bytes) in by_table {
-        ctx.loc
-            .put_bytes(&layout::rejects(table, &ctx.run_id), bytes)
-            .await?;
-    }
-    Ok(())
+    arrow::compute::max(col.as_primitive::<TimestampMicrosecondType>())
 }

@@ -43,6 +43,15 @@ pub struct ResourceState {
     /// Run id of the last commit of this resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_run: Option<String>,
+    /// Current files per table, as of the last commit (the input of the next merge).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tables: BTreeMap<String, Vec<String>>,
+    /// When deletions were last reconciled (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_reconcile: Option<String>,
+    /// Incremental runs since then.
+    #[serde(default)]
+    pub runs_since_reconcile: u32,
     /// Progress of an unfinished extraction, to resume from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<Checkpoint>,
@@ -69,6 +78,9 @@ pub struct Checkpoint {
     pub rejects: u64,
     /// Unknown fields seen so far.
     pub unknown_fields: Vec<String>,
+    /// Largest cursor value read so far (µs since the epoch).
+    #[serde(default)]
+    pub max_cursor: Option<i64>,
 }
 
 /// Why the state could not be used.
