@@ -14,7 +14,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::FileReport;
 use super::csv_render;
-use super::error::SinkError;
+use super::error::{SinkError, store_error_in};
 use super::location::Location;
 
 /// A CSV object being written. Call [`CsvFile::finish`] to publish it or [`CsvFile::abort`] to
@@ -73,10 +73,12 @@ impl CsvFile {
                 .await?;
         }
         self.sink.shutdown().await.map_err(|source| {
-            let source = object_store::Error::Generic {
-                store: "BufWriter",
-                source: Box::new(source),
-            };
+            let source = store_error_in(Box::new(source)).unwrap_or_else(|other| {
+                object_store::Error::Generic {
+                    store: "BufWriter",
+                    source: other,
+                }
+            });
             self.location.store_error("write", &self.key, source)
         })?;
         Ok(FileReport {

@@ -138,6 +138,12 @@ pub enum SinkError {
 pub(crate) fn hint_for(op: &str, error: &object_store::Error) -> &'static str {
     use object_store::Error as E;
     match error {
+        // `object_store` has no S3 error codes, only the response body in the message. A 404 on
+        // an upload part, or on its completion or abort, means the server forgot the multipart
+        // upload (restarted, or a lifecycle rule aborted it), not that the bucket is missing.
+        E::NotFound { .. } if error.to_string().contains("NoSuchUpload") => {
+            "the server no longer knows this multipart upload (it restarted, or the upload was aborted): write the file again"
+        }
         E::NotFound { .. } if op == "write" => {
             "the bucket or container does not exist: create it, or check the output URL"
         }
@@ -160,9 +166,71 @@ pub(crate) fn hint_for(op: &str, error: &object_store::Error) -> &'static str {
     }
 }
 
+/// The storage error inside an encoder error, if that is what it is: the writers reach the store
+/// through `AsyncWrite`, so an upload failure arrives as `io::Error(object_store::Error)`, often
+/// wrapped again in `ParquetError::External` (once or twice). Anything else is handed back.
+pub(crate) fn store_error_in(
+    error: Box<dyn std::error::Error + Send + Sync>,
+) -> Result<object_store::Error, Box<dyn std::error::Error + Send + Sync>> {
+    use parquet::errors::ParquetError;
+    let error = match error.downcast::<object_store::Error>() {
+        Ok(store) => return Ok(*store),
+        Err(other) => other,
+    };
+    let error = match error.downcast::<ParquetError>() {
+        Ok(parquet) => match *parquet {
+            ParquetError::External(inner) => {
+                return store_error_in(inner).map_err(|e| Box::new(ParquetError::External(e)) as _);
+            }
+            other => return Err(Box::new(other)),
+        },
+        Err(other) => other,
+    };
+    match error.downcast::<std::io::Error>() {
+        Ok(io) if io.get_ref().is_some_and(|e| e.is::<object_store::Error>()) => {
+            let inner = io.into_inner().expect("checked above");
+            Ok(*inner
+                .downcast::<object_store::Error>()
+                .expect("checked above"))
+        }
+        Ok(io) => Err(io),
+        Err(other) => Err(other),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn store_errors_are_found_inside_encoder_errors() {
+        use parquet::errors::ParquetError;
+        let store = || object_store::Error::NotFound {
+            path: "p".into(),
+            source: "404 NoSuchBucket".into(),
+        };
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, store());
+        let nested = ParquetError::External(Box::new(ParquetError::External(Box::new(io))));
+        let found = store_error_in(Box::new(nested)).unwrap();
+        assert!(matches!(found, object_store::Error::NotFound { .. }));
+        assert!(store_error_in(Box::new(store())).is_ok());
+
+        let plain = ParquetError::General("bad page".into());
+        let back = store_error_in(Box::new(plain)).unwrap_err();
+        assert_eq!(back.to_string(), "Parquet error: bad page");
+        let io = std::io::Error::other("disk full");
+        let back = store_error_in(Box::new(io)).unwrap_err();
+        assert_eq!(back.to_string(), "disk full");
+    }
+
+    #[test]
+    fn lost_multipart_upload_has_its_own_hint() {
+        let source = object_store::Error::NotFound {
+            path: "p".into(),
+            source: "<Code>NoSuchUpload</Code>".into(),
+        };
+        assert!(hint_for("write", &source).starts_with("the server no longer knows"));
+    }
 
     #[test]
     fn store_error_names_location_key_and_hint() {

@@ -20,7 +20,7 @@ use parquet::errors::ParquetError;
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
 
 use super::FileReport;
-use super::error::SinkError;
+use super::error::{SinkError, store_error_in};
 use super::location::Location;
 
 /// Parquet column compression.
@@ -151,7 +151,16 @@ impl ParquetFile {
             .map_err(|e| self.location.store_error("abort", &self.key, e))
     }
 
+    /// An upload failure is a storage error (with a hint on what to check); anything else is an
+    /// encoding error.
     fn error(&self, source: ParquetError) -> SinkError {
+        let source = match source {
+            ParquetError::External(inner) => match store_error_in(inner) {
+                Ok(store) => return self.location.store_error("write", &self.key, store),
+                Err(other) => ParquetError::External(other),
+            },
+            other => other,
+        };
         SinkError::Parquet {
             location: self.location.display().to_string(),
             key: self.key.clone(),

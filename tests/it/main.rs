@@ -3,3 +3,7 @@
 
 mod cli;
 mod common;
+mod interop;
+mod pyenv;
+mod s3;
+mod s3_server;
