@@ -1,0 +1,139 @@
+//! NDJSON → typed Parquet with our own stages, for the peer comparison in `benches/e2e.py`.
+//!
+//! ```text
+//! cargo run --release --example ndjson_to_parquet -- OUT_DIR RESOURCE=FILE.ndjson...
+//! ```
+//!
+//! Each file holds one JSON record per line, of the named catalog resource. Lines are parsed
+//! with `serde_json`, flattened 1,000 at a time by `flatten::Flattener` (PII kept) and written by
+//! `sink::FileWriter` (Parquet, the default options: Zstd, statistics, Arrow schema) to
+//! `OUT_DIR/<table>.parquet`, one file per table. This is the run's own flatten + write path,
+//! without the HTTP client, the raw/current split and the manifest. The last stdout line is
+//! JSON: `{"seconds": …, "rows": …, "resources": {name: {"rows", "seconds"}}}`, timed in-process
+//! (reading, parsing, flattening, encoding, writing; not process start).
+//!
+//! `ndjson_to_parquet --catalog` prints the catalog as JSON instead (name, path, envelope, kind,
+//! key, window), so the benchmark scripts configure peers from the same source of truth.
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use dentally_etl::catalog::{self, Kind, PiiPolicy, Window};
+use dentally_etl::flatten::Flattener;
+use dentally_etl::sink::{FileWriter, Format, Location, StoreOptions};
+use serde_json::{Value, json};
+
+/// Records flattened into one batch.
+const CHUNK: usize = 1_000;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--catalog") {
+        println!("{}", catalog_json());
+        return Ok(());
+    }
+    let Some((out, inputs)) = args.split_first() else {
+        bail!("usage: ndjson_to_parquet OUT_DIR RESOURCE=FILE.ndjson...");
+    };
+    let location = Location::parse(out, &StoreOptions::default())?;
+    let start = Instant::now();
+    let (mut total, mut per) = (0u64, BTreeMap::new());
+    for input in inputs {
+        let (name, path) = input.split_once('=').context("expected RESOURCE=FILE")?;
+        let t = Instant::now();
+        let rows = convert(&location, name, path).await?;
+        per.insert(
+            name.to_string(),
+            json!({"rows": rows, "seconds": t.elapsed().as_secs_f64()}),
+        );
+        total += rows;
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        json!({"seconds": seconds, "rows": total, "resources": per})
+    );
+    Ok(())
+}
+
+/// Converts one NDJSON file; returns the rows of the main table.
+async fn convert(location: &Location, name: &str, path: &str) -> anyhow::Result<u64> {
+    let resource = catalog::find(name).with_context(|| format!("no resource `{name}`"))?;
+    let mut flattener = Flattener::new(resource, PiiPolicy::Keep);
+    let format = Format::default();
+    let mut files = Vec::new();
+    for table in flattener.tables() {
+        let rel = format!("{}.parquet", table.name);
+        files.push(FileWriter::create(
+            location,
+            &rel,
+            table.schema.clone(),
+            &format,
+        )?);
+    }
+    let reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
+    let mut chunk: Vec<Value> = Vec::with_capacity(CHUNK);
+    let mut lines = reader.lines();
+    loop {
+        let line = lines.next().transpose()?;
+        if let Some(line) = &line {
+            if !line.trim().is_empty() {
+                chunk
+                    .push(serde_json::from_str(line).with_context(|| format!("{path}: bad JSON"))?);
+            }
+        }
+        if chunk.len() == CHUNK || (line.is_none() && !chunk.is_empty()) {
+            let flat = flattener.flatten(&chunk);
+            if !flat.rejects.is_empty() {
+                eprintln!(
+                    "{name}: {} rejects, first {:?}",
+                    flat.rejects.len(),
+                    flat.rejects[0]
+                );
+            }
+            for ((_, batch), file) in flat.tables.iter().zip(files.iter_mut()) {
+                file.write(batch).await?;
+            }
+            chunk.clear();
+        }
+        if line.is_none() {
+            break;
+        }
+    }
+    let mut rows = None;
+    for file in files {
+        let report = file.finish().await?;
+        rows.get_or_insert(report.rows);
+    }
+    Ok(rows.unwrap_or(0))
+}
+
+/// What the peer configurations need to know of each resource.
+fn catalog_json() -> Value {
+    let entries: Vec<Value> = catalog::all()
+        .iter()
+        .map(|r| {
+            let window = match r.window {
+                Window::None => Value::Null,
+                Window::Required {
+                    after_param,
+                    before_param,
+                    field,
+                } => json!({"after": after_param, "before": before_param, "field": field}),
+                Window::PerTreatment => json!("per_treatment"),
+            };
+            json!({
+                "name": r.name,
+                "path": r.path,
+                "envelope": r.envelope,
+                "single": r.kind == Kind::Single,
+                "primary_key": r.primary_key,
+                "window": window,
+            })
+        })
+        .collect();
+    Value::Array(entries)
+}
