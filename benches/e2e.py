@@ -124,15 +124,19 @@ def ensure_time():
 
 
 def timed(cmd, env=None, cwd=None):
-    """Runs cmd under /usr/bin/time -v: (wall seconds, peak RSS MiB, stdout, returncode)."""
+    """Runs cmd under /usr/bin/time -v: (wall seconds, peak RSS MiB, stdout, returncode).
+
+    The CPU seconds (user + system) of the last command are kept in `timed.cpu`."""
     started = time.perf_counter()
     proc = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True,
                           env=env, cwd=cwd)
     wall = time.perf_counter() - started
-    rss_kb = 0
+    rss_kb, timed.cpu = 0, 0.0
     for line in proc.stderr.splitlines():
         if "Maximum resident set size" in line:
             rss_kb = int(line.rsplit(":", 1)[1])
+        elif "User time (seconds)" in line or "System time (seconds)" in line:
+            timed.cpu += float(line.rsplit(":", 1)[1])
     if proc.returncode != 0:
         log(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-3000:]}")
     return wall, rss_kb / 1024, proc.stdout, proc.returncode
@@ -232,7 +236,7 @@ def run_ours(exe, sandbox, catalog, work, i):
     failed = [r["name"] for r in manifest["resources"] if r["status"] not in ("ok", "success")]
     rows = sum(r["rows"] for r in manifest["resources"])
     log(f"ours run {i}: {wall:.2f} s, {rows} rows, {rss:.0f} MiB, status {manifest['status']}")
-    return {"wall": wall, "rss_mib": rss, "rows": rows, "rows_per_s": rows / wall,
+    return {"wall": wall, "cpu": timed.cpu, "rss_mib": rss, "rows": rows, "rows_per_s": rows / wall,
             "requests": len(sandbox.requests()), "manifest": manifest, "failed": failed}
 
 
@@ -325,7 +329,8 @@ def run_converters(python, converter, files, work, runs):
                     raise RuntimeError("ndjson_to_parquet failed")
                 continue
             res = last_json(stdout)
-            res.update(wall=wall, rss_mib=rss, rows_per_s=res["rows"] / max(res["seconds"], 1e-9))
+            res.update(wall=wall, cpu=timed.cpu, rss_mib=rss,
+                       rows_per_s=res["rows"] / max(res["seconds"], 1e-9))
             errors = {k: v["error"] for k, v in res["resources"].items() if "error" in v}
             log(f"{tool} run {i}: {res['seconds']:.2f} s in process, {res['rows']} rows, "
                 f"{rss:.0f} MiB" + (f", failed on {sorted(errors)}" if errors else ""))
@@ -349,7 +354,7 @@ def run_dlt(python, sandbox, catalog_path, work, i):
     if rc != 0:
         return None
     res = last_json(stdout)
-    res.update(wall=wall, rss_mib=rss, requests=len(sandbox.requests()))
+    res.update(wall=wall, cpu=timed.cpu, rss_mib=rss, requests=len(sandbox.requests()))
     res["rows_per_s"] = res["rows"] / wall
     log(f"dlt run {i}: {wall:.2f} s, {res['rows']} rows, {rss:.0f} MiB, {res['requests']} requests")
     return res
@@ -416,7 +421,12 @@ def machine():
                 cpu = line.split(":", 1)[1].strip()
                 break
     mem = subprocess.run(["free", "-h"], capture_output=True, text=True).stdout
-    return {"nproc": os.cpu_count(), "cpu": cpu, "free": mem}
+    return {"nproc": os.cpu_count(), "cpu": cpu, "free": mem, "loadavg": loadavg()}
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return f.read().split()[:3]
 
 
 # ---------------------------------------------------------------------------------------------

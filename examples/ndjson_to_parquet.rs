@@ -4,16 +4,22 @@
 //! cargo run --release --example ndjson_to_parquet -- OUT_DIR RESOURCE=FILE.ndjson...
 //! ```
 //!
-//! Each file holds one JSON record per line, of the named catalog resource. Lines are parsed
-//! with `serde_json`, flattened 1,000 at a time by `flatten::Flattener` (PII kept) and written by
-//! `sink::FileWriter` (Parquet, the default options: Zstd, statistics, Arrow schema) to
-//! `OUT_DIR/<table>.parquet`, one file per table. This is the run's own flatten + write path,
-//! without the HTTP client, the raw/current split and the manifest. The last stdout line is
+//! Each file holds one JSON record per line, of the named catalog resource. As in a run, the
+//! records are parsed into `serde_json::Value`s by one thread (in a run: the page fetches) while
+//! another flattens them a page (100 records) at a time with `flatten::Flattener` (PII kept) and
+//! writes them with `sink::FileWriter` (Parquet, the default options: Zstd, statistics, Arrow
+//! schema) to `OUT_DIR/<table>.parquet`, one file per table. This is the run's own flatten +
+//! write path, without the HTTP client, the raw/current split and the manifest. The last stdout line is
 //! JSON: `{"seconds": …, "rows": …, "resources": {name: {"rows", "seconds"}}}`, timed in-process
 //! (reading, parsing, flattening, encoding, writing; not process start).
 //!
 //! `ndjson_to_parquet --catalog` prints the catalog as JSON instead (name, path, envelope, kind,
 //! key, window), so the benchmark scripts configure peers from the same source of truth.
+//! `ndjson_to_parquet --generate RESOURCE N` prints N generated records of RESOURCE as NDJSON
+//! (the generator of `benches/stages.rs`), for trying the converters without a sandbox.
+
+#[path = "../benches/common/records.rs"]
+mod records;
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -25,8 +31,8 @@ use dentally_etl::flatten::Flattener;
 use dentally_etl::sink::{FileWriter, Format, Location, StoreOptions};
 use serde_json::{Value, json};
 
-/// Records flattened into one batch.
-const CHUNK: usize = 1_000;
+/// Records flattened into one batch: one API page, as in a run.
+const CHUNK: usize = 100;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
@@ -34,6 +40,11 @@ async fn main() -> anyhow::Result<()> {
     if args.first().map(String::as_str) == Some("--catalog") {
         println!("{}", catalog_json());
         return Ok(());
+    }
+    if let [flag, name, n] = args.as_slice() {
+        if flag == "--generate" {
+            return generate(name, n.parse()?);
+        }
     }
     let Some((out, inputs)) = args.split_first() else {
         bail!("usage: ndjson_to_parquet OUT_DIR RESOURCE=FILE.ndjson...");
@@ -59,6 +70,29 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Reads and parses `path` into chunks of `CHUNK` records (the parser thread).
+fn parse(path: &str, tx: &std::sync::mpsc::SyncSender<Vec<Value>>) -> anyhow::Result<()> {
+    let reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
+    let mut chunk = Vec::with_capacity(CHUNK);
+    for line in reader.lines() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        chunk.push(serde_json::from_str(&line).with_context(|| format!("{path}: bad JSON"))?);
+        if chunk.len() == CHUNK {
+            if tx.send(std::mem::take(&mut chunk)).is_err() {
+                return Ok(()); // the writer failed; it reports why
+            }
+            chunk.reserve(CHUNK);
+        }
+    }
+    if !chunk.is_empty() {
+        let _ = tx.send(chunk);
+    }
+    Ok(())
+}
+
 /// Converts one NDJSON file; returns the rows of the main table.
 async fn convert(location: &Location, name: &str, path: &str) -> anyhow::Result<u64> {
     let resource = catalog::find(name).with_context(|| format!("no resource `{name}`"))?;
@@ -74,35 +108,21 @@ async fn convert(location: &Location, name: &str, path: &str) -> anyhow::Result<
             &format,
         )?);
     }
-    let reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
-    let mut chunk: Vec<Value> = Vec::with_capacity(CHUNK);
-    let mut lines = reader.lines();
-    loop {
-        let line = lines.next().transpose()?;
-        if let Some(line) = &line {
-            if !line.trim().is_empty() {
-                chunk
-                    .push(serde_json::from_str(line).with_context(|| format!("{path}: bad JSON"))?);
-            }
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Value>>(8);
+    let parser = std::thread::spawn({
+        let path = path.to_string();
+        move || parse(&path, &tx)
+    });
+    for chunk in rx {
+        let flat = flattener.flatten(&chunk);
+        if let Some(first) = flat.rejects.first() {
+            eprintln!("{name}: {} rejects, first {first:?}", flat.rejects.len());
         }
-        if chunk.len() == CHUNK || (line.is_none() && !chunk.is_empty()) {
-            let flat = flattener.flatten(&chunk);
-            if !flat.rejects.is_empty() {
-                eprintln!(
-                    "{name}: {} rejects, first {:?}",
-                    flat.rejects.len(),
-                    flat.rejects[0]
-                );
-            }
-            for ((_, batch), file) in flat.tables.iter().zip(files.iter_mut()) {
-                file.write(batch).await?;
-            }
-            chunk.clear();
-        }
-        if line.is_none() {
-            break;
+        for ((_, batch), file) in flat.tables.iter().zip(files.iter_mut()) {
+            file.write(batch).await?;
         }
     }
+    parser.join().expect("parser thread")?;
     let mut rows = None;
     for file in files {
         let report = file.finish().await?;
@@ -136,4 +156,23 @@ fn catalog_json() -> Value {
         })
         .collect();
     Value::Array(entries)
+}
+
+/// Prints `n` generated records of `name`, one per line.
+fn generate(name: &str, n: usize) -> anyhow::Result<()> {
+    use std::io::Write;
+    let resource = catalog::find(name).with_context(|| format!("no resource `{name}`"))?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for chunk in (0..n).collect::<Vec<_>>().chunks(10_000) {
+        let seed = chunk[0] as u64;
+        for (i, mut record) in records::records(resource, chunk.len(), seed)
+            .into_iter()
+            .enumerate()
+        {
+            record[resource.primary_key] = json!(chunk[0] + i + 1);
+            serde_json::to_writer(&mut out, &record)?;
+            out.write_all(b"\n")?;
+        }
+    }
+    Ok(())
 }

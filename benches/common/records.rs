@@ -6,6 +6,8 @@
 //! null. Patients also carry `portal_registered`, which the catalog leaves to `_extra`. The
 //! output is deterministic for a seed, so runs compare like with like.
 
+#![allow(dead_code)] // each includer uses part of it
+
 use dentally_etl::catalog::{Field, FieldKind, FieldType, Resource};
 use serde_json::{Map, Value, json};
 
