@@ -1,1 +1,2 @@
 //! The built-in Dentally sandbox.
+pub(crate) mod data;
