@@ -30,6 +30,12 @@ pub(crate) fn item_count(w: &World) -> u64 {
     pairs(w).children()
 }
 
+/// Indices of the items of base invoice `i`.
+pub(crate) fn items_of(w: &World, i: u64) -> std::ops::Range<u64> {
+    let (first, n) = pairs(w).children_of(w, "invoice_items", i);
+    first..first + n
+}
+
 /// Id of invoice `i`.
 pub(crate) fn invoice_id(i: u64) -> i64 {
     ids::INVOICES + i as i64

@@ -15,18 +15,18 @@
 //! * Records are produced with exactly the catalog's fields, in the catalog's order (a unit
 //!   test holds every module to it); patients also carry `portal_registered`.
 
-mod appointments;
-mod clinical;
+pub(crate) mod appointments;
+pub(crate) mod clinical;
 pub(crate) mod conform;
-mod finance;
+pub(crate) mod finance;
 pub(crate) mod fmt;
-mod names;
-mod organisation;
-mod patients;
-mod plans;
+pub(crate) mod names;
+pub(crate) mod organisation;
+pub(crate) mod patients;
+pub(crate) mod plans;
 pub(crate) mod rng;
-mod rota;
-mod setup;
+pub(crate) mod rota;
+pub(crate) mod setup;
 pub(crate) mod timeline;
 
 use chrono::{Duration, NaiveDate};
@@ -393,6 +393,7 @@ pub(crate) fn table(name: &str) -> Option<&'static Table> {
 }
 
 /// Every generator.
+#[cfg(test)]
 pub(crate) fn tables() -> &'static [Table] {
     TABLES
 }

@@ -220,11 +220,6 @@ pub(crate) fn treatment_plan_item(w: &World, x: u64) -> Value {
     })
 }
 
-/// The start date of plan `k` (nhs_claims use it).
-pub(crate) fn plan_start(w: &World, k: u64) -> chrono::NaiveDate {
-    local_date(head(w, k).created)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -42,6 +42,7 @@ pub(crate) fn local_date(ms: i64) -> NaiveDate {
 }
 
 /// Local minutes after midnight of a UTC instant.
+#[cfg(test)]
 pub(crate) fn local_minutes(ms: i64) -> u32 {
     let local = chrono::DateTime::from_timestamp_millis(ms)
         .unwrap_or_default()
@@ -80,6 +81,7 @@ impl WorkCalendar {
     }
 
     /// Number of working days.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> i64 {
         self.days
     }
