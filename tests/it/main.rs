@@ -3,6 +3,7 @@
 
 mod cli;
 mod common;
+mod extract;
 mod interop;
 mod pyenv;
 mod s3;
