@@ -76,6 +76,9 @@ pub enum Command {
     Schema {
         /// Resource name (see `resources`).
         resource: String,
+        /// Show the schema as written under this PII policy.
+        #[arg(long, default_value = "keep", value_parser = ["keep", "drop", "hash"])]
+        pii: String,
     },
     /// Serve the built-in Dentally emulator on 127.0.0.1.
     Sandbox(crate::sandbox::cli::SandboxArgs),

@@ -49,7 +49,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
             print_stdout(&crate::catalog::list_text());
             ExitCode::SUCCESS
         }
-        Command::Schema { resource } => schema(&resource),
+        Command::Schema { resource, pii } => schema(&resource, &pii),
         Command::Check { pipeline, json } => match config::load(&pipeline) {
             Ok(p) => check(&p, json).await,
             Err(e) => load_failed(&e),
@@ -110,13 +110,16 @@ fn load_failed(e: &LoadError) -> ExitCode {
     ExitCode::from(2)
 }
 
-fn schema(name: &str) -> ExitCode {
+fn schema(name: &str, pii: &str) -> ExitCode {
+    let policy = match pii {
+        "drop" => crate::catalog::PiiPolicy::Drop,
+        // The digest's key does not change the schema.
+        "hash" => crate::catalog::PiiPolicy::Hash { key: Vec::new() },
+        _ => crate::catalog::PiiPolicy::Keep,
+    };
     match crate::catalog::find(name) {
         Some(r) => {
-            print_stdout(&crate::catalog::describe(
-                r,
-                &crate::catalog::PiiPolicy::Keep,
-            ));
+            print_stdout(&crate::catalog::describe(r, &policy));
             ExitCode::SUCCESS
         }
         None => {

@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod extract;
 mod interop;
+mod preflight;
 mod pyenv;
 mod s3;
 mod s3_server;
