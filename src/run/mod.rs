@@ -347,6 +347,11 @@ async fn remove_dead_runs_files(
     resume::remove_orphan_raw_files(loc, &tables, &keep, run_id).await?;
     // Staging files of a killed writer, under this run's tables only (a run of another pipeline
     // writing other tables to the same output is left alone).
+    // The manifest and state folders too: a run killed while writing them leaves a staging file.
+    // (Two pipelines writing to one output at the same moment are not supported.)
+    for prefix in ["_runs/", "_state/"] {
+        crate::sink::cleanup::remove_leftovers(loc, prefix, Duration::ZERO).await?;
+    }
     for table in &tables {
         for prefix in [format!("_raw/{table}/"), format!("{table}/")] {
             crate::sink::cleanup::remove_leftovers(loc, &prefix, Duration::ZERO).await?;

@@ -7,5 +7,6 @@ mod extract;
 mod interop;
 mod preflight;
 mod pyenv;
+mod resilience;
 mod s3;
 mod s3_server;
