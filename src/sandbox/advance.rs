@@ -87,7 +87,7 @@ fn simulate_day(practice: &Practice, date: NaiveDate, n: u32) {
         &rng.child("delete", 0),
         Some(date),
     );
-    if n % 3 == 0 || rng.chance("delete.patient", 0.15) {
+    if n.is_multiple_of(3) || rng.chance("delete.patient", 0.15) {
         let gone = delete(&mut ov, w, "patients", &rng.child("delete", 1), None);
         for table in ["patient_stats", "accounts"] {
             if let Some(j) = gone {

@@ -444,7 +444,7 @@ impl Pairs {
             return (m * self.per_pair, self.per_pair / 2);
         }
         let first = self.first_share(world, resource, m);
-        if p % 2 == 0 {
+        if p.is_multiple_of(2) {
             (m * self.per_pair, first)
         } else {
             (m * self.per_pair + first, self.per_pair - first)

@@ -600,7 +600,7 @@ pub(crate) fn sundry(w: &World, s: u64) -> Value {
         "name": name,
         "nickname": nick,
         "price": fmt::money(pence),
-        "site_id": if s % 3 == 0 { json!(organisation::site_id(w, s % w.counts.sites)) } else { Value::Null },
+        "site_id": if s.is_multiple_of(3) { json!(organisation::site_id(w, s % w.counts.sites)) } else { Value::Null },
     })
 }
 
