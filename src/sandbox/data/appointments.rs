@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 
 use super::organisation::{self, practitioner_id, practitioner_name, user_id};
 use super::rng::Rng;
-use super::setup::APPOINTMENT_REASONS;
 use super::timeline::DAY_MS;
+use super::vocab::APPOINTMENT_REASONS;
 use super::{World, fmt, ids, patients};
 
 const BLOCK_REASONS: &[&str] = &[

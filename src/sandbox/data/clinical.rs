@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::organisation::{self, practitioner_id, user_id};
 use super::rng::Rng;
 use super::timeline::{DAY_MS, local_date, updated_after};
-use super::{World, fmt, ids, patients, plans, setup};
+use super::{World, fmt, ids, patients, plans, vocab};
 
 /// `(created, updated, rng)` of record `i` of `n` of `resource` for patient `j`.
 fn stamps(w: &World, resource: &str, i: u64, n: u64, j: u64) -> (i64, i64, Rng) {
@@ -109,7 +109,7 @@ pub(crate) fn nhs_claim(w: &World, i: u64) -> Value {
         "practitioner_id": practitioner_id(patients::dentist(w, j)),
         "treatment_plan_id": plans::plan_id(k),
         "site_id": organisation::site_id(w, site),
-        "contract_id": setup::contract_id(w, site),
+        "contract_id": vocab::contract_id(w, site),
         "claim_status": status,
         "status_comments": match status { "Rejected" => json!("Patient details incomplete"), "Error" => json!("Invalid exemption evidence"), _ => Value::Null },
         "sequence_number": format!("{:06}", r.below("seq", 1_000_000)),
@@ -166,7 +166,7 @@ pub(crate) fn waiting_list(w: &World, i: u64) -> Value {
     let created = (w.now - r.range("age", DAY_MS, 90 * DAY_MS))
         .max(patients::created(w, j) + 3_600_000)
         .min(w.now - 60_000);
-    let (reason, _) = *r.pick("reason", setup::APPOINTMENT_REASONS);
+    let (reason, _) = *r.pick("reason", vocab::APPOINTMENT_REASONS);
     json!({
         "id": ids::WAITING_LISTS + i as i64,
         "patient_id": patients::patient_id(j),

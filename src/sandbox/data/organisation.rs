@@ -258,7 +258,7 @@ pub(crate) fn practitioner(w: &World, p: u64) -> Value {
     let hygienist = is_hygienist(p);
     let user = user(w, p);
     let created = w.setup.spread(p, w.counts.practitioners, &r, "created");
-    let contract = super::setup::contract_id(w, site);
+    let contract = super::vocab::contract_id(w, site);
     let uda_target = if hygienist {
         0
     } else {

@@ -1,0 +1,91 @@
+//! The registry of generators: for each catalog resource, how many base records it has, how
+//! record `i` is produced, where integer ids start, and (for windowed resources) the monotone
+//! key that lets a window become an index range.
+
+use serde_json::Value;
+
+use super::{
+    World, appointments, clinical, finance, ids, organisation, patients, plans, rota, setup, vocab,
+};
+
+/// How a resource's records are produced.
+pub(crate) struct Table {
+    /// Catalog name.
+    pub name: &'static str,
+    /// First integer id (`id = first_id + index`), or `None` for GUID-keyed resources.
+    pub first_id: Option<i64>,
+    /// Number of base records.
+    pub len: fn(&World) -> u64,
+    /// Record `i` (raw, before `conform`).
+    pub record: fn(&World, u64) -> Value,
+    /// For windowed resources: the monotone window key of record `i` (UTC ms of `start_time`,
+    /// or the day number of `day`).
+    pub window: Option<fn(&World, u64) -> i64>,
+}
+
+macro_rules! table {
+    ($name:literal, $first:expr, $len:expr, $record:path) => {
+        Table {
+            name: $name,
+            first_id: $first,
+            len: $len,
+            record: $record,
+            window: None,
+        }
+    };
+    ($name:literal, $first:expr, $len:expr, $record:path, $window:path) => {
+        Table {
+            name: $name,
+            first_id: $first,
+            len: $len,
+            record: $record,
+            window: Some($window),
+        }
+    };
+}
+
+/// Every generated resource, in catalog order.
+#[rustfmt::skip]
+static TABLES: &[Table] = &[
+    table!("practice", None, |_| 1, organisation::practice),
+    table!("sites", None, |w| w.counts.sites, organisation::site),
+    table!("users", Some(ids::USERS), |w| w.counts.users, organisation::user),
+    table!("practitioners", Some(ids::PRACTITIONERS), |w| w.counts.practitioners, organisation::practitioner),
+    table!("rooms", Some(ids::ROOMS), |w| w.counts.rooms, organisation::room),
+    table!("treatments", Some(ids::TREATMENTS), |w| w.counts.treatments, setup::treatment),
+    table!("treatment_categories", Some(ids::TREATMENT_CATEGORIES), |w| w.counts.categories, setup::category),
+    table!("payment_plans", Some(ids::PAYMENT_PLANS), |w| w.counts.payment_plans, setup::payment_plan),
+    table!("fees", Some(ids::FEES), |w| w.counts.treatments * w.counts.payment_plans, setup::fee),
+    table!("sundries", Some(ids::SUNDRIES), |w| w.counts.sundries, vocab::sundry),
+    table!("contracts", None, |w| w.counts.sites, vocab::contract),
+    table!("acquisition_sources", Some(ids::ACQUISITION_SOURCES), |w| w.counts.acquisition_sources, vocab::acquisition_source),
+    table!("appointment_cancellation_reasons", Some(ids::CANCELLATION_REASONS), |w| w.counts.cancellation_reasons, vocab::cancellation_reason),
+    table!("appointment_reasons", Some(ids::APPOINTMENT_REASONS), |w| w.counts.appointment_reasons, vocab::appointment_reason),
+    table!("custom_fields", Some(ids::CUSTOM_FIELDS), |w| w.counts.custom_fields, vocab::custom_field),
+    table!("waiting_lists", Some(ids::WAITING_LISTS), |w| w.counts.waiting_lists, clinical::waiting_list),
+    table!("patients", Some(ids::PATIENTS), |w| w.counts.patients, patients::patient),
+    table!("patient_stats", Some(ids::PATIENTS), |w| w.counts.patients, patients::patient_stat),
+    table!("accounts", Some(ids::ACCOUNTS), |w| w.counts.patients, patients::account),
+    table!("appointments", Some(ids::APPOINTMENTS), |w| w.counts.appointments, appointments::appointment, appointments::start_key),
+    table!("treatment_appointments", Some(ids::TREATMENT_APPOINTMENTS), |w| w.counts.treatment_appointments, appointments::treatment_appointment),
+    table!("invoices", Some(ids::INVOICES), |w| w.counts.invoices, finance::invoice),
+    table!("invoice_items", None, finance::item_count, finance::invoice_item),
+    table!("payments", Some(ids::PAYMENTS), |w| w.counts.payments, finance::payment),
+    table!("treatment_plans", Some(ids::TREATMENT_PLANS), |w| w.counts.treatment_plans, plans::treatment_plan),
+    table!("treatment_plan_items", Some(ids::TREATMENT_PLAN_ITEMS), plans::item_count, plans::treatment_plan_item),
+    table!("recalls", Some(ids::RECALLS), |w| w.counts.recalls, clinical::recall),
+    table!("nhs_claims", Some(ids::NHS_CLAIMS), |w| w.counts.nhs_claims, clinical::nhs_claim),
+    table!("patient_referrals", Some(ids::PATIENT_REFERRALS), |w| w.counts.referrals, clinical::referral),
+    table!("rota_practitioner_diaries", Some(ids::ROTA), rota::count, rota::diary, rota::day_key),
+];
+
+/// The generator of a resource, by catalog name.
+pub(crate) fn table(name: &str) -> Option<&'static Table> {
+    TABLES.iter().find(|t| t.name == name)
+}
+
+/// Every generator.
+#[cfg(test)]
+pub(crate) fn tables() -> &'static [Table] {
+    TABLES
+}
