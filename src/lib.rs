@@ -7,7 +7,14 @@
 //! emulator of the API, used by the tests and the `demo` command.
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod extract;
 pub mod flatten;
+pub mod preflight;
+pub mod run;
 pub mod sandbox;
 pub mod sink;
+pub mod state;

@@ -16,12 +16,15 @@ mod patients;
 mod pii;
 mod reference;
 mod schedule;
-mod schema;
+pub(crate) mod schema;
 mod types;
 
 pub use describe::{describe, list_text};
 pub use pii::PiiPolicy;
-pub use schema::{Column, Table, arrow_type, columns, tables};
+pub use schema::{
+    Column, EXTRA_COLUMN, INDEX_COLUMN, META_JSON_PATH, META_PII, Table, arrow_type, columns,
+    tables,
+};
 pub use types::{Field, FieldKind, FieldType, Kind, Pii, Resource, Window};
 
 /// Scope of `GET /v1/user`, the preflight's who-am-I call; needed by every pipeline.

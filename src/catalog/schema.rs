@@ -113,7 +113,6 @@ pub(crate) struct Layout {
     /// The array-of-objects field this child table comes from; `None` for the main table.
     pub(crate) source: Option<&'static Field>,
     /// The fields known at the root of each row (the record, or one array element).
-    #[allow(dead_code, reason = "read by the flattener (next commit)")]
     pub(crate) fields: &'static [Field],
     /// Child tables: the parent key column and the parent key's type.
     pub(crate) parent_key: Option<(String, FieldType)>,

@@ -187,6 +187,7 @@ impl Resource {
     }
 
     /// The same resource with another primary key (also used for `sort_by`).
+    #[must_use]
     pub const fn with_key(self, key: &'static str) -> Self {
         Self {
             primary_key: key,
@@ -196,6 +197,7 @@ impl Resource {
     }
 
     /// The same resource with an incremental cursor field.
+    #[must_use]
     pub const fn with_cursor(self, cursor: &'static str) -> Self {
         Self {
             cursor: Some(cursor),
@@ -204,11 +206,13 @@ impl Resource {
     }
 
     /// The same resource with a window rule.
+    #[must_use]
     pub const fn with_window(self, window: Window) -> Self {
         Self { window, ..self }
     }
 
     /// The same resource as a single object (`/v1/practice`) under `envelope`.
+    #[must_use]
     pub const fn single(self, envelope: &'static str) -> Self {
         Self {
             kind: Kind::Single,

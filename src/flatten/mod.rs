@@ -1,1 +1,595 @@
-//! JSON records → typed Arrow record batches.
+//! JSON records → typed Arrow record batches, one per output table of a resource.
+//!
+//! The flatten stage sits between extraction (pages of `serde_json::Value` records) and the
+//! sinks (Parquet/CSV writers of `RecordBatch`es). It enforces the type contract of
+//! `docs/design.md` §5 with the types the catalog declares: nested objects become
+//! `parent__child` columns, arrays of objects become child tables, unknown fields go to
+//! `_extra`, personal data is kept, dropped or hashed by the [`PiiPolicy`]. A record with any
+//! value that does not fit is left out whole (with its children) and reported as [`Reject`]s,
+//! one per offending field: values are never silently nulled or rounded. A record without its
+//! primary key is rejected too (it could not be merged by key). Columns that `pii = drop`
+//! removes are not checked: they are not written, so they cannot break the contract.
+//!
+//! Columns are built directly with Arrow builders from the JSON values, skipping arrow-json's
+//! decoder: the types here (money strings → Decimal128, offsets → UTC, 0/1 booleans, rejects
+//! with the record's key) are stricter and richer than its coercions.
+
+mod builder;
+mod convert;
+mod decimal;
+mod hash;
+mod invalid;
+mod shape;
+mod table;
+
+use std::collections::BTreeSet;
+
+use arrow::record_batch::RecordBatch;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+pub use crate::catalog::{PiiPolicy, Table};
+use crate::catalog::{Resource, schema};
+use convert::Cell;
+use hash::{Hasher, raw_text, redact};
+use invalid::Invalid;
+use shape::Misfit;
+use table::TableFlattener;
+
+/// A record that broke the type contract, once per offending field. Written to
+/// `_rejects/<table>/<run_id>.jsonl`; PII in `value` and `record` follows the policy.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reject {
+    /// The table the offending value belongs to (`payments__explanations`).
+    pub table: String,
+    /// The record's primary key as text, when it has one.
+    pub key: Option<String>,
+    /// JSON path of the value (`amount`, `explanations[1].amount`; empty for the whole record).
+    pub field: String,
+    /// The offending JSON value as compact JSON text.
+    pub value: String,
+    /// Why it does not fit.
+    pub reason: String,
+    /// The whole record as received (PII dropped or hashed by the policy).
+    pub record: Value,
+}
+
+/// The result of flattening one page.
+#[derive(Debug)]
+pub struct FlatPage {
+    /// One batch per table of the resource, in [`Flattener::tables`] order, each with exactly
+    /// that table's schema (possibly zero rows).
+    pub tables: Vec<(String, RecordBatch)>,
+    /// Records left out, one entry per offending field.
+    pub rejects: Vec<Reject>,
+    /// Dotted paths of fields the catalog does not know (`portal_registered`,
+    /// `explanations[].note`), seen in this page.
+    pub unknown_fields: BTreeSet<String>,
+}
+
+/// Turns pages of one resource's JSON records into record batches.
+#[derive(Debug)]
+pub struct Flattener {
+    resource: &'static Resource,
+    pii: PiiPolicy,
+    hasher: Option<Hasher>,
+    tables: Vec<TableFlattener>,
+    key_index: Option<usize>,
+}
+
+/// A problem, tagged with the index of its table.
+type Problem<'a> = (usize, Misfit<'a>);
+
+static NULL: Value = Value::Null;
+
+impl Flattener {
+    /// A flattener for `resource` under the PII policy `pii`.
+    pub fn new(resource: &'static Resource, pii: PiiPolicy) -> Self {
+        let hasher = match &pii {
+            PiiPolicy::Hash { key } => Some(Hasher::new(key)),
+            PiiPolicy::Keep | PiiPolicy::Drop => None,
+        };
+        let tables: Vec<_> = schema::layouts(resource)
+            .iter()
+            .map(|l| TableFlattener::new(l, &pii))
+            .collect();
+        let key_index = tables[0].column_index(resource.primary_key);
+        Self {
+            resource,
+            pii,
+            hasher,
+            tables,
+            key_index,
+        }
+    }
+
+    /// The resource being flattened.
+    pub fn resource(&self) -> &'static Resource {
+        self.resource
+    }
+
+    /// The output tables: the main table, then one per child table (as [`crate::catalog::tables`]).
+    pub fn tables(&self) -> Vec<Table> {
+        self.tables.iter().map(|t| t.table.clone()).collect()
+    }
+
+    /// Flattens one page of records.
+    pub fn flatten(&mut self, records: &[Value]) -> FlatPage {
+        let mut stages: Vec<Vec<Cell<'_>>> = self.tables.iter().map(|_| Vec::new()).collect();
+        let mut problems: Vec<Problem<'_>> = Vec::new();
+        let mut rejects = Vec::new();
+        let mut unknown_fields = BTreeSet::new();
+        for record in records {
+            stages.iter_mut().for_each(Vec::clear);
+            problems.clear();
+            let Some(object) = record.as_object() else {
+                let misfit = Misfit {
+                    path: String::new(),
+                    value: record,
+                    reason: Invalid::NotARecord,
+                    direct: false,
+                };
+                rejects.push(self.reject(record, None, 0, &misfit));
+                continue;
+            };
+            self.stage_record(object, &mut stages, &mut problems, &mut unknown_fields);
+            if problems.is_empty() {
+                for (table, stage) in self.tables.iter_mut().zip(&stages) {
+                    table.commit(stage);
+                }
+            } else {
+                rejects.extend(
+                    problems
+                        .iter()
+                        .map(|(t, m)| self.reject(record, Some(object), *t, m)),
+                );
+            }
+        }
+        let tables = self
+            .tables
+            .iter_mut()
+            .map(|t| (t.table.name.clone(), t.finish()))
+            .collect();
+        FlatPage {
+            tables,
+            rejects,
+            unknown_fields,
+        }
+    }
+
+    /// Stages the main row and every child row of one record.
+    fn stage_record<'a>(
+        &self,
+        object: &'a Map<String, Value>,
+        stages: &mut [Vec<Cell<'a>>],
+        problems: &mut Vec<Problem<'a>>,
+        unknown: &mut BTreeSet<String>,
+    ) {
+        let hasher = self.hasher.as_ref();
+        let mut misfits = Vec::new();
+        let main = &self.tables[0];
+        main.stage(object, None, hasher, &mut stages[0], &mut misfits, unknown);
+        problems.extend(misfits.drain(..).map(|m| (0, m)));
+        let key = self.resource.primary_key;
+        if object.get(key).is_none_or(Value::is_null) {
+            let path = key.to_owned();
+            problems.push((
+                0,
+                Misfit {
+                    path,
+                    value: &NULL,
+                    reason: Invalid::MissingKey,
+                    direct: false,
+                },
+            ));
+        }
+        let key_cell = self.key_index.map_or(Cell::Null, |i| stages[0][i].clone());
+        for (t, child) in self.tables.iter().enumerate().skip(1) {
+            let Some(source) = child.source else { continue };
+            match object.get(source.name) {
+                None | Some(Value::Null) => {}
+                Some(Value::Array(items)) => {
+                    for (idx, item) in items.iter().enumerate() {
+                        let Some(row) = item.as_object() else {
+                            let path = format!("{}[{idx}]", source.name);
+                            problems.push((
+                                t,
+                                Misfit {
+                                    path,
+                                    value: item,
+                                    reason: Invalid::Children,
+                                    direct: false,
+                                },
+                            ));
+                            continue;
+                        };
+                        let parent = Some((key_cell.clone(), idx));
+                        child.stage(row, parent, hasher, &mut stages[t], &mut misfits, unknown);
+                        problems.extend(misfits.drain(..).map(|m| (t, m)));
+                    }
+                }
+                Some(other) => {
+                    let path = source.name.to_owned();
+                    problems.push((
+                        t,
+                        Misfit {
+                            path,
+                            value: other,
+                            reason: Invalid::Children,
+                            direct: false,
+                        },
+                    ));
+                }
+            }
+        }
+    }
+
+    /// The reject entry of one problem, with PII redacted by the policy.
+    fn reject(
+        &self,
+        record: &Value,
+        object: Option<&Map<String, Value>>,
+        table: usize,
+        misfit: &Misfit<'_>,
+    ) -> Reject {
+        let key = object
+            .and_then(|o| o.get(self.resource.primary_key))
+            .filter(|v| !v.is_null())
+            .map(raw_text);
+        let value = match (misfit.direct, &self.hasher, &self.pii) {
+            (true, Some(h), _) => h.digest(&raw_text(misfit.value)),
+            (true, None, PiiPolicy::Drop) => "<dropped>".to_owned(),
+            _ => misfit.value.to_string(),
+        };
+        Reject {
+            table: self.tables[table].table.name.clone(),
+            key,
+            field: misfit.path.clone(),
+            value,
+            reason: misfit.reason.to_string(),
+            record: redact(
+                record,
+                self.resource.fields,
+                &self.pii,
+                self.hasher.as_ref(),
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{all, find};
+    use arrow::array::{
+        Array, BooleanArray, Date32Array, Decimal128Array, Int64Array, ListArray, StringArray,
+        TimestampMicrosecondArray,
+    };
+    use arrow::datatypes::{DataType, TimeUnit};
+    use serde_json::json;
+
+    fn flatten(name: &str, pii: PiiPolicy, records: Vec<Value>) -> FlatPage {
+        Flattener::new(find(name).unwrap(), pii).flatten(&records)
+    }
+
+    fn col<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> &'a T {
+        let column = batch
+            .column_by_name(name)
+            .unwrap_or_else(|| panic!("no column {name}"));
+        column.as_any().downcast_ref::<T>().unwrap()
+    }
+
+    fn text<'a>(batch: &'a RecordBatch, name: &str) -> &'a StringArray {
+        col::<StringArray>(batch, name)
+    }
+
+    fn micros(rfc3339: &str) -> i64 {
+        chrono::DateTime::parse_from_rfc3339(rfc3339)
+            .unwrap()
+            .timestamp_micros()
+    }
+
+    fn patient() -> Value {
+        serde_json::from_str(
+            r#"{
+            "id": 20605, "uuid": "6f1c2a9e-0d4b-4b8e-9a51-3f2f7f0c1a11", "account_id": 64700790,
+            "active": true, "title": "Mrs", "first_name": "Ann", "middle_name": null,
+            "last_name": "Smith", "preferred_name": "Annie", "date_of_birth": "1980-02-29",
+            "gender": false, "ethnicity": null, "email_address": "ann@example.org",
+            "home_phone": null, "mobile_phone": "07700 900123", "work_phone": null,
+            "preferred_phone_number": "mobile", "use_email": true, "use_sms": true, "marketing": 0,
+            "address_line_1": "1 High St", "address_line_2": null, "address_line_3": null,
+            "town": "Leeds", "county": "West Yorkshire", "postcode": "LS1 1AA",
+            "site_id": "0b7c7f8e-3d5e-4c8e-b1a2-5f6e7d8c9b0a", "dentist_id": 12,
+            "hygienist_id": null, "dentist_recall_date": "2026-10-01",
+            "hygienist_recall_date": null, "dentist_recall_interval": 6,
+            "hygienist_recall_interval": null, "recall_method": "SMS", "payment_plan_id": 3,
+            "acquisition_source_id": 7, "archived_reason": null, "nhs_number": "485 777 3456",
+            "ni_number": null, "pps_number": null, "medical_alert": true,
+            "medical_alert_text": "Penicillin allergy", "special_needs": null,
+            "occupation": "Teacher", "school_name": null, "emergency_contact_name": "Bob Smith",
+            "emergency_contact_phone": "07700 900456", "emergency_contact_phone_country": "GB",
+            "emergency_contact_phone_normalized": "+447700900456",
+            "emergency_contact_relationship": "Husband", "proof_of_identification": true,
+            "suspicious_identity": false, "image_url": null,
+            "custom_fields": [{"id": 1, "value": "Blue"}], "metadata": {"crm_id": "A-1"},
+            "family_id": 881, "created_at": "2019-03-02T10:15:00.000+00:00",
+            "updated_at": "2026-07-04T20:35:55.599+01:00", "portal_registered": true
+        }"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn realistic_patient_record() {
+        let page = flatten("patients", PiiPolicy::Keep, vec![patient()]);
+        assert!(page.rejects.is_empty(), "{:?}", page.rejects);
+        let (name, batch) = &page.tables[0];
+        assert_eq!(name, "patients");
+        assert_eq!(batch.num_rows(), 1);
+        assert_eq!(col::<Int64Array>(batch, "id").value(0), 20605);
+        assert_eq!(text(batch, "last_name").value(0), "Smith");
+        assert!(text(batch, "middle_name").is_null(0));
+        let dob = col::<Date32Array>(batch, "date_of_birth")
+            .value_as_date(0)
+            .unwrap();
+        assert_eq!(dob.to_string(), "1980-02-29");
+        assert!(!col::<BooleanArray>(batch, "marketing").value(0));
+        assert_eq!(text(batch, "acquisition_source_id").value(0), "7");
+        assert_eq!(
+            text(batch, "custom_fields").value(0),
+            r#"[{"id":1,"value":"Blue"}]"#
+        );
+        assert_eq!(text(batch, "metadata").value(0), r#"{"crm_id":"A-1"}"#);
+        let updated = col::<TimestampMicrosecondArray>(batch, "updated_at").value(0);
+        assert_eq!(updated, micros("2026-07-04T19:35:55.599Z"));
+    }
+
+    #[test]
+    fn unknown_field_goes_to_extra() {
+        let page = flatten(
+            "patients",
+            PiiPolicy::Keep,
+            vec![patient(), json!({"id": 2})],
+        );
+        let batch = &page.tables[0].1;
+        assert_eq!(
+            text(batch, "_extra").value(0),
+            r#"{"portal_registered":true}"#
+        );
+        assert!(
+            text(batch, "_extra").is_null(1),
+            "a record without unknown keys has no _extra"
+        );
+        assert!(batch.column_by_name("portal_registered").is_none());
+        assert_eq!(
+            page.unknown_fields.into_iter().collect::<Vec<_>>(),
+            ["portal_registered"]
+        );
+    }
+
+    fn payment() -> Value {
+        json!({
+            "id": 501, "account_id": 64700790, "patient_id": 20605,
+            "site_id": "0b7c7f8e-3d5e-4c8e-b1a2-5f6e7d8c9b0a", "user_id": 4, "practitioner_id": 12,
+            "payment_plan_id": null, "amount": "-76.0", "amount_unexplained": "0.0",
+            "dated_on": "2026-07-04", "method": "Card", "reference": "PAY-501", "status": "Paid",
+            "transaction_number": "TX9", "deleted": false, "fully_explained": true,
+            "created_at": "2026-07-04T09:00:00.000+01:00",
+            "updated_at": "2026-07-04T20:35:55.599+01:00",
+            "explanations": [
+                {"id": 1, "amount": "-50.0", "comments": null, "invoice_id": 900,
+                 "invoice_reference": "INV-900", "payment_reference": "PAY-501", "user_id": 4},
+                {"id": 2, "amount": "-26", "comments": "refund, Mrs Smith", "invoice_id": 901,
+                 "invoice_reference": "INV-901", "payment_reference": "PAY-501", "user_id": 4,
+                 "allocated_by": "system"}
+            ]
+        })
+    }
+
+    #[test]
+    fn payment_with_explanations_fills_the_child_table() {
+        let page = flatten("payments", PiiPolicy::Keep, vec![payment()]);
+        assert!(page.rejects.is_empty(), "{:?}", page.rejects);
+        let names: Vec<_> = page.tables.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["payments", "payments__explanations"]);
+        let main = &page.tables[0].1;
+        let amount = col::<Decimal128Array>(main, "amount");
+        assert_eq!(
+            (amount.value(0), amount.scale()),
+            (-7600, 2),
+            "-76.0 at scale 2"
+        );
+        let child = &page.tables[1].1;
+        assert_eq!(child.num_rows(), 2);
+        assert_eq!(col::<Int64Array>(child, "payment_id").values(), &[501, 501]);
+        assert_eq!(col::<Int64Array>(child, "_idx").values(), &[0, 1]);
+        assert_eq!(col::<Decimal128Array>(child, "amount").value(1), -2600);
+        assert_eq!(
+            text(child, "_extra").value(1),
+            r#"{"allocated_by":"system"}"#
+        );
+        assert!(page.unknown_fields.contains("explanations[].allocated_by"));
+    }
+
+    #[test]
+    fn appointment_with_null_patient_is_a_diary_block() {
+        let block = json!({
+            "id": 77, "patient_id": null, "practitioner_id": 12, "reason": "Bank Holiday",
+            "state": "Pending", "room_id": "R2", "start_time": "2026-08-31T09:00:00.000+01:00",
+            "finish_time": "2026-08-31T17:00:00.000+01:00", "duration": 480
+        });
+        let page = flatten("appointments", PiiPolicy::Keep, vec![block]);
+        assert!(page.rejects.is_empty());
+        let batch = &page.tables[0].1;
+        assert!(col::<Int64Array>(batch, "patient_id").is_null(0));
+        assert_eq!(text(batch, "room_id").value(0), "R2");
+        let start = col::<TimestampMicrosecondArray>(batch, "start_time").value(0);
+        assert_eq!(
+            start,
+            micros("2026-08-31T08:00:00Z"),
+            "BST +01:00 converted to UTC"
+        );
+    }
+
+    #[test]
+    fn bad_money_rejects_the_whole_record_with_its_children() {
+        let mut bad = payment();
+        bad["id"] = json!(502);
+        bad["explanations"][1]["amount"] = json!("76.005");
+        bad["amount_unexplained"] = json!("lots");
+        let page = flatten("payments", PiiPolicy::Keep, vec![payment(), bad]);
+        assert_eq!(page.tables[0].1.num_rows(), 1);
+        assert_eq!(col::<Int64Array>(&page.tables[0].1, "id").values(), &[501]);
+        assert_eq!(
+            col::<Int64Array>(&page.tables[1].1, "payment_id").values(),
+            &[501, 501]
+        );
+        assert_eq!(page.rejects.len(), 2, "one reject per offending field");
+        let child = page
+            .rejects
+            .iter()
+            .find(|r| r.table == "payments__explanations")
+            .unwrap();
+        assert_eq!(child.key.as_deref(), Some("502"));
+        assert_eq!(child.field, "explanations[1].amount");
+        assert_eq!(child.value, r#""76.005""#);
+        assert!(child.reason.contains("more than 2 decimal places"));
+        assert_eq!(child.record["id"], json!(502));
+        let main = page.rejects.iter().find(|r| r.table == "payments").unwrap();
+        assert_eq!(main.field, "amount_unexplained");
+    }
+
+    #[test]
+    fn structural_problems_and_missing_keys_are_rejects() {
+        let records = vec![
+            json!("not a record"),
+            json!({"id": 1, "explanations": {"id": 1}}),
+            json!({"id": 2, "explanations": [1]}),
+            json!({"amount": "1.0"}),
+            json!({"id": 3, "explanations": null}),
+        ];
+        let page = flatten("payments", PiiPolicy::Keep, records);
+        let fields: Vec<_> = page.rejects.iter().map(|r| r.field.as_str()).collect();
+        assert_eq!(fields, ["", "explanations", "explanations[0]", "id"]);
+        assert_eq!(page.tables[0].1.num_rows(), 1);
+        assert_eq!(page.tables[1].1.num_rows(), 0);
+    }
+
+    #[test]
+    fn drop_removes_direct_columns_and_their_values_everywhere() {
+        let page = flatten("patients", PiiPolicy::Drop, vec![patient()]);
+        let batch = &page.tables[0].1;
+        for gone in [
+            "first_name",
+            "date_of_birth",
+            "nhs_number",
+            "emergency_contact_name",
+        ] {
+            assert!(batch.column_by_name(gone).is_none(), "{gone}");
+        }
+        assert_eq!(col::<Int64Array>(batch, "family_id").value(0), 881);
+        let mut bad = patient();
+        bad["dentist_id"] = json!("twelve");
+        let page = flatten("patients", PiiPolicy::Drop, vec![bad]);
+        assert_eq!(page.rejects.len(), 1);
+        assert!(page.rejects[0].record.get("first_name").is_none());
+        assert!(!page.rejects[0].record.to_string().contains("Smith"));
+    }
+
+    #[test]
+    fn hash_is_keyed_and_stable_across_resources() {
+        let key = |k: &[u8]| PiiPolicy::Hash { key: k.to_vec() };
+        let patients = flatten("patients", key(b"k1"), vec![patient()]);
+        let accounts = flatten(
+            "accounts",
+            key(b"k1"),
+            vec![json!({"id": 1, "patient_name": "Smith"})],
+        );
+        let other_key = flatten("patients", key(b"k2"), vec![patient()]);
+        let surname = text(&patients.tables[0].1, "last_name").value(0);
+        assert_eq!(surname.len(), 64);
+        assert_ne!(surname, "Smith");
+        assert_eq!(
+            surname,
+            text(&accounts.tables[0].1, "patient_name").value(0)
+        );
+        assert_ne!(surname, text(&other_key.tables[0].1, "last_name").value(0));
+        let dob = &patients.tables[0]
+            .1
+            .column_by_name("date_of_birth")
+            .unwrap();
+        assert_eq!(dob.data_type(), &DataType::Utf8);
+        assert_eq!(
+            col::<Int64Array>(&patients.tables[0].1, "id").value(0),
+            20605
+        );
+        let practitioner = json!({"id": 1, "user": {"id": 9, "last_name": "Smith"}});
+        let nested = flatten("practitioners", key(b"k1"), vec![practitioner]);
+        assert_eq!(
+            text(&nested.tables[0].1, "user__last_name").value(0),
+            surname
+        );
+    }
+
+    #[test]
+    fn lists_objects_and_opening_hours() {
+        let item = json!({"id": 1, "teeth": ["UL1", "UR2"], "surfaces": null});
+        let page = flatten("treatment_plan_items", PiiPolicy::Keep, vec![item]);
+        let teeth = col::<ListArray>(&page.tables[0].1, "teeth");
+        assert_eq!(teeth.value_length(0), 2);
+        assert!(col::<ListArray>(&page.tables[0].1, "surfaces").is_null(0));
+        let site =
+            json!({"id": "s1", "opening_hours": {"Monday": {"open": "08:30", "close": "17:00"}}});
+        let page = flatten("sites", PiiPolicy::Keep, vec![site]);
+        let batch = &page.tables[0].1;
+        assert_eq!(text(batch, "opening_hours__Monday__open").value(0), "08:30");
+        assert!(
+            text(batch, "opening_hours__Sunday__open").is_null(0),
+            "closed days are null"
+        );
+    }
+
+    #[test]
+    fn every_resource_flattens_to_its_catalog_schema() {
+        for resource in all() {
+            for pii in [
+                PiiPolicy::Keep,
+                PiiPolicy::Drop,
+                PiiPolicy::Hash { key: vec![1] },
+            ] {
+                let mut flattener = Flattener::new(resource, pii.clone());
+                let expected = crate::catalog::tables(resource, &pii);
+                let key = resource.primary_key;
+                for records in [vec![], vec![json!({ key: 1 })]] {
+                    let page = flattener.flatten(&records);
+                    assert!(
+                        page.rejects.is_empty(),
+                        "{}: {:?}",
+                        resource.name,
+                        page.rejects
+                    );
+                    assert_eq!(page.tables.len(), expected.len());
+                    for ((name, batch), table) in page.tables.iter().zip(&expected) {
+                        assert_eq!(name, &table.name);
+                        assert_eq!(batch.schema(), table.schema);
+                        assert_eq!(
+                            batch.num_rows(),
+                            records.len() * usize::from(table.parent_key.is_none())
+                        );
+                        for field in batch.schema().fields() {
+                            let forbidden = matches!(
+                                field.data_type(),
+                                DataType::Dictionary(..)
+                                    | DataType::LargeUtf8
+                                    | DataType::UInt64
+                                    | DataType::Timestamp(TimeUnit::Nanosecond, _)
+                            );
+                            assert!(!forbidden, "{}.{}", name, field.name());
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! What can go wrong talking to the API, each with the resource, page and attempts involved
+//! and what the user should do. URLs here are paths with queries: never a token.
+
+/// An API failure, after retries where retrying makes sense.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 401: the token is unknown, revoked or expired.
+    #[error(
+        "the API refused the token (401 Unauthorized) on `{path}`. Dentally keys expire after two weeks without use; \
+         create a new one in Dentally under Settings → Developer → Generate new token (tick only the `read` boxes) \
+         and put it where `token_env`/`token_file` points"
+    )]
+    Unauthorized {
+        /// Request path.
+        path: String,
+    },
+    /// 403 because the request had no `User-Agent`.
+    #[error(
+        "the API refused `{path}` (403): requests need a `User-Agent` header; set `user_agent` in [source]"
+    )]
+    MissingUserAgent {
+        /// Request path.
+        path: String,
+    },
+    /// 403 for a scope the token lacks.
+    #[error("the token may not read `{resource}` (403 Forbidden on `{path}`): {message}")]
+    Forbidden {
+        /// Resource name.
+        resource: String,
+        /// Request path.
+        path: String,
+        /// The API's message.
+        message: String,
+    },
+    /// 404.
+    #[error(
+        "`{path}` does not exist (404) for `{resource}`: the practice may not use this feature"
+    )]
+    NotFound {
+        /// Resource name.
+        resource: String,
+        /// Request path.
+        path: String,
+    },
+    /// A status we do not retry, or a retryable one that kept failing.
+    #[error(
+        "`{resource}` page {page}: the API answered {status} after {attempts} attempt(s) on `{path}`: {body}"
+    )]
+    Status {
+        /// Resource name.
+        resource: String,
+        /// Page number (0 when not paged).
+        page: u32,
+        /// Request path and query.
+        path: String,
+        /// HTTP status.
+        status: u16,
+        /// Start of the body.
+        body: String,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// Network failures, timeouts or bad bodies that kept happening.
+    #[error("`{resource}` page {page}: gave up after {attempts} attempt(s) on `{path}`: {reason}")]
+    GaveUp {
+        /// Resource name.
+        resource: String,
+        /// Page number (0 when not paged).
+        page: u32,
+        /// Request path and query.
+        path: String,
+        /// The last failure.
+        reason: String,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+}
+
+impl ApiError {
+    /// True for failures a person must fix (token, scope, path), as opposed to a flaky server.
+    pub fn is_auth(&self) -> bool {
+        matches!(
+            self,
+            Self::Unauthorized { .. } | Self::MissingUserAgent { .. } | Self::Forbidden { .. }
+        )
+    }
+}

@@ -1,0 +1,15 @@
+//! Talking to the Dentally API: the token, the budget, retries, and one client per token owner.
+
+mod budget;
+mod client;
+mod error;
+mod retry;
+mod token;
+
+pub use budget::{Budget, Permit, RateHeaders};
+pub use client::{
+    Client, Reply, Stats, Target, display_path, is_loopback, is_rate_limit_body, retry_after,
+};
+pub use error::ApiError;
+pub use retry::{Backoff, RetryConfig};
+pub use token::{ApiToken, TokenError, load as load_token};

@@ -1,0 +1,94 @@
+//! The command line, as clap derive types: the single source of truth for `--help`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Extract a dental practice's data from the Dentally API into typed Parquet or CSV.
+#[derive(Debug, Parser)]
+#[command(name = "dentally-etl", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+    /// Hide progress bars and informational logs.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "DENTALLY_ETL_LOG_FORMAT")]
+    pub log_format: LogFormat,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for schedulers.
+    Json,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Preflight, then extract → flatten → write → commit.
+    Run {
+        /// The pipeline file.
+        pipeline: PathBuf,
+        /// Only these resources (comma separated), a subset of the pipeline's.
+        #[arg(long, value_delimiter = ',')]
+        resources: Vec<String>,
+        /// Ignore saved state and read everything.
+        #[arg(long)]
+        full_refresh: bool,
+        /// Re-read every key of incremental resources now and mark rows deleted in Dentally.
+        #[arg(long)]
+        reconcile_deletes: bool,
+        /// Print the run manifest as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Preflight only: token valid, read-only, every needed scope present, budget left.
+    Check {
+        /// The pipeline file.
+        pipeline: PathBuf,
+        /// Print the report as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check pipeline files offline and list every problem with its line and column.
+    Validate {
+        /// Pipeline files.
+        #[arg(required = true)]
+        pipelines: Vec<PathBuf>,
+    },
+    /// Offline dry run: resources, request parameters, windows, output paths.
+    Plan {
+        /// The pipeline file.
+        pipeline: PathBuf,
+        /// Print the plan as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the catalog of Dentally resources.
+    Resources,
+    /// Print the Arrow/Parquet schema of a resource's tables.
+    Schema {
+        /// Resource name (see `resources`).
+        resource: String,
+    },
+    /// Serve the built-in Dentally emulator on 127.0.0.1.
+    Sandbox(crate::sandbox::cli::SandboxArgs),
+    /// Start the sandbox in-process and run `pipelines/demo.toml` into `./out`.
+    Demo {
+        /// Output folder.
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+        /// Sandbox data scale (1 ≈ a practice of 1,000 patients).
+        #[arg(long, default_value_t = 0.2)]
+        scale: f64,
+        /// Output format.
+        #[arg(long, default_value = "parquet")]
+        format: String,
+    },
+}

@@ -1,0 +1,200 @@
+//! The command-line front end: parse arguments, dispatch, map outcomes to exit codes.
+//!
+//! Exit codes (design §2): 0 success; 1 runtime failure; 2 invalid pipeline or usage; 3 token or
+//! scope refused; 4 partial (some resources failed or rows were rejected). stdout carries data
+//! only (`--json`, `schema`, `resources`, `plan`); everything else goes to stderr.
+
+mod args;
+mod demo;
+mod logging;
+mod plan;
+mod summary;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+pub use args::{Cli, Command, LogFormat};
+
+use crate::config::{self, LoadError, Pipeline};
+use crate::run::{self, RunError, RunOptions};
+
+/// Runs the parsed command line; returns the process exit code.
+pub fn main(cli: Cli) -> ExitCode {
+    logging::init(cli.log_format, cli.quiet);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(1, &format!("cannot start the async runtime: {e}")),
+    };
+    runtime.block_on(dispatch(cli))
+}
+
+async fn dispatch(cli: Cli) -> ExitCode {
+    let quiet = cli.quiet;
+    match cli.command {
+        Command::Validate { pipelines } => validate(&pipelines),
+        Command::Plan { pipeline, json } => with_pipeline(&pipeline, |p| {
+            let plan = plan::build(p);
+            if json {
+                print_json(&plan)
+            } else {
+                print_stdout(&plan::render(&plan))
+            }
+            ExitCode::SUCCESS
+        }),
+        Command::Resources => {
+            print_stdout(&crate::catalog::list_text());
+            ExitCode::SUCCESS
+        }
+        Command::Schema { resource } => schema(&resource),
+        Command::Check { pipeline, json } => match config::load(&pipeline) {
+            Ok(p) => check(&p, json).await,
+            Err(e) => load_failed(&e),
+        },
+        Command::Run {
+            pipeline,
+            resources,
+            full_refresh,
+            reconcile_deletes,
+            json,
+        } => match config::load(&pipeline) {
+            Ok(p) => {
+                let options = RunOptions {
+                    only: resources,
+                    full_refresh,
+                    progress: !quiet,
+                    reconcile_deletes,
+                };
+                run_pipeline(&p, &options, json).await
+            }
+            Err(e) => load_failed(&e),
+        },
+        Command::Sandbox(args) => match crate::sandbox::cli::run(args).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(1, &format!("{e:#}")),
+        },
+        Command::Demo { out, scale, format } => demo::run(&out, scale, &format, quiet).await,
+    }
+}
+
+fn validate(paths: &[std::path::PathBuf]) -> ExitCode {
+    let mut ok = true;
+    for path in paths {
+        match config::load(path) {
+            Ok(p) => eprintln!("{}: ok ({} resources)", path.display(), p.resources.len()),
+            Err(e) => {
+                ok = false;
+                eprintln!("{e}");
+            }
+        }
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    }
+}
+
+fn with_pipeline(path: &Path, f: impl FnOnce(&Pipeline) -> ExitCode) -> ExitCode {
+    match config::load(path) {
+        Ok(p) => f(&p),
+        Err(e) => load_failed(&e),
+    }
+}
+
+fn load_failed(e: &LoadError) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(2)
+}
+
+fn schema(name: &str) -> ExitCode {
+    match crate::catalog::find(name) {
+        Some(r) => {
+            print_stdout(&crate::catalog::describe(
+                r,
+                &crate::catalog::PiiPolicy::Keep,
+            ));
+            ExitCode::SUCCESS
+        }
+        None => {
+            let hint = crate::catalog::suggest(name)
+                .map(|s| format!("\n  hint: did you mean `{s}`?"))
+                .unwrap_or_default();
+            fail(
+                2,
+                &format!(
+                    "unknown resource `{name}`{hint}\n  hint: `dentally-etl resources` lists them"
+                ),
+            )
+        }
+    }
+}
+
+async fn check(p: &Pipeline, json: bool) -> ExitCode {
+    let client = match run::client_for(p) {
+        Ok(c) => c,
+        Err(e) => return run_failed(&e),
+    };
+    match crate::preflight::check(&client, p).await {
+        Ok(report) => {
+            if json {
+                print_json(&report);
+            } else {
+                let b = report.budget;
+                eprintln!(
+                    "token ok: user {}, read-only{}, {} scope(s) needed and held ({} check); budget {}/{} left",
+                    report.user.as_deref().unwrap_or("?"),
+                    if report.write_scopes_allowed.is_empty() {
+                        ""
+                    } else {
+                        " NOT (allowed by allow_write_scopes)"
+                    },
+                    report.needed.len(),
+                    report.scope_check,
+                    b.remaining.map_or("?".into(), |r| r.to_string()),
+                    b.limit.map_or("?".into(), |r| r.to_string()),
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => run_failed(&RunError::Refused(e)),
+    }
+}
+
+async fn run_pipeline(p: &Pipeline, options: &RunOptions, json: bool) -> ExitCode {
+    match run::run(p, options).await {
+        Ok(outcome) => {
+            eprint!("{}", summary::render(&outcome.manifest));
+            if json {
+                print_json(&outcome.manifest);
+            }
+            ExitCode::from(outcome.exit_code)
+        }
+        Err(e) => run_failed(&e),
+    }
+}
+
+fn run_failed(e: &RunError) -> ExitCode {
+    fail(e.exit_code(), &e.to_string())
+}
+
+fn fail(code: u8, message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(code)
+}
+
+fn print_stdout(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+fn print_json<T: serde::Serialize>(value: &T) {
+    match serde_json::to_string_pretty(value) {
+        Ok(s) => print_stdout(&(s + "\n")),
+        Err(e) => eprintln!("error: cannot render JSON: {e}"),
+    }
+}

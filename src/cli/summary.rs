@@ -1,0 +1,38 @@
+//! The end-of-run summary table (stderr).
+
+use std::fmt::Write;
+
+use crate::run::Manifest;
+
+/// One line per resource, then totals and the API cost.
+pub fn render(m: &Manifest) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<34} {:>9} {:>10} {:>6} {:>8} {:>8}",
+        "resource", "status", "rows", "pages", "rejects", "seconds"
+    );
+    for r in &m.resources {
+        let _ = writeln!(
+            out,
+            "{:<34} {:>9} {:>10} {:>6} {:>8} {:>8.1}",
+            r.name, r.status, r.rows, r.pages, r.rejects, r.seconds
+        );
+    }
+    let rows: u64 = m.resources.iter().map(|r| r.rows).sum();
+    let _ = writeln!(
+        out,
+        "run {} {}: {} rows, {} requests ({} retried, {} rate-limited, {:.1}s waiting for the budget)",
+        m.run_id,
+        m.status,
+        rows,
+        m.api.requests,
+        m.api.retries,
+        m.api.rate_limited,
+        m.api.waited_seconds
+    );
+    for r in m.resources.iter().filter(|r| r.error.is_some()) {
+        let _ = writeln!(out, "  {}: {}", r.name, r.error.as_deref().unwrap_or(""));
+    }
+    out
+}

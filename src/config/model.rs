@@ -1,0 +1,164 @@
+//! The validated pipeline: what `validate` guarantees to the later stages.
+//!
+//! Everything here is resolved and checked (resource names exist, windows parse, enums are
+//! known, variables are expanded); nothing here has touched the network or the output store.
+
+use std::path::PathBuf;
+
+use url::Url;
+
+use super::window::WindowSpec;
+use crate::catalog::Resource;
+
+/// A pipeline file, validated.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    /// `name`: names the state file and the run manifests.
+    pub name: String,
+    /// Where the pipeline was read from.
+    pub file: PathBuf,
+    /// `[source]`.
+    pub source: Source,
+    /// `[output]`.
+    pub output: Output,
+    /// The resources to extract, in file order.
+    pub resources: Vec<ResourceSpec>,
+    /// `[defaults] pii_hash_key_env`: the variable holding the HMAC key for `pii = "hash"`.
+    pub pii_hash_key_env: Option<String>,
+}
+
+/// Where to read and how hard to push.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// API base URL (from `region` or `base_url`), without a trailing slash.
+    pub base_url: Url,
+    /// Where the token comes from (never the token itself).
+    pub token: TokenSource,
+    /// Our own ceiling on requests per hour (the API allows 3,600, shared with other integrations).
+    pub requests_per_hour: Option<u32>,
+    /// Share of the API's limit left for the practice's other integrations, in percent.
+    pub reserve_percent: u32,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// Timeout of one request, in seconds.
+    pub timeout_secs: u64,
+    /// `User-Agent` sent with every request (the API refuses requests without one).
+    pub user_agent: String,
+    /// Run even when the token can write (loudly logged).
+    pub allow_write_scopes: bool,
+    /// Pages between checkpoints of a long extraction (a killed run re-reads at most these).
+    pub checkpoint_pages: u32,
+}
+
+/// Where the API token is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    /// An environment variable's name.
+    Env(String),
+    /// A file path (its mode is checked).
+    File(PathBuf),
+}
+
+/// Where and how files are written.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// Output location: a path, `file://`, `s3://bucket/prefix`, `gs://`, `az://`.
+    pub url: String,
+    /// File format of the current tables.
+    pub format: OutputFormat,
+    /// Parquet compression.
+    pub compression: Compression,
+    /// Most rows per Parquet row group.
+    pub row_group_rows: usize,
+    /// Most encoded bytes buffered per Parquet row group.
+    pub row_group_bytes: usize,
+    /// Object store overrides (`endpoint`, `region`, `allow_http`, `virtual_hosted_style`).
+    pub endpoint: Option<String>,
+    /// S3 region override.
+    pub region: Option<String>,
+    /// Allow plain HTTP to the object store (loopback test servers).
+    pub allow_http: Option<bool>,
+    /// Virtual-hosted-style S3 addressing.
+    pub virtual_hosted_style: Option<bool>,
+}
+
+/// File format of the current tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// Apache Parquet.
+    Parquet,
+    /// RFC 4180 CSV.
+    Csv,
+}
+
+/// Parquet compression codec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// zstd (default).
+    Zstd,
+    /// Snappy.
+    Snappy,
+    /// Uncompressed.
+    None,
+}
+
+/// Full or incremental extraction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Re-read everything every run.
+    Full,
+    /// Read what changed since the last committed cursor.
+    Incremental,
+}
+
+/// What to do with columns tagged as personal data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PiiMode {
+    /// Write them as they are.
+    Keep,
+    /// Replace them by a keyed HMAC-SHA256 digest.
+    Hash,
+    /// Leave them out of files and schemas.
+    Drop,
+}
+
+/// One selected resource.
+#[derive(Debug, Clone)]
+pub struct ResourceSpec {
+    /// Its catalog entry.
+    pub resource: &'static Resource,
+    /// Full or incremental.
+    pub mode: Mode,
+    /// PII policy.
+    pub pii: PiiMode,
+    /// Date window (windowed resources only).
+    pub window: Option<WindowSpec>,
+    /// Incremental overlap: `updated_after = cursor - lag_secs`.
+    pub lag_secs: u64,
+    /// When an incremental run re-reads everything to find deleted rows.
+    pub reconcile: Reconcile,
+}
+
+/// When to reconcile deletions (a full key re-read that marks missing rows `_deleted_at`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reconcile {
+    /// Never (deleted rows stay live in incremental current tables).
+    Never,
+    /// Every run.
+    Always,
+    /// When at least this many days passed since the last reconciliation.
+    EveryDays(u32),
+    /// Every N runs.
+    EveryRuns(u32),
+}
+
+/// Known API hosts by region.
+pub fn region_base_url(region: &str) -> Option<&'static str> {
+    match region {
+        "uk" => Some("https://api.dentally.co"),
+        "ca" => Some("https://api.ca.dentally.com"),
+        "apac" => Some("https://api.apac.dentally.com"),
+        "sandbox" => Some("https://api.sandbox.dentally.co"),
+        _ => None,
+    }
+}

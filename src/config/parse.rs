@@ -1,0 +1,611 @@
+//! Pipeline file → validated [`Pipeline`], collecting every problem on the way.
+//!
+//! Pure: reads only the text given and the environment lookup passed in (for `${VAR}`).
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use toml::de::DeTable;
+use url::Url;
+
+use super::diagnostic::{Diagnostic, Diagnostics};
+use super::model::{
+    Compression, Mode, Output, OutputFormat, PiiMode, Pipeline, Reconcile, ResourceSpec, Source,
+    TokenSource, region_base_url,
+};
+use super::reader::{Ctx, Section, Str, closest};
+use super::window::{DateBound, WindowSpec};
+use crate::catalog::{self, Window};
+
+const TOP: &[&str] = &["name", "source", "output", "defaults", "resources"];
+const SOURCE: &[&str] = &[
+    "region",
+    "base_url",
+    "token_env",
+    "token_file",
+    "requests_per_hour",
+    "reserve_percent",
+    "concurrency",
+    "timeout_secs",
+    "user_agent",
+    "allow_write_scopes",
+    "checkpoint_pages",
+];
+const OUTPUT: &[&str] = &[
+    "url",
+    "format",
+    "compression",
+    "row_group_rows",
+    "row_group_bytes",
+    "endpoint",
+    "region",
+    "allow_http",
+    "virtual_hosted_style",
+];
+const DEFAULTS: &[&str] = &[
+    "mode",
+    "pii",
+    "pii_hash_key_env",
+    "window",
+    "lag_secs",
+    "reconcile_deletes",
+];
+const RESOURCE: &[&str] = &["name", "mode", "pii", "window", "reconcile_deletes"];
+const WINDOW: &[&str] = &["from", "to"];
+
+/// Default `User-Agent`: names the tool and its version, as the API asks.
+pub const DEFAULT_USER_AGENT: &str = concat!("dentally-etl/", env!("CARGO_PKG_VERSION"));
+
+/// Parses and validates pipeline text. `file` is used in messages only.
+pub fn parse(
+    file: &Path,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Pipeline, Vec<Diagnostic>> {
+    let mut ctx = Ctx {
+        diags: Diagnostics::new(file, text),
+        env,
+    };
+    let doc = match DeTable::parse(text) {
+        Ok(doc) => doc,
+        Err(e) => {
+            let span = e.span().unwrap_or(0..0);
+            ctx.diags.error_with_hint(
+                span,
+                format!("invalid TOML: {}", e.message().trim()),
+                "see https://toml.io for the syntax",
+            );
+            return Err(ctx.diags.into_sorted());
+        }
+    };
+    let top = Section::new(doc.get_ref(), "the pipeline", TOP);
+    let pipeline = read_pipeline(&mut ctx, &top, file);
+    top.finish(&mut ctx, &|key| secret_key_hint(key));
+    match pipeline {
+        Some(p) if ctx.diags.is_empty() => Ok(p),
+        _ => Err(ctx.diags.into_sorted()),
+    }
+}
+
+fn secret_key_hint(key: &str) -> Option<String> {
+    let k = key.to_ascii_lowercase();
+    (k.contains("token") || k.contains("secret") || k.contains("password") || k.contains("api_key"))
+        .then(|| {
+            "secrets never go in a pipeline file: name an environment variable with `token_env` \
+             or a file with `token_file` in [source]"
+                .to_string()
+        })
+}
+
+fn read_pipeline(ctx: &mut Ctx<'_>, top: &Section<'_, '_>, file: &Path) -> Option<Pipeline> {
+    let name = top.string(ctx, "name");
+    if name.is_none() && top.span_of("name").is_none() {
+        ctx.diags.error_with_hint(
+            0..0,
+            "missing `name`",
+            "add `name = \"nightly\"` at the top",
+        );
+    }
+    let name = name.and_then(|(n, span)| valid_name(ctx, n, span));
+    let source = read_source(ctx, top);
+    let output = read_output(ctx, top);
+    let defaults = read_defaults(ctx, top);
+    let resources = read_resources(ctx, top, &defaults);
+    check_incremental_format(ctx, top, output.as_ref(), &resources);
+    Some(Pipeline {
+        name: name?,
+        file: file.to_path_buf(),
+        source: source?,
+        output: output?,
+        resources,
+        pii_hash_key_env: defaults.pii_hash_key_env,
+    })
+}
+
+fn check_incremental_format(
+    ctx: &mut Ctx<'_>,
+    top: &Section<'_, '_>,
+    output: Option<&Output>,
+    resources: &[ResourceSpec],
+) {
+    let csv = output.is_some_and(|o| o.format == OutputFormat::Csv);
+    let incremental: Vec<&str> = resources
+        .iter()
+        .filter(|r| r.mode == Mode::Incremental)
+        .map(|r| r.resource.name)
+        .collect();
+    if csv && !incremental.is_empty() {
+        let span = top
+            .table(ctx, "output")
+            .and_then(|(t, _)| t.get("format").map(toml::Spanned::span))
+            .unwrap_or(0..0);
+        ctx.diags.error_with_hint(
+            span,
+            format!("incremental mode needs `format = \"parquet\"` (used by {})", incremental.join(", ")),
+            "CSV current tables cannot be merged by key exactly; use `mode = \"full\"` for CSV outputs, or Parquet",
+        );
+    }
+}
+
+fn valid_name(ctx: &mut Ctx<'_>, name: String, span: Range<usize>) -> Option<String> {
+    let ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !ok {
+        ctx.diags.error_with_hint(
+            span,
+            format!("pipeline name `{name}` may hold only letters, digits, `-` and `_`"),
+            "the name is used in file names (`_state/<name>.json`)",
+        );
+        return None;
+    }
+    Some(name)
+}
+
+fn required<'t, 'i>(
+    ctx: &mut Ctx<'_>,
+    top: &Section<'t, 'i>,
+    key: &'static str,
+    allowed: &'static [&'static str],
+) -> Option<(Section<'t, 'i>, Range<usize>)> {
+    if top.span_of(key).is_none() {
+        ctx.diags.error_with_hint(
+            0..0,
+            format!("missing [{key}] section"),
+            format!("add a [{key}] table"),
+        );
+        return None;
+    }
+    let (table, span) = top.table(ctx, key)?;
+    Some((Section::new(table, format!("[{key}]"), allowed), span))
+}
+
+fn read_source(ctx: &mut Ctx<'_>, top: &Section<'_, '_>) -> Option<Source> {
+    let (s, span) = required(ctx, top, "source", SOURCE)?;
+    let base_url = read_base_url(ctx, &s, span.clone());
+    let token = read_token_source(ctx, &s, span);
+    let requests_per_hour = s.uint(ctx, "requests_per_hour", 100_000).map(|n| n as u32);
+    let reserve_percent = s.uint(ctx, "reserve_percent", 90).map_or(10, |n| n as u32);
+    let concurrency = s
+        .uint(ctx, "concurrency", 64)
+        .map_or(4, |n| n.max(1) as usize);
+    let timeout_secs = s.uint(ctx, "timeout_secs", 3600).map_or(60, |n| n.max(1));
+    let user_agent = s
+        .string(ctx, "user_agent")
+        .map_or_else(|| DEFAULT_USER_AGENT.to_string(), |u| u.0);
+    let allow_write_scopes = s.boolean(ctx, "allow_write_scopes").unwrap_or(false);
+    let checkpoint_pages = s
+        .uint(ctx, "checkpoint_pages", 100_000)
+        .map_or(20, |n| n.max(1) as u32);
+    s.finish(ctx, &|key| secret_key_hint(key));
+    Some(Source {
+        base_url: base_url?,
+        token: token?,
+        requests_per_hour,
+        reserve_percent,
+        concurrency,
+        timeout_secs,
+        user_agent,
+        allow_write_scopes,
+        checkpoint_pages,
+    })
+}
+
+fn read_base_url(ctx: &mut Ctx<'_>, s: &Section<'_, '_>, section: Range<usize>) -> Option<Url> {
+    let region = s.string(ctx, "region");
+    let base = s.string(ctx, "base_url");
+    let (text, span) = match (region, base) {
+        (Some(_), Some((_, span))) => {
+            ctx.diags.error(
+                span,
+                "give either `region` or `base_url` in [source], not both",
+            );
+            return None;
+        }
+        (None, Some(b)) => b,
+        (Some((r, span)), None) => match region_base_url(&r) {
+            Some(url) => (url.to_string(), span),
+            None => {
+                ctx.diags.error_with_hint(
+                    span,
+                    format!("unknown region `{r}`"),
+                    "use uk, ca, apac or sandbox, or set `base_url`",
+                );
+                return None;
+            }
+        },
+        (None, None) => {
+            if s.span_of("region").is_none() && s.span_of("base_url").is_none() {
+                ctx.diags.error_with_hint(
+                    section,
+                    "[source] needs `region` or `base_url`",
+                    "add `region = \"uk\"` (or ca, apac, sandbox)",
+                );
+            }
+            return None;
+        }
+    };
+    check_base_url(ctx, &text, span)
+}
+
+fn check_base_url(ctx: &mut Ctx<'_>, text: &str, span: Range<usize>) -> Option<Url> {
+    let url = match Url::parse(text.trim_end_matches('/')) {
+        Ok(u) => u,
+        Err(e) => {
+            ctx.diags
+                .error(span, format!("`base_url` is not a URL: {e}"));
+            return None;
+        }
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        ctx.diags
+            .error(span, "`base_url` must not carry credentials");
+        return None;
+    }
+    let loopback = crate::api::is_loopback(&url);
+    if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+        ctx.diags.error_with_hint(
+            span,
+            format!("`base_url` must use https (found `{}`)", url.scheme()),
+            "plain http is allowed only for loopback addresses such as the built-in sandbox",
+        );
+        return None;
+    }
+    Some(url)
+}
+
+fn read_token_source(
+    ctx: &mut Ctx<'_>,
+    s: &Section<'_, '_>,
+    section: Range<usize>,
+) -> Option<TokenSource> {
+    let env = s.string(ctx, "token_env");
+    let file = s.string(ctx, "token_file");
+    match (env, file) {
+        (Some(_), Some((_, span))) => {
+            ctx.diags
+                .error(span, "give either `token_env` or `token_file`, not both");
+            None
+        }
+        (Some((name, span)), None) => token_env_name(ctx, name, span).map(TokenSource::Env),
+        (None, Some((path, _))) => Some(TokenSource::File(PathBuf::from(path))),
+        (None, None) => {
+            if s.span_of("token_env").is_none() && s.span_of("token_file").is_none() {
+                ctx.diags.error_with_hint(
+                    section,
+                    "[source] needs `token_env` or `token_file`",
+                    "add `token_env = \"DENTALLY_API_TOKEN\"` and export the token in that variable",
+                );
+            }
+            None
+        }
+    }
+}
+
+fn token_env_name(ctx: &mut Ctx<'_>, name: String, span: Range<usize>) -> Option<String> {
+    let looks_like_name = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit());
+    if looks_like_name {
+        return Some(name);
+    }
+    ctx.diags.error_with_hint(
+        span,
+        "`token_env` must name an environment variable (like `DENTALLY_API_TOKEN`); this value looks like something else",
+        "never write the token itself in a pipeline file: export it in a variable and name that variable here",
+    );
+    None
+}
+
+fn read_output(ctx: &mut Ctx<'_>, top: &Section<'_, '_>) -> Option<Output> {
+    let (s, section) = required(ctx, top, "output", OUTPUT)?;
+    let url = s.string(ctx, "url");
+    if url.is_none() && s.span_of("url").is_none() {
+        ctx.diags.error_with_hint(
+            section,
+            "[output] needs `url`",
+            "e.g. `url = \"./out\"` or `url = \"s3://bucket/prefix\"`",
+        );
+    }
+    let format = pick(
+        ctx,
+        &s,
+        "format",
+        &[
+            ("parquet", OutputFormat::Parquet),
+            ("csv", OutputFormat::Csv),
+        ],
+    )
+    .unwrap_or(OutputFormat::Parquet);
+    let compression = pick(
+        ctx,
+        &s,
+        "compression",
+        &[
+            ("zstd", Compression::Zstd),
+            ("snappy", Compression::Snappy),
+            ("none", Compression::None),
+        ],
+    )
+    .unwrap_or(Compression::Zstd);
+    let row_group_rows = s
+        .uint(ctx, "row_group_rows", 10_000_000)
+        .map_or(122_880, |n| n.max(1) as usize);
+    let row_group_bytes = s
+        .uint(ctx, "row_group_bytes", 1 << 32)
+        .map_or(64 << 20, |n| n.max(1 << 16) as usize);
+    let endpoint = s.string(ctx, "endpoint").map(|e| e.0);
+    let region = s.string(ctx, "region").map(|e| e.0);
+    let allow_http = s.boolean(ctx, "allow_http");
+    let virtual_hosted_style = s.boolean(ctx, "virtual_hosted_style");
+    s.finish(ctx, &|key| {
+        secret_key_hint(key).map(|_| {
+            "credentials never go in a pipeline file: use AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or your cloud's usual variables)".to_string()
+        })
+    });
+    Some(Output {
+        url: url?.0,
+        format,
+        compression,
+        row_group_rows,
+        row_group_bytes,
+        endpoint,
+        region,
+        allow_http,
+        virtual_hosted_style,
+    })
+}
+
+fn pick<T: Copy>(
+    ctx: &mut Ctx<'_>,
+    s: &Section<'_, '_>,
+    key: &str,
+    choices: &[(&str, T)],
+) -> Option<T> {
+    let (value, span) = s.string(ctx, key)?;
+    if let Some((_, v)) = choices.iter().find(|(name, _)| *name == value) {
+        return Some(*v);
+    }
+    let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
+    ctx.diags.error_with_hint(
+        span,
+        format!("unknown {key} `{value}`"),
+        format!("use one of: {}", names.join(", ")),
+    );
+    None
+}
+
+struct Defaults {
+    mode: Mode,
+    pii: PiiMode,
+    pii_hash_key_env: Option<String>,
+    window: Option<WindowSpec>,
+    lag_secs: u64,
+    reconcile: Reconcile,
+}
+
+const MODES: &[(&str, Mode)] = &[("full", Mode::Full), ("incremental", Mode::Incremental)];
+const PII: &[(&str, PiiMode)] = &[
+    ("keep", PiiMode::Keep),
+    ("hash", PiiMode::Hash),
+    ("drop", PiiMode::Drop),
+];
+
+fn read_defaults(ctx: &mut Ctx<'_>, top: &Section<'_, '_>) -> Defaults {
+    let mut d = Defaults {
+        mode: Mode::Full,
+        pii: PiiMode::Keep,
+        pii_hash_key_env: None,
+        window: None,
+        lag_secs: 300,
+        reconcile: Reconcile::Never,
+    };
+    let Some((table, _)) = top
+        .span_of("defaults")
+        .and_then(|_| top.table(ctx, "defaults"))
+    else {
+        return d;
+    };
+    let s = Section::new(table, "[defaults]", DEFAULTS);
+    d.mode = pick(ctx, &s, "mode", MODES).unwrap_or(Mode::Full);
+    d.pii = pick(ctx, &s, "pii", PII).unwrap_or(PiiMode::Keep);
+    d.pii_hash_key_env = s.string(ctx, "pii_hash_key_env").map(|v| v.0);
+    d.lag_secs = s.uint(ctx, "lag_secs", 86_400 * 7).unwrap_or(300);
+    d.reconcile = read_reconcile(ctx, &s).unwrap_or(Reconcile::Never);
+    d.window = read_window(ctx, &s);
+    s.finish(ctx, &|_| None);
+    d
+}
+
+fn read_reconcile(ctx: &mut Ctx<'_>, s: &Section<'_, '_>) -> Option<Reconcile> {
+    if let Some(n) = s
+        .span_of("reconcile_deletes")
+        .filter(|_| s.uint_silent("reconcile_deletes").is_some())
+    {
+        let runs = s.uint(ctx, "reconcile_deletes", 10_000)?;
+        if runs == 0 {
+            ctx.diags.error(
+                n,
+                "`reconcile_deletes` as a number means every N runs and must be at least 1",
+            );
+            return None;
+        }
+        return Some(Reconcile::EveryRuns(runs as u32));
+    }
+    let choices = [
+        ("never", Reconcile::Never),
+        ("always", Reconcile::Always),
+        ("daily", Reconcile::EveryDays(1)),
+        ("weekly", Reconcile::EveryDays(7)),
+    ];
+    pick(ctx, s, "reconcile_deletes", &choices)
+}
+
+fn read_window(ctx: &mut Ctx<'_>, s: &Section<'_, '_>) -> Option<WindowSpec> {
+    let (table, span) = s.table(ctx, "window")?;
+    let w = Section::new(table, "`window`", WINDOW);
+    let from = bound(ctx, &w, "from", span.clone());
+    let to = bound(ctx, &w, "to", span.clone());
+    w.finish(ctx, &|_| None);
+    let (from, to) = (from?, to?);
+    let today = chrono::Utc::now().date_naive();
+    if from.resolve(today) >= to.resolve(today) {
+        ctx.diags.error_with_hint(
+            span,
+            "window `from` must be before `to`",
+            "e.g. window = { from = \"-400d\", to = \"+90d\" }",
+        );
+        return None;
+    }
+    Some(WindowSpec { from, to })
+}
+
+fn bound(
+    ctx: &mut Ctx<'_>,
+    w: &Section<'_, '_>,
+    key: &str,
+    window: Range<usize>,
+) -> Option<DateBound> {
+    let Some((text, span)) = w.string(ctx, key) else {
+        if w.span_of(key).is_none() {
+            ctx.diags.error_with_hint(
+                window,
+                format!("window needs `{key}`"),
+                "e.g. window = { from = \"-400d\", to = \"+90d\" }",
+            );
+        }
+        return None;
+    };
+    match DateBound::parse(&text) {
+        Ok(b) => Some(b),
+        Err(why) => {
+            ctx.diags.error_with_hint(
+                span,
+                format!("bad window `{key}`: {why}"),
+                "use `-400d`, `+90d`, `-2w`, `-1y`, `today` or `YYYY-MM-DD`",
+            );
+            None
+        }
+    }
+}
+
+fn read_resources(ctx: &mut Ctx<'_>, top: &Section<'_, '_>, d: &Defaults) -> Vec<ResourceSpec> {
+    let entries = top.tables(ctx, "resources");
+    if entries.is_empty() && top.span_of("resources").is_none() {
+        ctx.diags.error_with_hint(
+            0..0,
+            "no resources selected",
+            "add `[[resources]]` entries with a `name` (see `dentally-etl resources`)",
+        );
+    }
+    let mut seen: Vec<&'static str> = Vec::new();
+    let mut out = Vec::new();
+    for (table, span) in entries {
+        let s = Section::new(table, "[[resources]]", RESOURCE);
+        if let Some(spec) = read_resource(ctx, &s, span, d) {
+            if seen.contains(&spec.resource.name) {
+                ctx.diags.error(
+                    s.span_of("name").unwrap_or(0..0),
+                    format!("resource `{}` is listed twice", spec.resource.name),
+                );
+            } else {
+                seen.push(spec.resource.name);
+                out.push(spec);
+            }
+        }
+        s.finish(ctx, &|_| None);
+    }
+    out
+}
+
+fn read_resource(
+    ctx: &mut Ctx<'_>,
+    s: &Section<'_, '_>,
+    span: Range<usize>,
+    d: &Defaults,
+) -> Option<ResourceSpec> {
+    let name: Option<Str> = s.string(ctx, "name");
+    if name.is_none() && s.span_of("name").is_none() {
+        ctx.diags
+            .error(span.clone(), "[[resources]] entry without `name`");
+    }
+    let mode = pick(ctx, s, "mode", MODES).unwrap_or(d.mode);
+    let pii = pick(ctx, s, "pii", PII).unwrap_or(d.pii);
+    let window = read_window(ctx, s).or(d.window);
+    let reconcile = read_reconcile(ctx, s).unwrap_or(d.reconcile);
+    let (name, name_span) = name?;
+    let Some(resource) = catalog::find(&name) else {
+        let hint = catalog::suggest(&name).map_or_else(
+            || "run `dentally-etl resources` to list them".to_string(),
+            |s| format!("did you mean `{s}`? (`dentally-etl resources` lists them all)"),
+        );
+        ctx.diags
+            .error_with_hint(name_span, format!("unknown resource `{name}`"), hint);
+        return None;
+    };
+    let windowed = matches!(resource.window, Window::Required { .. });
+    if windowed && window.is_none() {
+        if s.span_of("window").is_some() {
+            return None; // the bad window was reported where it is
+        }
+        ctx.diags.error_with_hint(
+            span.clone(),
+            format!("resource `{name}` needs a date window"),
+            "add `window = { from = \"-400d\", to = \"+90d\" }` to this entry (or to [defaults])",
+        );
+        return None;
+    }
+    if !windowed && s.span_of("window").is_some() {
+        ctx.diags.error(
+            s.span_of("window").unwrap_or(span.clone()),
+            format!("resource `{name}` is not windowed; remove `window`"),
+        );
+    }
+    if pii == PiiMode::Hash && d.pii_hash_key_env.is_none() {
+        ctx.diags.error_with_hint(
+            s.span_of("pii").unwrap_or(span),
+            format!("resource `{name}` hashes PII but no key is configured"),
+            "set `pii_hash_key_env = \"DENTALLY_PII_KEY\"` in [defaults] and export a secret key in it",
+        );
+    }
+    Some(ResourceSpec {
+        resource,
+        mode,
+        pii,
+        window: windowed.then_some(window).flatten(),
+        lag_secs: d.lag_secs,
+        reconcile,
+    })
+}
+
+/// Suggests the closest known pipeline key (used by tests of typos).
+#[allow(dead_code)]
+pub(crate) fn suggest_key(name: &str) -> Option<&'static str> {
+    closest(name, TOP)
+        .or_else(|| closest(name, SOURCE))
+        .or_else(|| closest(name, OUTPUT))
+}

@@ -1,0 +1,135 @@
+//! The run manifest `_runs/<run_id>.json`: what a run wrote, and how it went.
+//!
+//! It is written after every data file of the run exists and before old current files are
+//! removed, so it always lists a complete, existing set of current files. Schedulers and analysts
+//! read it to learn which tables failed, how many rows each holds, and what the API cost.
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::RateHeaders;
+
+/// One written file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    /// Key relative to the output location.
+    pub path: String,
+    /// Rows in the file.
+    pub rows: u64,
+    /// Bytes in the file.
+    pub bytes: u64,
+}
+
+/// One output table (a resource's main table or a child table).
+#[derive(Debug, Clone, Serialize)]
+pub struct TableEntry {
+    /// Table name.
+    pub name: String,
+    /// Rows in the current files.
+    pub rows: u64,
+    /// Digest of the schema (name, type, nullability of each column): equal in every run.
+    pub schema_hash: String,
+    /// The current files.
+    pub files: Vec<FileEntry>,
+    /// The raw files of this run.
+    pub raw_files: Vec<FileEntry>,
+}
+
+/// One resource of the run.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResourceEntry {
+    /// Resource name.
+    pub name: String,
+    /// `succeeded`, `partial` (rows rejected) or `failed`.
+    pub status: &'static str,
+    /// Why it failed, when it did.
+    pub error: Option<String>,
+    /// How it was read: `full`, `incremental since <instant>`, `window`, `reconcile`.
+    pub mode: String,
+    /// Cursor committed with this run (largest `updated_at` read, RFC 3339), when there is one.
+    pub cursor: Option<String>,
+    /// Rows found deleted in Dentally and marked `_deleted_at` by this run.
+    pub reconciled: bool,
+    /// Distinct rows extracted.
+    pub rows: u64,
+    /// Pages requested.
+    pub pages: u32,
+    /// Rows dropped as repeats of a key already read.
+    pub duplicates: u64,
+    /// Sum of `meta.total_count` over the slices.
+    pub total_count: Option<u64>,
+    /// Slices read (months, treatments).
+    pub slices: usize,
+    /// Rows that broke the type contract (written to `_rejects/`).
+    pub rejects: u64,
+    /// Fields the catalog does not know, kept in `_extra`.
+    pub unknown_fields: Vec<String>,
+    /// Output tables.
+    pub tables: Vec<TableEntry>,
+    /// Wall time in seconds.
+    pub seconds: f64,
+}
+
+impl ResourceEntry {
+    /// An entry for a resource that has not got anywhere yet (status `failed` until finished).
+    pub fn new(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            status: "failed",
+            error: None,
+            mode: String::new(),
+            cursor: None,
+            reconciled: false,
+            rows: 0,
+            pages: 0,
+            duplicates: 0,
+            total_count: None,
+            slices: 0,
+            rejects: 0,
+            unknown_fields: Vec::new(),
+            tables: Vec::new(),
+            seconds: 0.0,
+        }
+    }
+}
+
+/// API cost of the run.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiEntry {
+    /// Base URL.
+    pub base_url: String,
+    /// HTTP requests sent, the preflight and retries included.
+    pub requests: u64,
+    /// Retried attempts.
+    pub retries: u64,
+    /// Rate-limit refusals received.
+    pub rate_limited: u64,
+    /// Seconds spent waiting for the budget.
+    pub waited_seconds: f64,
+    /// Budget left at the end.
+    pub budget: RateHeaders,
+}
+
+/// The whole manifest.
+#[derive(Debug, Clone, Serialize)]
+pub struct Manifest {
+    /// Manifest format version.
+    pub version: u32,
+    /// Run id.
+    pub run_id: String,
+    /// Pipeline name.
+    pub pipeline: String,
+    /// RFC 3339 start.
+    pub started_at: String,
+    /// RFC 3339 end.
+    pub finished_at: String,
+    /// `succeeded`, `partial` or `failed`.
+    pub status: &'static str,
+    /// Output location (credentials removed).
+    pub output: String,
+    /// `parquet` or `csv`.
+    pub format: &'static str,
+    /// API cost.
+    pub api: ApiEntry,
+    /// Resources, in pipeline order.
+    pub resources: Vec<ResourceEntry>,
+}

@@ -1,0 +1,325 @@
+//! One resource, end to end: slices → pages → flatten → raw files → current files.
+//!
+//! The network (a producer future) and the writing (this task) are joined by a bounded channel,
+//! so at most a few pages are in memory. Every `checkpoint_pages` pages the raw files are
+//! published and the position is saved in the state, so a killed run resumes there. A failure
+//! marks only this resource failed: its checkpoint stays for the next run, its current files are
+//! left as they were.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use arrow::array::AsArray;
+use arrow::datatypes::{DataType, TimestampMicrosecondType};
+use arrow::record_batch::RecordBatch;
+use tokio::sync::mpsc;
+
+use super::context::RunContext;
+use super::finish::finish;
+use super::manifest::{FileEntry, ResourceEntry};
+use super::raw::RawTable;
+use super::resume::{plan_fingerprint, reload_keys};
+use super::strategy::{Choice, Strategy};
+use crate::catalog::{Kind, Table};
+use crate::config::ResourceSpec;
+use crate::extract::{self, ExtractError, KeySet, Page, Resume, Slice, SliceReader, SliceReport};
+use crate::flatten::{Flattener, Reject};
+use crate::sink::SinkError;
+use crate::state::{Checkpoint, ResourceState, StateError};
+
+/// Most rejected rows kept with their full record; beyond that only counted.
+const MAX_REJECTS_KEPT: usize = 10_000;
+
+/// Why a resource failed.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ResourceError {
+    #[error(transparent)]
+    Extract(#[from] ExtractError),
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+/// What the pages of this resource produced so far (this run and a resumed checkpoint).
+#[derive(Default)]
+pub(super) struct Progress {
+    pub(super) rejects: Vec<Reject>,
+    pub(super) reject_count: u64,
+    pub(super) unknown: BTreeSet<String>,
+    pub(super) done: Vec<SliceReport>,
+    last: Option<(usize, u32, SliceReport)>,
+    pages_since_checkpoint: u32,
+    pub(super) max_cursor: Option<i64>,
+}
+
+/// Where this run starts reading a resource, and how.
+pub(super) struct Start {
+    slices: Vec<Slice>,
+    plan: String,
+    slice: usize,
+    resume: Option<Resume>,
+    keys: KeySet,
+    pub(super) strategy: Strategy,
+    pub(super) state: ResourceState,
+}
+
+/// Extracts one resource; never fails the run, reports instead.
+pub async fn extract(ctx: &RunContext, spec: &ResourceSpec) -> ResourceEntry {
+    let started = Instant::now();
+    let resource = spec.resource;
+    let bar = ctx.progress.resource(resource.name);
+    let mut flattener = Flattener::new(resource, ctx.pii_policy(spec));
+    let tables: Vec<Table> = flattener.tables();
+    let mut raws: Vec<RawTable> = tables
+        .iter()
+        .map(|t| {
+            RawTable::new(
+                t.name.clone(),
+                t.schema.clone(),
+                ctx.raw_format,
+                &ctx.run_id,
+                ctx.started,
+            )
+        })
+        .collect();
+    let mut entry = ResourceEntry::new(resource.name);
+    let mut progress = Progress::default();
+    let result = async {
+        let start = prepare(ctx, spec, &mut raws, &mut progress).await?;
+        let (strategy, state) = (start.strategy.clone(), start.state.clone());
+        entry.mode = strategy.label();
+        run_pages(
+            ctx,
+            spec,
+            start,
+            &mut flattener,
+            &mut raws,
+            &mut progress,
+            &bar,
+        )
+        .await?;
+        for raw in &mut raws {
+            raw.close().await?;
+        }
+        finish(
+            ctx, spec, &tables, &raws, progress, &strategy, &state, &mut entry,
+        )
+        .await
+    }
+    .await;
+    if let Err(e) = result {
+        for raw in &mut raws {
+            raw.abort().await;
+        }
+        tracing::error!(resource = resource.name, error = %e, "Resource failed.");
+        entry.status = "failed";
+        entry.error = Some(e.to_string());
+        bar.abandon_with_message(format!("failed: {e}"));
+    } else {
+        bar.finish_with_message(format!("{} pages, done", entry.pages));
+    }
+    entry.seconds = started.elapsed().as_secs_f64();
+    entry
+}
+
+/// Plans the slices and the strategy and, when a checkpoint of the same plan exists, takes it up.
+async fn prepare(
+    ctx: &RunContext,
+    spec: &ResourceSpec,
+    raws: &mut [RawTable],
+    progress: &mut Progress,
+) -> Result<Start, ResourceError> {
+    let resource = spec.resource;
+    let slices = match resource.kind {
+        Kind::Single => vec![Slice::whole()],
+        Kind::List => extract::slices(&ctx.client, spec, ctx.today).await?,
+    };
+    let state = ctx.state.resource(resource.name).await;
+    let choice = Choice {
+        full_refresh: ctx.full_refresh,
+        force_reconcile: ctx.force_reconcile,
+        today: ctx.today,
+        now: ctx.started,
+    };
+    let strategy = Strategy::choose(spec, &state, choice);
+    let query_slice = Slice {
+        label: String::new(),
+        query: strategy.query(),
+    };
+    let plan = format!(
+        "{}#{}",
+        plan_fingerprint(&slices),
+        plan_fingerprint(&[query_slice])
+    );
+    let checkpoint = if ctx.full_refresh {
+        None
+    } else {
+        state.checkpoint.clone()
+    };
+    let Some(cp) = checkpoint.filter(|cp| cp.plan == plan) else {
+        return Ok(Start {
+            slices,
+            plan,
+            slice: 0,
+            resume: None,
+            keys: KeySet::default(),
+            strategy,
+            state,
+        });
+    };
+    tracing::info!(resource = resource.name, run = %cp.run_id, slice = cp.slice, page = cp.next_page, "Resuming from the checkpoint of an unfinished run.");
+    for raw in raws.iter_mut() {
+        raw.files = cp.raw_files.get(&raw.name).cloned().unwrap_or_default();
+    }
+    let keys = reload_keys(&ctx.loc, &raws[0].files, resource.primary_key).await?;
+    progress.reject_count = cp.rejects;
+    progress.unknown = cp.unknown_fields.iter().cloned().collect();
+    progress.done = cp.done.clone();
+    progress.max_cursor = cp.max_cursor;
+    let resume = (cp.slice < slices.len()).then(|| Resume {
+        next_page: cp.next_page,
+        report: cp.partial.clone(),
+    });
+    Ok(Start {
+        slices,
+        plan,
+        slice: cp.slice,
+        resume,
+        keys,
+        strategy,
+        state,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_pages(
+    ctx: &RunContext,
+    spec: &ResourceSpec,
+    start: Start,
+    flattener: &mut Flattener,
+    raws: &mut [RawTable],
+    progress: &mut Progress,
+    bar: &indicatif::ProgressBar,
+) -> Result<(), ResourceError> {
+    let (tx, mut rx) = mpsc::channel::<Page>(ctx.concurrency * 2 + 2);
+    let plan = start.plan.clone();
+    let producer = produce(ctx, spec, start, tx);
+    let consumer = async {
+        while let Some(page) = rx.recv().await {
+            let flat = flattener.flatten(&page.records);
+            for ((_, batch), raw) in flat.tables.iter().zip(raws.iter_mut()) {
+                raw.write(&ctx.loc, batch).await?;
+            }
+            if let (Some(cursor), Some((_, main))) = (spec.resource.cursor, flat.tables.first()) {
+                progress.max_cursor = progress.max_cursor.max(max_micros(main, cursor));
+            }
+            progress.reject_count += flat.rejects.len() as u64;
+            let room = MAX_REJECTS_KEPT.saturating_sub(progress.rejects.len());
+            progress.rejects.extend(flat.rejects.into_iter().take(room));
+            progress.unknown.extend(flat.unknown_fields);
+            bar.inc(page.records.len() as u64);
+            note_page(progress, &page);
+            if progress.pages_since_checkpoint >= ctx.checkpoint_pages
+                && spec.resource.kind == Kind::List
+            {
+                checkpoint(ctx, spec, &plan, raws, progress).await?;
+            }
+        }
+        Ok::<_, ResourceError>(())
+    };
+    let (produced, consumed) = tokio::join!(producer, consumer);
+    // A consumer failure shows up in the producer as `Cancelled`: report the cause.
+    consumed?;
+    produced?;
+    if let Some((_, _, last)) = progress.last.take() {
+        progress.done.push(last);
+    }
+    Ok(())
+}
+
+/// Tracks slice boundaries: when a page of a new slice arrives, the previous slice is done.
+fn note_page(progress: &mut Progress, page: &Page) {
+    if let Some((slice, _, report)) = progress.last.take() {
+        if slice != page.slice {
+            progress.done.push(report);
+        }
+    }
+    progress.last = Some((page.slice, page.number, page.progress.clone()));
+    progress.pages_since_checkpoint += 1;
+}
+
+/// Publishes the open raw files, then records the position in the state.
+async fn checkpoint(
+    ctx: &RunContext,
+    spec: &ResourceSpec,
+    plan: &str,
+    raws: &mut [RawTable],
+    progress: &mut Progress,
+) -> Result<(), ResourceError> {
+    let Some((slice, number, partial)) = progress.last.clone() else {
+        return Ok(());
+    };
+    for raw in raws.iter_mut() {
+        raw.close().await?;
+    }
+    let cp = Checkpoint {
+        run_id: ctx.run_id.clone(),
+        plan: plan.to_string(),
+        done: progress.done.clone(),
+        slice,
+        next_page: number + 1,
+        partial,
+        raw_files: raw_files(raws),
+        rejects: progress.reject_count,
+        unknown_fields: progress.unknown.iter().cloned().collect(),
+        max_cursor: progress.max_cursor,
+    };
+    ctx.state
+        .update(spec.resource.name, |r| r.checkpoint = Some(cp))
+        .await?;
+    progress.pages_since_checkpoint = 0;
+    Ok(())
+}
+
+/// The published raw files of each table.
+pub(super) fn raw_files(raws: &[RawTable]) -> BTreeMap<String, Vec<FileEntry>> {
+    raws.iter()
+        .map(|r| (r.name.clone(), r.files.clone()))
+        .collect()
+}
+
+async fn produce(
+    ctx: &RunContext,
+    spec: &ResourceSpec,
+    start: Start,
+    tx: mpsc::Sender<Page>,
+) -> Result<(), ExtractError> {
+    let resource = spec.resource;
+    if resource.kind == Kind::Single {
+        let page = extract::read_single(&ctx.client, resource).await?;
+        tx.send(page).await.map_err(|_| ExtractError::Cancelled)?;
+        return Ok(());
+    }
+    let reader = SliceReader {
+        client: &ctx.client,
+        resource,
+        base_query: start.strategy.query(),
+        concurrency: ctx.concurrency,
+    };
+    let mut keys = start.keys;
+    let mut resume = start.resume;
+    for (i, slice) in start.slices.iter().enumerate().skip(start.slice) {
+        reader.read(i, slice, resume.take(), &mut keys, &tx).await?;
+    }
+    Ok(())
+}
+
+/// Largest value of a timestamp column (µs), if any.
+fn max_micros(batch: &RecordBatch, column: &str) -> Option<i64> {
+    let col = batch.column_by_name(column)?;
+    if !matches!(col.data_type(), DataType::Timestamp(_, _)) {
+        return None;
+    }
+    arrow::compute::max(col.as_primitive::<TimestampMicrosecondType>())
+}

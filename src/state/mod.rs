@@ -1,0 +1,205 @@
+//! The pipeline's state `_state/<pipeline>.json`: checkpoints of unfinished backfills and (for
+//! incremental runs) the committed cursor of each resource.
+//!
+//! It lives next to the output, in the same store, so a job that moves machines (a new pod, a new
+//! Airflow worker) finds it. It is human-readable JSON, replaced whole by a single `put` (atomic
+//! on every backend), and versioned: a file of another format version is refused with a clear
+//! message instead of being misread.
+//!
+//! Order of commits (design §4): data files are published first, then the checkpoint naming them
+//! is written here. A crash between the two leaves data files that no checkpoint names; the next
+//! run ignores them (they are never read into a current table) and cleans them up.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+
+use crate::extract::SliceReport;
+use crate::run::FileEntry;
+use crate::sink::{Location, SinkError};
+
+/// Format version of the state file.
+pub const VERSION: u32 = 1;
+
+/// The whole state file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct State {
+    /// Format version.
+    pub version: u32,
+    /// Pipeline name.
+    pub pipeline: String,
+    /// Per resource.
+    #[serde(default)]
+    pub resources: BTreeMap<String, ResourceState>,
+}
+
+/// One resource's state.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ResourceState {
+    /// Largest cursor value (`updated_at`, RFC 3339 UTC) committed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    /// Run id of the last commit of this resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run: Option<String>,
+    /// Current files per table, as of the last commit (the input of the next merge).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tables: BTreeMap<String, Vec<String>>,
+    /// When deletions were last reconciled (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_reconcile: Option<String>,
+    /// Incremental runs since then.
+    #[serde(default)]
+    pub runs_since_reconcile: u32,
+    /// Progress of an unfinished extraction, to resume from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<Checkpoint>,
+}
+
+/// Where an unfinished extraction stood at its last commit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Run that wrote the checkpoint.
+    pub run_id: String,
+    /// Identity of the slices planned (window dates, treatments); resuming needs the same plan.
+    pub plan: String,
+    /// Slices fully read, with what they found.
+    pub done: Vec<SliceReport>,
+    /// Slice being read.
+    pub slice: usize,
+    /// Next page of that slice to request.
+    pub next_page: u32,
+    /// What the slice had found up to `next_page - 1`.
+    pub partial: SliceReport,
+    /// Published raw files, per table.
+    pub raw_files: BTreeMap<String, Vec<FileEntry>>,
+    /// Rows rejected so far.
+    pub rejects: u64,
+    /// Unknown fields seen so far.
+    pub unknown_fields: Vec<String>,
+    /// Largest cursor value read so far (µs since the epoch).
+    #[serde(default)]
+    pub max_cursor: Option<i64>,
+}
+
+/// Why the state could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// Reading or writing failed.
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    /// The file is not a state file we understand.
+    #[error(
+        "state file `{path}` cannot be read: {why}; move it away (or run `dentally-etl state reset`) to start afresh"
+    )]
+    Unreadable {
+        /// Key of the state file.
+        path: String,
+        /// What is wrong.
+        why: String,
+    },
+}
+
+/// The state of one pipeline, shared by the resources of a run, saved on every change.
+#[derive(Debug)]
+pub struct StateStore {
+    loc: Location,
+    path: String,
+    state: Mutex<State>,
+}
+
+impl StateStore {
+    /// Loads `_state/<pipeline>.json` (an empty state when there is none).
+    pub async fn load(loc: &Location, pipeline: &str) -> Result<Self, StateError> {
+        let path = format!("_state/{pipeline}.json");
+        let state = match loc.get_json(&path).await? {
+            None => State {
+                version: VERSION,
+                pipeline: pipeline.to_string(),
+                resources: BTreeMap::new(),
+            },
+            Some(json) => parse(&path, json)?,
+        };
+        Ok(Self {
+            loc: loc.clone(),
+            path,
+            state: Mutex::new(state),
+        })
+    }
+
+    /// A copy of one resource's state.
+    pub async fn resource(&self, name: &str) -> ResourceState {
+        self.state
+            .lock()
+            .await
+            .resources
+            .get(name)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// A copy of the whole state.
+    pub async fn snapshot(&self) -> State {
+        self.state.lock().await.clone()
+    }
+
+    /// Changes one resource's state and saves the file.
+    pub async fn update(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut ResourceState),
+    ) -> Result<(), StateError> {
+        let mut state = self.state.lock().await;
+        change(state.resources.entry(name.to_string()).or_default());
+        self.loc.put_json_atomic(&self.path, &*state).await?;
+        Ok(())
+    }
+
+    /// Where the state lives (for messages).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+}
+
+fn parse(path: &str, json: serde_json::Value) -> Result<State, StateError> {
+    let version = json.get("version").and_then(serde_json::Value::as_u64);
+    if version != Some(u64::from(VERSION)) {
+        return Err(StateError::Unreadable {
+            path: path.into(),
+            why: format!("format version {version:?}, this build reads version {VERSION}"),
+        });
+    }
+    serde_json::from_value(json).map_err(|e| StateError::Unreadable {
+        path: path.into(),
+        why: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::StoreOptions;
+
+    #[tokio::test]
+    async fn saves_and_reloads_and_refuses_other_versions() {
+        let loc = Location::parse("memory:///o", &StoreOptions::default()).unwrap();
+        let store = StateStore::load(&loc, "p").await.unwrap();
+        store
+            .update("patients", |r| {
+                r.cursor = Some("2026-01-01T00:00:00Z".into())
+            })
+            .await
+            .unwrap();
+        let again = StateStore::load(&loc, "p").await.unwrap();
+        assert_eq!(
+            again.resource("patients").await.cursor.as_deref(),
+            Some("2026-01-01T00:00:00Z")
+        );
+        loc.put_json_atomic("_state/q.json", &serde_json::json!({"version": 99}))
+            .await
+            .unwrap();
+        let err = StateStore::load(&loc, "q").await.unwrap_err().to_string();
+        assert!(err.contains("version"), "{err}");
+    }
+}

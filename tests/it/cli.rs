@@ -1,0 +1,99 @@
+//! The offline commands: `validate`, `resources`, `schema`, `plan`.
+
+use crate::common::{bin, data, scrub, text};
+
+#[test]
+fn validate_lists_every_problem_with_line_and_column() {
+    let out = bin()
+        .arg("validate")
+        .arg(data("broken.toml"))
+        .env_remove("OUT_DIR")
+        .output()
+        .unwrap();
+    let (code, stdout, stderr) = text(&out);
+    assert_eq!(code, 2);
+    assert!(stdout.is_empty());
+    insta::assert_snapshot!("validate_broken", scrub(&stderr));
+}
+
+#[test]
+fn validate_reports_toml_syntax_errors() {
+    let out = bin()
+        .arg("validate")
+        .arg(data("syntax.toml"))
+        .output()
+        .unwrap();
+    let (code, _, stderr) = text(&out);
+    assert_eq!(code, 2);
+    insta::assert_snapshot!("validate_syntax", scrub(&stderr));
+}
+
+#[test]
+fn the_bundled_pipelines_are_valid() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let out = bin().arg("validate").arg(&path).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn resources_lists_the_whole_catalog() {
+    let out = bin().arg("resources").output().unwrap();
+    let (code, stdout, _) = text(&out);
+    assert_eq!(code, 0);
+    for name in [
+        "practice",
+        "patients",
+        "appointments",
+        "fees",
+        "rota_practitioner_diaries",
+        "invoice_items",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(name)),
+            "{name} missing"
+        );
+    }
+    assert_eq!(stdout.lines().count(), 31, "header + 30 resources");
+}
+
+#[test]
+fn schema_prints_child_tables_and_suggests_names() {
+    let (code, stdout, _) = text(&bin().args(["schema", "payments"]).output().unwrap());
+    assert_eq!(code, 0);
+    assert!(stdout.contains("table payments__explanations"));
+    assert!(stdout.contains("Decimal128(18, 2)"));
+    let (code, _, stderr) = text(&bin().args(["schema", "payment"]).output().unwrap());
+    assert_eq!(code, 2);
+    assert!(stderr.contains("did you mean `payments`"), "{stderr}");
+}
+
+#[test]
+fn plan_shows_windows_and_requests_offline() {
+    let out = bin()
+        .args(["plan", "--json"])
+        .arg(data("../../../pipelines/demo.toml"))
+        .output()
+        .unwrap();
+    let (code, stdout, stderr) = text(&out);
+    assert_eq!(code, 0, "{stderr}");
+    let plan: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let resources = plan["resources"].as_array().unwrap();
+    assert_eq!(resources.len(), 30);
+    let appts = resources
+        .iter()
+        .find(|r| r["name"] == "appointments")
+        .unwrap();
+    assert!(
+        appts["slices"].as_str().unwrap().contains("month windows"),
+        "{appts}"
+    );
+}
