@@ -190,6 +190,11 @@ fn linked_appointment(w: &World, k: u64) -> u64 {
     a
 }
 
+/// `appointment_id` of treatment appointment `k` (non-decreasing in `k`).
+pub(crate) fn linked_appointment_id(w: &World, k: u64) -> i64 {
+    appointment_id(linked_appointment(w, k))
+}
+
 /// `/v1/treatment_appointments` record `k`: links the patient's first treatment plan to an
 /// appointment.
 pub(crate) fn treatment_appointment(w: &World, k: u64) -> Value {

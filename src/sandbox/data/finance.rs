@@ -283,6 +283,11 @@ pub(crate) fn render_invoice(
     })
 }
 
+/// `invoice_id` of item `k` (non-decreasing in `k`).
+pub(crate) fn item_invoice_id(w: &World, k: u64) -> i64 {
+    invoice_id(pairs(w).parent_of(w, "invoice_items", k).0)
+}
+
 /// `/v1/invoice_items` record `k`.
 pub(crate) fn invoice_item(w: &World, k: u64) -> Value {
     let (i, slot) = pairs(w).parent_of(w, "invoice_items", k);

@@ -232,6 +232,34 @@ mod tests {
         assert_eq!(tables().len(), crate::catalog::all().len());
     }
 
+    /// Base data never postdates the clock's start (the `updated_after` fast path relies on
+    /// it), and grouped fields really are non-decreasing (equality filters rely on it).
+    #[test]
+    fn base_data_respects_the_listing_invariants() {
+        let w = world(0.3);
+        for t in tables() {
+            let n = (t.len)(&w);
+            let mut last = i64::MIN;
+            for i in 0..n {
+                let record = (t.record)(&w, i);
+                for stamp in ["created_at", "updated_at"] {
+                    if let Some(s) = record.get(stamp).and_then(|v| v.as_str()) {
+                        let at = chrono::DateTime::parse_from_rfc3339(s)
+                            .unwrap()
+                            .timestamp_millis();
+                        assert!(at <= w.now, "{} {i}: {stamp} {s} after the clock", t.name);
+                    }
+                }
+                if let Some((field, key)) = t.grouped {
+                    let k = key(&w, i);
+                    assert_eq!(record[field].as_i64(), Some(k), "{} {i}: {field}", t.name);
+                    assert!(k >= last, "{} {i}: {field} decreases", t.name);
+                    last = k;
+                }
+            }
+        }
+    }
+
     #[test]
     fn the_clock_starts_at_nine_local() {
         assert_eq!(

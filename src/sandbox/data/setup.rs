@@ -222,6 +222,11 @@ pub(crate) fn payment_plan(w: &World, p: u64) -> Value {
     })
 }
 
+/// `treatment_id` of fee `i` (fees are treatment-major).
+pub(crate) fn fee_treatment(w: &World, i: u64) -> i64 {
+    ids::TREATMENTS + (i / w.counts.payment_plans) as i64
+}
+
 /// `/v1/fees`: one row per treatment × payment plan (treatment-major).
 pub(crate) fn fee(w: &World, i: u64) -> Value {
     let plans = w.counts.payment_plans;
