@@ -8,6 +8,9 @@ use super::{
     World, appointments, clinical, finance, ids, organisation, patients, plans, rota, setup, vocab,
 };
 
+/// A per-record key: `key(world, index)`.
+pub(crate) type Key = fn(&World, u64) -> i64;
+
 /// How a resource's records are produced.
 pub(crate) struct Table {
     /// Catalog name.
@@ -20,15 +23,15 @@ pub(crate) struct Table {
     pub record: fn(&World, u64) -> Value,
     /// For windowed resources: the monotone window key of record `i` (UTC ms of `start_time`,
     /// or the day number of `day`).
-    pub window: Option<fn(&World, u64) -> i64>,
+    pub window: Option<Key>,
     /// A field whose value never decreases with the index (`treatment_id` of fees, `patient_id`
     /// of accounts), with that value for record `i`: an equality filter on it is an index range.
-    pub grouped: Option<(&'static str, fn(&World, u64) -> i64)>,
+    pub grouped: Option<(&'static str, Key)>,
 }
 
 impl Table {
     /// The same table, with `field` (valued `key(i)`) non-decreasing in the index.
-    const fn by(self, field: &'static str, key: fn(&World, u64) -> i64) -> Table {
+    const fn by(self, field: &'static str, key: Key) -> Table {
         Table {
             grouped: Some((field, key)),
             ..self
