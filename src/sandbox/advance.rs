@@ -24,10 +24,10 @@ const MAX_SEEN_PER_DAY: usize = 400;
 /// Simulates `days` days in every practice and moves the clock on.
 pub(crate) fn advance(sandbox: &Sandbox, days: u32) {
     let mut clock = sandbox.clock.write().expect("clock");
-    for d in 0..days {
+    for _ in 0..days {
         let date = clock.today + Duration::days(i64::from(clock.days));
         for practice in &sandbox.practices {
-            simulate_day(practice, date, clock.days, d == 0);
+            simulate_day(practice, date, clock.days);
         }
         clock.days += 1;
     }
@@ -38,8 +38,10 @@ fn how_many(rng: &Rng, field: &str, rate: f64) -> u64 {
     rate.floor() as u64 + u64::from(rng.chance(field, rate.fract()))
 }
 
-/// One day of practice `practice` on `date` (day number `n` since the clock started).
-fn simulate_day(practice: &Practice, date: NaiveDate, n: u32, first_of_call: bool) {
+/// One day of practice `practice` on `date` (day number `n` since the clock started). Every
+/// third day (the first included) deletes a patient, so any `advance` shows a deletion, and the
+/// days simulated do not depend on how they were split into calls.
+fn simulate_day(practice: &Practice, date: NaiveDate, n: u32) {
     let w = &practice.world;
     let rng = Rng::record(w.seed, w.practice, "advance", u64::from(n));
     let mut ov = practice.overlay.write().expect("overlay");
@@ -85,7 +87,7 @@ fn simulate_day(practice: &Practice, date: NaiveDate, n: u32, first_of_call: boo
         &rng.child("delete", 0),
         Some(date),
     );
-    if first_of_call || rng.chance("delete.patient", 0.15) {
+    if n.is_multiple_of(3) || rng.chance("delete.patient", 0.15) {
         let gone = delete(&mut ov, w, "patients", &rng.child("delete", 1), None);
         for table in ["patient_stats", "accounts"] {
             if let Some(j) = gone {

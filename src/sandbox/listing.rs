@@ -229,16 +229,7 @@ fn narrow(
     let key = view.table.window;
     let first_at_least = |x: i64| -> u64 {
         let key = key.expect("window key");
-        let (mut a, mut b) = (0u64, view.base_len());
-        while a < b {
-            let mid = a + (b - a) / 2;
-            if key(view.world, mid) < x {
-                a = mid + 1
-            } else {
-                b = mid
-            }
-        }
-        a
+        partition(view.base_len(), |i| key(view.world, i) < x)
     };
     for (n, filter) in query.filters.iter().enumerate() {
         match *filter {
@@ -258,6 +249,18 @@ fn narrow(
                 hi = hi.min(first_at_least(rota::day_number(date)));
                 resolved.push(n);
             }
+            Filter::Equals { field, ref value }
+                if view.table.grouped.is_some_and(|(f, _)| f == field) =>
+            {
+                let Ok(v) = value.parse::<i64>() else {
+                    continue;
+                };
+                let (_, key) = view.table.grouped.expect("grouped");
+                let at_least = |x: i64| partition(view.base_len(), |i| key(view.world, i) < x);
+                lo = lo.max(at_least(v));
+                hi = hi.min(at_least(v.saturating_add(1)));
+                resolved.push(n);
+            }
             Filter::From {
                 field: "updated_at" | "created_at",
                 ms,
@@ -269,6 +272,16 @@ fn narrow(
         }
     }
     (lo, hi.max(lo), resolved)
+}
+
+/// The first index in `0..n` for which `below` is false (`below` must be monotone).
+fn partition(n: u64, below: impl Fn(u64) -> bool) -> u64 {
+    let (mut a, mut b) = (0u64, n);
+    while a < b {
+        let mid = a + (b - a) / 2;
+        if below(mid) { a = mid + 1 } else { b = mid }
+    }
+    a
 }
 
 /// Whether `filter` holds for a raw record.

@@ -161,7 +161,14 @@ async fn api(State(sandbox): State<Arc<Sandbox>>, request: Request) -> Response 
         return refuse(&sandbox, outcome, quota, &mut extras, Some("blip"));
     }
     extras.quota = Some(quota);
-    let plan = sandbox.dice.plan(&rng, &key);
+    let mut plan = sandbox.dice.plan(&rng, &key);
+    let listing = matches!(endpoint, Some(Endpoint::List(_)));
+    if !listing || query.split('&').any(|p| p.starts_with("sort_by=")) {
+        plan.unstable_order = None;
+    }
+    if !listing {
+        plan.hide_total_pages = false;
+    }
     let answer = answer(&sandbox, &caller, endpoint, &parts.method, &query, &plan);
     let plan = match &answer {
         Ok(_) => plan,

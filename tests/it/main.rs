@@ -10,3 +10,4 @@ mod pyenv;
 mod resilience;
 mod s3;
 mod s3_server;
+mod sandbox;

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 
 use super::organisation::{self, practitioner_id, practitioner_name, user_id};
 use super::rng::Rng;
-use super::setup::APPOINTMENT_REASONS;
 use super::timeline::DAY_MS;
+use super::vocab::APPOINTMENT_REASONS;
 use super::{World, fmt, ids, patients};
 
 const BLOCK_REASONS: &[&str] = &[
@@ -188,6 +188,11 @@ fn linked_appointment(w: &World, k: u64) -> u64 {
         a += 1;
     }
     a
+}
+
+/// `appointment_id` of treatment appointment `k` (non-decreasing in `k`).
+pub(crate) fn linked_appointment_id(w: &World, k: u64) -> i64 {
+    appointment_id(linked_appointment(w, k))
 }
 
 /// `/v1/treatment_appointments` record `k`: links the patient's first treatment plan to an

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::organisation::{self, practitioner_id, user_id};
 use super::rng::Rng;
 use super::timeline::{DAY_MS, local_date, updated_after};
-use super::{World, fmt, ids, patients, plans, setup};
+use super::{World, fmt, ids, patients, plans, vocab};
 
 /// `(created, updated, rng)` of record `i` of `n` of `resource` for patient `j`.
 fn stamps(w: &World, resource: &str, i: u64, n: u64, j: u64) -> (i64, i64, Rng) {
@@ -23,10 +23,34 @@ fn stamps(w: &World, resource: &str, i: u64, n: u64, j: u64) -> (i64, i64, Rng) 
     (created, updated_after(&r, created, w.now), r)
 }
 
+/// Parent `i · parents / n` of record `i` of `n` (non-decreasing in `i`).
+fn spread_over(i: u64, n: u64, parents: u64) -> u64 {
+    (i * parents / n.max(1)).min(parents - 1)
+}
+
+/// `patient_id` of recall `i`.
+pub(crate) fn recall_patient_id(w: &World, i: u64) -> i64 {
+    patients::patient_id(spread_over(i, w.counts.recalls, w.counts.patients))
+}
+
+/// `treatment_plan_id` of claim `i`.
+pub(crate) fn claim_plan_id(w: &World, i: u64) -> i64 {
+    plans::plan_id(spread_over(
+        i,
+        w.counts.nhs_claims,
+        w.counts.treatment_plans,
+    ))
+}
+
+/// `patient_id` of referral `i`.
+pub(crate) fn referral_patient_id(w: &World, i: u64) -> i64 {
+    patients::patient_id(spread_over(i, w.counts.referrals, w.counts.patients))
+}
+
 /// `/v1/recalls` record `i`.
 pub(crate) fn recall(w: &World, i: u64) -> Value {
     let n = w.counts.recalls;
-    let j = (i * w.counts.patients / n).min(w.counts.patients - 1);
+    let j = spread_over(i, n, w.counts.patients);
     let (created, updated, r) = stamps(w, "recalls", i, n, j);
     let hygiene = r.chance("hygiene", 0.35);
     let p = if hygiene {
@@ -69,7 +93,7 @@ pub(crate) fn recall(w: &World, i: u64) -> Value {
 /// `/v1/nhs_claims` record `i` (FP17 claims for NHS courses of treatment).
 pub(crate) fn nhs_claim(w: &World, i: u64) -> Value {
     let n = w.counts.nhs_claims;
-    let k = (i * w.counts.treatment_plans / n).min(w.counts.treatment_plans - 1);
+    let k = spread_over(i, n, w.counts.treatment_plans);
     let j = plans::patient_of(w, k);
     let (created, updated, r) = stamps(w, "nhs_claims", i, n, j);
     let site = patients::site(w, j);
@@ -109,7 +133,7 @@ pub(crate) fn nhs_claim(w: &World, i: u64) -> Value {
         "practitioner_id": practitioner_id(patients::dentist(w, j)),
         "treatment_plan_id": plans::plan_id(k),
         "site_id": organisation::site_id(w, site),
-        "contract_id": setup::contract_id(w, site),
+        "contract_id": vocab::contract_id(w, site),
         "claim_status": status,
         "status_comments": match status { "Rejected" => json!("Patient details incomplete"), "Error" => json!("Invalid exemption evidence"), _ => Value::Null },
         "sequence_number": format!("{:06}", r.below("seq", 1_000_000)),
@@ -135,7 +159,7 @@ pub(crate) fn nhs_claim(w: &World, i: u64) -> Value {
 /// `/v1/patient_referrals` record `i`.
 pub(crate) fn referral(w: &World, i: u64) -> Value {
     let n = w.counts.referrals;
-    let j = (i * w.counts.patients / n).min(w.counts.patients - 1);
+    let j = spread_over(i, n, w.counts.patients);
     let (created, updated, r) = stamps(w, "patient_referrals", i, n, j);
     let internal = r.chance("internal", 0.4);
     let other_site = r.below("site", w.counts.sites);
@@ -166,7 +190,7 @@ pub(crate) fn waiting_list(w: &World, i: u64) -> Value {
     let created = (w.now - r.range("age", DAY_MS, 90 * DAY_MS))
         .max(patients::created(w, j) + 3_600_000)
         .min(w.now - 60_000);
-    let (reason, _) = *r.pick("reason", setup::APPOINTMENT_REASONS);
+    let (reason, _) = *r.pick("reason", vocab::APPOINTMENT_REASONS);
     json!({
         "id": ids::WAITING_LISTS + i as i64,
         "patient_id": patients::patient_id(j),

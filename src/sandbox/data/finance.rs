@@ -13,9 +13,9 @@ use serde_json::{Value, json};
 
 use super::organisation::{self, practitioner_id, user_id};
 use super::rng::Rng;
-use super::setup;
 use super::timeline::{local_date, local_ms, updated_after};
 use super::{Pairs, World, fmt, ids, patients, plans};
+use super::{setup, vocab};
 
 /// The invoice ↔ item pairing.
 fn pairs(w: &World) -> Pairs {
@@ -138,7 +138,7 @@ pub(crate) fn lines(
             let sundry = r.below("sundry.id", w.counts.sundries);
             Line {
                 name: setup_sundry_name(w, sundry),
-                unit: setup::sundry_price(sundry),
+                unit: vocab::sundry_price(sundry),
                 quantity: r.range("sundry.qty", 1, 2),
                 nhs: false,
                 practitioner: Some(head.dentist),
@@ -172,7 +172,7 @@ pub(crate) fn lines(
 }
 
 fn setup_sundry_name(w: &World, s: u64) -> String {
-    setup::sundry(w, s)["name"]
+    vocab::sundry(w, s)["name"]
         .as_str()
         .unwrap_or("Sundry")
         .to_string()
@@ -281,6 +281,11 @@ pub(crate) fn render_invoice(
         "created_at": fmt::timestamp(h.created),
         "updated_at": fmt::timestamp(updated),
     })
+}
+
+/// `invoice_id` of item `k` (non-decreasing in `k`).
+pub(crate) fn item_invoice_id(w: &World, k: u64) -> i64 {
+    invoice_id(pairs(w).parent_of(w, "invoice_items", k).0)
 }
 
 /// `/v1/invoice_items` record `k`.

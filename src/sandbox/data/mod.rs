@@ -22,17 +22,23 @@ pub(crate) mod finance;
 pub(crate) mod fmt;
 pub(crate) mod names;
 pub(crate) mod organisation;
+mod pairs;
 pub(crate) mod patients;
 pub(crate) mod plans;
 pub(crate) mod rng;
 pub(crate) mod rota;
 pub(crate) mod setup;
+mod tables;
 pub(crate) mod timeline;
+pub(crate) mod vocab;
 
 use chrono::{Duration, NaiveDate};
-use serde_json::Value;
 
+pub(crate) use pairs::Pairs;
 use rng::Rng;
+#[cfg(test)]
+pub(crate) use tables::tables;
+pub(crate) use tables::{Table, table};
 use timeline::WorkCalendar;
 
 /// First integer id of each resource. Every practice uses the same ranges, so ids overlap
@@ -180,278 +186,6 @@ impl World {
     }
 }
 
-/// How a resource's records are produced.
-pub(crate) struct Table {
-    /// Catalog name.
-    pub name: &'static str,
-    /// First integer id (`id = first_id + index`), or `None` for GUID-keyed resources.
-    pub first_id: Option<i64>,
-    /// Number of base records.
-    pub len: fn(&World) -> u64,
-    /// Record `i` (raw, before [`conform`]).
-    pub record: fn(&World, u64) -> Value,
-    /// For windowed resources: the monotone window key of record `i` (UTC ms of `start_time`,
-    /// or the day number of `day`).
-    pub window: Option<fn(&World, u64) -> i64>,
-}
-
-macro_rules! table {
-    ($name:literal, $first:expr, $len:expr, $record:path) => {
-        Table {
-            name: $name,
-            first_id: $first,
-            len: $len,
-            record: $record,
-            window: None,
-        }
-    };
-    ($name:literal, $first:expr, $len:expr, $record:path, $window:path) => {
-        Table {
-            name: $name,
-            first_id: $first,
-            len: $len,
-            record: $record,
-            window: Some($window),
-        }
-    };
-}
-
-/// Every generated resource.
-static TABLES: &[Table] = &[
-    table!("practice", None, |_| 1, organisation::practice),
-    table!("sites", None, |w| w.counts.sites, organisation::site),
-    table!(
-        "users",
-        Some(ids::USERS),
-        |w| w.counts.users,
-        organisation::user
-    ),
-    table!(
-        "practitioners",
-        Some(ids::PRACTITIONERS),
-        |w| w.counts.practitioners,
-        organisation::practitioner
-    ),
-    table!(
-        "rooms",
-        Some(ids::ROOMS),
-        |w| w.counts.rooms,
-        organisation::room
-    ),
-    table!(
-        "treatments",
-        Some(ids::TREATMENTS),
-        |w| w.counts.treatments,
-        setup::treatment
-    ),
-    table!(
-        "treatment_categories",
-        Some(ids::TREATMENT_CATEGORIES),
-        |w| w.counts.categories,
-        setup::category
-    ),
-    table!(
-        "payment_plans",
-        Some(ids::PAYMENT_PLANS),
-        |w| w.counts.payment_plans,
-        setup::payment_plan
-    ),
-    table!(
-        "fees",
-        Some(ids::FEES),
-        |w| w.counts.treatments * w.counts.payment_plans,
-        setup::fee
-    ),
-    table!(
-        "sundries",
-        Some(ids::SUNDRIES),
-        |w| w.counts.sundries,
-        setup::sundry
-    ),
-    table!("contracts", None, |w| w.counts.sites, setup::contract),
-    table!(
-        "acquisition_sources",
-        Some(ids::ACQUISITION_SOURCES),
-        |w| w.counts.acquisition_sources,
-        setup::acquisition_source
-    ),
-    table!(
-        "appointment_cancellation_reasons",
-        Some(ids::CANCELLATION_REASONS),
-        |w| w.counts.cancellation_reasons,
-        setup::cancellation_reason
-    ),
-    table!(
-        "appointment_reasons",
-        Some(ids::APPOINTMENT_REASONS),
-        |w| w.counts.appointment_reasons,
-        setup::appointment_reason
-    ),
-    table!(
-        "custom_fields",
-        Some(ids::CUSTOM_FIELDS),
-        |w| w.counts.custom_fields,
-        setup::custom_field
-    ),
-    table!(
-        "waiting_lists",
-        Some(ids::WAITING_LISTS),
-        |w| w.counts.waiting_lists,
-        clinical::waiting_list
-    ),
-    table!(
-        "patients",
-        Some(ids::PATIENTS),
-        |w| w.counts.patients,
-        patients::patient
-    ),
-    table!(
-        "patient_stats",
-        Some(ids::PATIENTS),
-        |w| w.counts.patients,
-        patients::patient_stat
-    ),
-    table!(
-        "accounts",
-        Some(ids::ACCOUNTS),
-        |w| w.counts.patients,
-        patients::account
-    ),
-    table!(
-        "appointments",
-        Some(ids::APPOINTMENTS),
-        |w| w.counts.appointments,
-        appointments::appointment,
-        appointments::start_key
-    ),
-    table!(
-        "treatment_appointments",
-        Some(ids::TREATMENT_APPOINTMENTS),
-        |w| w.counts.treatment_appointments,
-        appointments::treatment_appointment
-    ),
-    table!(
-        "invoices",
-        Some(ids::INVOICES),
-        |w| w.counts.invoices,
-        finance::invoice
-    ),
-    table!(
-        "invoice_items",
-        None,
-        finance::item_count,
-        finance::invoice_item
-    ),
-    table!(
-        "payments",
-        Some(ids::PAYMENTS),
-        |w| w.counts.payments,
-        finance::payment
-    ),
-    table!(
-        "treatment_plans",
-        Some(ids::TREATMENT_PLANS),
-        |w| w.counts.treatment_plans,
-        plans::treatment_plan
-    ),
-    table!(
-        "treatment_plan_items",
-        Some(ids::TREATMENT_PLAN_ITEMS),
-        plans::item_count,
-        plans::treatment_plan_item
-    ),
-    table!(
-        "recalls",
-        Some(ids::RECALLS),
-        |w| w.counts.recalls,
-        clinical::recall
-    ),
-    table!(
-        "nhs_claims",
-        Some(ids::NHS_CLAIMS),
-        |w| w.counts.nhs_claims,
-        clinical::nhs_claim
-    ),
-    table!(
-        "patient_referrals",
-        Some(ids::PATIENT_REFERRALS),
-        |w| w.counts.referrals,
-        clinical::referral
-    ),
-    table!(
-        "rota_practitioner_diaries",
-        Some(ids::ROTA),
-        rota::count,
-        rota::diary,
-        rota::day_key
-    ),
-];
-
-/// The generator of a resource, by catalog name.
-pub(crate) fn table(name: &str) -> Option<&'static Table> {
-    TABLES.iter().find(|t| t.name == name)
-}
-
-/// Every generator.
-#[cfg(test)]
-pub(crate) fn tables() -> &'static [Table] {
-    TABLES
-}
-
-/// Splits `n` parents into pairs sharing `per_pair` children (each parent gets between 1 and
-/// `per_pair - 1`), so child `k` finds its parent in O(1) and the average is `per_pair / 2`.
-/// An odd last parent gets `per_pair / 2` children of its own.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Pairs {
-    /// Number of parents.
-    pub parents: u64,
-    /// Children per pair of parents.
-    pub per_pair: u64,
-}
-
-impl Pairs {
-    /// Children of the first parent of pair `m`, drawn from `rng`.
-    pub(crate) fn first_share(&self, world: &World, resource: &str, m: u64) -> u64 {
-        1 + world
-            .rng(resource, m)
-            .below("pair.split", self.per_pair - 1)
-    }
-
-    /// Total number of children.
-    pub(crate) fn children(&self) -> u64 {
-        (self.parents / 2) * self.per_pair + (self.parents % 2) * (self.per_pair / 2)
-    }
-
-    /// `(parent, slot)` of child `k`.
-    pub(crate) fn parent_of(&self, world: &World, resource: &str, k: u64) -> (u64, u64) {
-        let m = k / self.per_pair;
-        let r = k % self.per_pair;
-        if m == self.parents / 2 {
-            return (2 * m, r);
-        }
-        let first = self.first_share(world, resource, m);
-        if r < first {
-            (2 * m, r)
-        } else {
-            (2 * m + 1, r - first)
-        }
-    }
-
-    /// `(first child index, number of children)` of parent `p`.
-    pub(crate) fn children_of(&self, world: &World, resource: &str, p: u64) -> (u64, u64) {
-        let m = p / 2;
-        if m == self.parents / 2 {
-            return (m * self.per_pair, self.per_pair / 2);
-        }
-        let first = self.first_share(world, resource, m);
-        if p % 2 == 0 {
-            (m * self.per_pair, first)
-        } else {
-            (m * self.per_pair + first, self.per_pair - first)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -496,6 +230,34 @@ mod tests {
             assert!(table(r.name).is_some(), "no generator for {}", r.name);
         }
         assert_eq!(tables().len(), crate::catalog::all().len());
+    }
+
+    /// Base data never postdates the clock's start (the `updated_after` fast path relies on
+    /// it), and grouped fields really are non-decreasing (equality filters rely on it).
+    #[test]
+    fn base_data_respects_the_listing_invariants() {
+        let w = world(0.3);
+        for t in tables() {
+            let n = (t.len)(&w);
+            let mut last = i64::MIN;
+            for i in 0..n {
+                let record = (t.record)(&w, i);
+                for stamp in ["created_at", "updated_at"] {
+                    if let Some(s) = record.get(stamp).and_then(|v| v.as_str()) {
+                        let at = chrono::DateTime::parse_from_rfc3339(s)
+                            .unwrap()
+                            .timestamp_millis();
+                        assert!(at <= w.now, "{} {i}: {stamp} {s} after the clock", t.name);
+                    }
+                }
+                if let Some((field, key)) = t.grouped {
+                    let k = key(&w, i);
+                    assert_eq!(record[field].as_i64(), Some(k), "{} {i}: {field}", t.name);
+                    assert!(k >= last, "{} {i}: {field} decreases", t.name);
+                    last = k;
+                }
+            }
+        }
     }
 
     #[test]

@@ -141,7 +141,7 @@ pub(crate) fn site(w: &World, s: u64) -> Value {
         "website": format!("https://www.{slug}.example.co.uk"),
         "logo_url": null,
         "start_date": fmt::date(super::timeline::local_date(created)),
-        "opening_hours": if s % 2 == 0 {
+        "opening_hours": if s.is_multiple_of(2) {
             opening_hours("08:00", "18:00", s == 0, false)
         } else {
             opening_hours("08:30", "17:30", false, false)
@@ -196,7 +196,7 @@ fn user_role(w: &World, u: u64) -> &'static str {
             "dentist"
         }
     } else {
-        *w.rng("users", u).pick("role", STAFF_ROLES)
+        STAFF_ROLES[w.rng("users", u).below("role", STAFF_ROLES.len() as u64) as usize]
     }
 }
 
@@ -258,7 +258,7 @@ pub(crate) fn practitioner(w: &World, p: u64) -> Value {
     let hygienist = is_hygienist(p);
     let user = user(w, p);
     let created = w.setup.spread(p, w.counts.practitioners, &r, "created");
-    let contract = super::setup::contract_id(w, site);
+    let contract = super::vocab::contract_id(w, site);
     let uda_target = if hygienist {
         0
     } else {

@@ -40,6 +40,16 @@ pub(crate) fn patient_of(w: &World, k: u64) -> u64 {
     (k * w.counts.patients / w.counts.treatment_plans).min(w.counts.patients - 1)
 }
 
+/// `patient_id` of plan `k` (non-decreasing in `k`).
+pub(crate) fn plan_patient_id(w: &World, k: u64) -> i64 {
+    patients::patient_id(patient_of(w, k))
+}
+
+/// `treatment_plan_id` of item `x` (non-decreasing in `x`).
+pub(crate) fn item_plan_id(w: &World, x: u64) -> i64 {
+    plan_id(pairs(w).parent_of(w, "treatment_plan_items", x).0)
+}
+
 /// The first plan of patient `j`.
 pub(crate) fn first_plan_of(w: &World, j: u64) -> u64 {
     (j * w.counts.treatment_plans)

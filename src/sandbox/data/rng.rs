@@ -47,7 +47,7 @@ impl Rng {
     /// A derived stream (a sub-record such as an invoice item slot, or a simulated day).
     pub(crate) fn child(&self, name: &str, k: u64) -> Rng {
         Rng {
-            state: splitmix64(self.state ^ tag(name)).wrapping_add(splitmix64(k ^ 0xC0FF_EE)),
+            state: splitmix64(self.state ^ tag(name)).wrapping_add(splitmix64(k ^ 0x00C0_FFEE)),
         }
     }
 

@@ -1,9 +1,9 @@
-//! The practice's set-up: treatment list and categories, payment plans and their fees,
-//! sundries, NHS contracts, and the small vocabularies (acquisition sources, cancellation and
-//! appointment reasons, custom field definitions).
+//! The practice's price list: treatments and their categories, payment plans, and the fees of
+//! each treatment under each plan.
 //!
-//! Treatments and plans are the price list every invoice and plan item draws from, so the
-//! price helpers here (`treatment_price`) are shared with the finance and plan modules.
+//! Every invoice line and plan item draws its price from here (`treatment_price`), so an NHS
+//! patient is charged the band charge, a membership patient nothing for an included exam, and a
+//! private patient the list price.
 
 use serde_json::{Value, json};
 
@@ -43,367 +43,38 @@ macro_rules! t {
     };
 }
 
+#[rustfmt::skip]
 const TREATMENT_DEFS: &[TreatmentDef] = &[
-    t!(
-        "EXAM",
-        "Examination",
-        "Check-up",
-        0,
-        "Mouth",
-        "Band 1",
-        "1",
-        15,
-        5500,
-        "Diagnostic"
-    ),
-    t!(
-        "NPEXAM",
-        "New patient examination",
-        "New patient check-up",
-        0,
-        "Mouth",
-        "Band 1",
-        "1",
-        30,
-        8500,
-        "Diagnostic"
-    ),
-    t!(
-        "BW",
-        "Bitewing radiographs",
-        "X-rays (bitewing)",
-        1,
-        "Mouth",
-        "Band 1",
-        "1",
-        5,
-        2500,
-        "Diagnostic"
-    ),
-    t!(
-        "PA",
-        "Periapical radiograph",
-        "X-ray (single tooth)",
-        1,
-        "Tooth",
-        "Band 1",
-        "1",
-        5,
-        1800,
-        "Diagnostic"
-    ),
-    t!(
-        "OPG",
-        "Panoramic radiograph",
-        "Full mouth X-ray",
-        1,
-        "Mouth",
-        "Band 1",
-        "1",
-        10,
-        6000,
-        "Diagnostic"
-    ),
-    t!(
-        "SP",
-        "Scale and polish",
-        "Scale & polish",
-        2,
-        "Mouth",
-        "Band 1",
-        "1",
-        30,
-        6500,
-        "Preventive"
-    ),
-    t!(
-        "HYG",
-        "Hygienist visit",
-        "Hygiene appointment",
-        2,
-        "Mouth",
-        "",
-        "",
-        30,
-        7500,
-        "Preventive"
-    ),
-    t!(
-        "FV",
-        "Fluoride varnish",
-        "Fluoride varnish",
-        2,
-        "Mouth",
-        "Band 1",
-        "1",
-        5,
-        2500,
-        "Preventive"
-    ),
-    t!(
-        "FS",
-        "Fissure sealant",
-        "Fissure sealant",
-        2,
-        "Tooth",
-        "Band 2",
-        "3",
-        10,
-        3000,
-        "Preventive"
-    ),
-    t!(
-        "AMAL",
-        "Amalgam filling",
-        "Silver filling",
-        3,
-        "Tooth",
-        "Band 2",
-        "3",
-        30,
-        9500,
-        "Basic"
-    ),
-    t!(
-        "COMP1",
-        "Composite filling (1 surface)",
-        "White filling (small)",
-        3,
-        "Tooth",
-        "Band 2",
-        "3",
-        30,
-        12000,
-        "Basic"
-    ),
-    t!(
-        "COMP2",
-        "Composite filling (2 surfaces)",
-        "White filling (medium)",
-        3,
-        "Tooth",
-        "Band 2",
-        "3",
-        40,
-        15000,
-        "Basic"
-    ),
-    t!(
-        "COMP3",
-        "Composite filling (3+ surfaces)",
-        "White filling (large)",
-        3,
-        "Tooth",
-        "Band 2",
-        "3",
-        50,
-        18000,
-        "Basic"
-    ),
-    t!(
-        "GIC",
-        "Glass ionomer filling",
-        "Temporary filling",
-        3,
-        "Tooth",
-        "Band 2",
-        "3",
-        20,
-        8000,
-        "Basic"
-    ),
-    t!(
-        "RCT1",
-        "Root canal treatment (incisor)",
-        "Root canal (front tooth)",
-        4,
-        "Tooth",
-        "Band 2",
-        "3",
-        60,
-        35000,
-        "Major"
-    ),
-    t!(
-        "RCT3",
-        "Root canal treatment (molar)",
-        "Root canal (back tooth)",
-        4,
-        "Tooth",
-        "Band 2",
-        "3",
-        90,
-        65000,
-        "Major"
-    ),
-    t!(
-        "CRN",
-        "Porcelain bonded crown",
-        "Crown",
-        5,
-        "Tooth",
-        "Band 3",
-        "12",
-        60,
-        60000,
-        "Major"
-    ),
-    t!(
-        "EMAX",
-        "E.max crown",
-        "All-ceramic crown",
-        5,
-        "Tooth",
-        "",
-        "",
-        60,
-        75000,
-        "Major"
-    ),
-    t!(
-        "BRG",
-        "Bridge (per unit)",
-        "Bridge",
-        5,
-        "Tooth",
-        "Band 3",
-        "12",
-        60,
-        55000,
-        "Major"
-    ),
-    t!(
-        "ACDEN",
-        "Acrylic denture",
-        "Denture (plastic)",
-        5,
-        "Arch",
-        "Band 3",
-        "12",
-        45,
-        70000,
-        "Major"
-    ),
-    t!(
-        "COCR",
-        "Cobalt chrome denture",
-        "Denture (metal)",
-        5,
-        "Arch",
-        "Band 3",
-        "12",
-        45,
-        120000,
-        "Major"
-    ),
-    t!(
-        "EXT",
-        "Extraction",
-        "Tooth removal",
-        6,
-        "Tooth",
-        "Band 2",
-        "3",
-        30,
-        15000,
-        "Basic"
-    ),
-    t!(
-        "SEXT",
-        "Surgical extraction",
-        "Surgical tooth removal",
-        6,
-        "Tooth",
-        "Band 2",
-        "3",
-        60,
-        35000,
-        "Major"
-    ),
-    t!(
-        "EMERG",
-        "Emergency appointment",
-        "Emergency visit",
-        6,
-        "Mouth",
-        "Urgent",
-        "1.2",
-        20,
-        8500,
-        "Basic"
-    ),
-    t!(
-        "WHT",
-        "Home whitening",
-        "Teeth whitening",
-        7,
-        "Mouth",
-        "",
-        "",
-        30,
-        35000,
-        "Cosmetic"
-    ),
-    t!(
-        "IMP",
-        "Implant placement",
-        "Dental implant",
-        7,
-        "Tooth",
-        "",
-        "",
-        90,
-        250000,
-        "Major"
-    ),
-    t!(
-        "IMPC",
-        "Implant consultation",
-        "Implant consultation",
-        7,
-        "Mouth",
-        "",
-        "",
-        30,
-        7500,
-        "Diagnostic"
-    ),
-    t!(
-        "ALIGN",
-        "Clear aligners",
-        "Invisible braces",
-        7,
-        "Mouth",
-        "",
-        "",
-        45,
-        350000,
-        "Cosmetic"
-    ),
-    t!(
-        "BOND",
-        "Composite bonding (per tooth)",
-        "Tooth bonding",
-        7,
-        "Tooth",
-        "",
-        "",
-        45,
-        25000,
-        "Cosmetic"
-    ),
-    t!(
-        "MG",
-        "Sports mouthguard",
-        "Mouthguard",
-        7,
-        "Arch",
-        "",
-        "",
-        20,
-        9000,
-        "Cosmetic"
-    ),
+    t!("EXAM", "Examination", "Check-up", 0, "Mouth", "Band 1", "1", 15, 5500, "Diagnostic"),
+    t!("NPEXAM", "New patient examination", "New patient check-up", 0, "Mouth", "Band 1", "1", 30, 8500, "Diagnostic"),
+    t!("BW", "Bitewing radiographs", "X-rays (bitewing)", 1, "Mouth", "Band 1", "1", 5, 2500, "Diagnostic"),
+    t!("PA", "Periapical radiograph", "X-ray (single tooth)", 1, "Tooth", "Band 1", "1", 5, 1800, "Diagnostic"),
+    t!("OPG", "Panoramic radiograph", "Full mouth X-ray", 1, "Mouth", "Band 1", "1", 10, 6000, "Diagnostic"),
+    t!("SP", "Scale and polish", "Scale & polish", 2, "Mouth", "Band 1", "1", 30, 6500, "Preventive"),
+    t!("HYG", "Hygienist visit", "Hygiene appointment", 2, "Mouth", "", "", 30, 7500, "Preventive"),
+    t!("FV", "Fluoride varnish", "Fluoride varnish", 2, "Mouth", "Band 1", "1", 5, 2500, "Preventive"),
+    t!("FS", "Fissure sealant", "Fissure sealant", 2, "Tooth", "Band 2", "3", 10, 3000, "Preventive"),
+    t!("AMAL", "Amalgam filling", "Silver filling", 3, "Tooth", "Band 2", "3", 30, 9500, "Basic"),
+    t!("COMP1", "Composite filling (1 surface)", "White filling (small)", 3, "Tooth", "Band 2", "3", 30, 12000, "Basic"),
+    t!("COMP2", "Composite filling (2 surfaces)", "White filling (medium)", 3, "Tooth", "Band 2", "3", 40, 15000, "Basic"),
+    t!("COMP3", "Composite filling (3+ surfaces)", "White filling (large)", 3, "Tooth", "Band 2", "3", 50, 18000, "Basic"),
+    t!("GIC", "Glass ionomer filling", "Temporary filling", 3, "Tooth", "Band 2", "3", 20, 8000, "Basic"),
+    t!("RCT1", "Root canal treatment (incisor)", "Root canal (front tooth)", 4, "Tooth", "Band 2", "3", 60, 35000, "Major"),
+    t!("RCT3", "Root canal treatment (molar)", "Root canal (back tooth)", 4, "Tooth", "Band 2", "3", 90, 65000, "Major"),
+    t!("CRN", "Porcelain bonded crown", "Crown", 5, "Tooth", "Band 3", "12", 60, 60000, "Major"),
+    t!("EMAX", "E.max crown", "All-ceramic crown", 5, "Tooth", "", "", 60, 75000, "Major"),
+    t!("BRG", "Bridge (per unit)", "Bridge", 5, "Tooth", "Band 3", "12", 60, 55000, "Major"),
+    t!("ACDEN", "Acrylic denture", "Denture (plastic)", 5, "Arch", "Band 3", "12", 45, 70000, "Major"),
+    t!("COCR", "Cobalt chrome denture", "Denture (metal)", 5, "Arch", "Band 3", "12", 45, 120000, "Major"),
+    t!("EXT", "Extraction", "Tooth removal", 6, "Tooth", "Band 2", "3", 30, 15000, "Basic"),
+    t!("SEXT", "Surgical extraction", "Surgical tooth removal", 6, "Tooth", "Band 2", "3", 60, 35000, "Major"),
+    t!("EMERG", "Emergency appointment", "Emergency visit", 6, "Mouth", "Urgent", "1.2", 20, 8500, "Basic"),
+    t!("WHT", "Home whitening", "Teeth whitening", 7, "Mouth", "", "", 30, 35000, "Cosmetic"),
+    t!("IMP", "Implant placement", "Dental implant", 7, "Tooth", "", "", 90, 250000, "Major"),
+    t!("IMPC", "Implant consultation", "Implant consultation", 7, "Mouth", "", "", 30, 7500, "Diagnostic"),
+    t!("ALIGN", "Clear aligners", "Invisible braces", 7, "Mouth", "", "", 45, 350000, "Cosmetic"),
+    t!("BOND", "Composite bonding (per tooth)", "Tooth bonding", 7, "Tooth", "", "", 45, 25000, "Cosmetic"),
+    t!("MG", "Sports mouthguard", "Mouthguard", 7, "Arch", "", "", 20, 9000, "Cosmetic"),
 ];
 
 const CATEGORIES: &[(&str, &str)] = &[
@@ -442,12 +113,20 @@ pub(crate) fn treatment_def(t: u64) -> &'static TreatmentDef {
 
 /// Display name of treatment `t`.
 pub(crate) fn treatment_name(t: u64) -> String {
-    let variant = t / TREATMENT_DEFS.len() as u64;
+    const FLAVOURS: &[&str] = &[
+        "child",
+        "out of hours",
+        "complex",
+        "review",
+        "domiciliary",
+        "sedation",
+    ];
+    let variant = (t / TREATMENT_DEFS.len() as u64) as usize;
     let def = treatment_def(t);
-    if variant == 0 {
-        def.name.to_string()
-    } else {
-        format!("{} (variant {})", def.name, variant + 1)
+    match variant {
+        0 => def.name.to_string(),
+        v if v <= FLAVOURS.len() => format!("{} ({})", def.name, FLAVOURS[v - 1]),
+        v => format!("{} (variant {})", def.name, v + 1),
     }
 }
 
@@ -543,6 +222,11 @@ pub(crate) fn payment_plan(w: &World, p: u64) -> Value {
     })
 }
 
+/// `treatment_id` of fee `i` (fees are treatment-major).
+pub(crate) fn fee_treatment(w: &World, i: u64) -> i64 {
+    ids::TREATMENTS + (i / w.counts.payment_plans) as i64
+}
+
 /// `/v1/fees`: one row per treatment × payment plan (treatment-major).
 pub(crate) fn fee(w: &World, i: u64) -> Value {
     let plans = w.counts.payment_plans;
@@ -571,156 +255,6 @@ pub(crate) fn fee(w: &World, i: u64) -> Value {
         "multiple_pricing": multiple,
         "price_one": tier(0), "price_two": tier(1), "price_three": tier(2), "price_four": tier(3), "price_five": tier(4),
         "duration_one": dur(0), "duration_two": dur(1), "duration_three": dur(2), "duration_four": dur(3), "duration_five": dur(4),
-    })
-}
-
-const SUNDRIES: &[(&str, &str, i64)] = &[
-    ("Manual toothbrush", "Brush", 350),
-    ("Interdental brushes (pack)", "TePe", 595),
-    ("Mouthwash 500ml", "Wash", 475),
-    ("Whitening gel top-up", "Gel", 2_500),
-    ("Electric toothbrush heads", "Heads", 1_299),
-    ("Dental floss", "Floss", 299),
-    ("Duraphat toothpaste 5000ppm", "Duraphat", 1_150),
-    ("Denture cleaning tablets", "Tabs", 425),
-    ("Sports mouthguard kit", "Guard", 4_500),
-    ("Lost appointment fee", "FTA", 3_500),
-];
-
-/// Pence price of sundry `s`.
-pub(crate) fn sundry_price(s: u64) -> i64 {
-    SUNDRIES[(s % SUNDRIES.len() as u64) as usize].2
-}
-
-/// `/v1/sundries`.
-pub(crate) fn sundry(w: &World, s: u64) -> Value {
-    let (name, nick, pence) = SUNDRIES[(s % SUNDRIES.len() as u64) as usize];
-    json!({
-        "id": ids::SUNDRIES + s as i64,
-        "name": name,
-        "nickname": nick,
-        "price": fmt::money(pence),
-        "site_id": if s % 3 == 0 { json!(organisation::site_id(w, s % w.counts.sites)) } else { Value::Null },
-    })
-}
-
-fn contract_created(w: &World, site: u64) -> i64 {
-    w.setup
-        .spread(site, w.counts.sites, &w.rng("contracts", site), "created")
-}
-
-/// GUID of the NHS contract of site `site` (one per site).
-pub(crate) fn contract_id(w: &World, site: u64) -> String {
-    fmt::guid_v7(
-        contract_created(w, site) + 1,
-        w.rng("contracts", site).bits("id"),
-    )
-}
-
-/// `/v1/contracts`.
-pub(crate) fn contract(w: &World, s: u64) -> Value {
-    let r = w.rng("contracts", s);
-    let created = contract_created(w, s) + 1;
-    let start = super::timeline::local_date(created);
-    json!({
-        "id": contract_id(w, s),
-        "active": true,
-        "contract_number": format!("{:06}/{:04}", r.range("no", 100_000, 999_999), s + 1),
-        "start_date": fmt::date(start),
-        "end_date": null,
-        "nhs_location_id": format!("{}", r.range("loc", 10_000, 99_999)),
-        "nhs_site_id": format!("V{}", r.range("site", 10_000, 99_999)),
-        "pds_plus": r.chance("pds", 0.2),
-        "site_id": organisation::site_id(w, s),
-        "target": fmt::decimal(r.range("target", 40, 120) * 100 * 10_000, 4),
-        "uda_value": fmt::decimal(r.range("rate", 2_600, 3_400) * 100, 4),
-        "uoa_target": fmt::decimal(0, 4),
-        "uoa_value": fmt::decimal(0, 4),
-        "created_at": fmt::timestamp(created),
-        "updated_at": fmt::timestamp(updated_after(&r, created, w.now)),
-    })
-}
-
-/// `/v1/acquisition_sources`.
-pub(crate) fn acquisition_source(w: &World, i: u64) -> Value {
-    const SOURCES: &[&str] = &[
-        "Google",
-        "Word of mouth",
-        "Facebook",
-        "Practice website",
-        "Walk-in",
-        "NHS website",
-        "Instagram",
-        "Referral from GP",
-    ];
-    let r = w.rng("acquisition_sources", i);
-    json!({
-        "id": ids::ACQUISITION_SOURCES + i as i64,
-        "active": !r.chance("inactive", 0.15),
-        "name": SOURCES[(i % SOURCES.len() as u64) as usize],
-        "notes": if r.chance("notes", 0.3) { json!("Added for the marketing report") } else { Value::Null },
-        "show_in_portal": r.chance("portal", 0.6),
-    })
-}
-
-/// `/v1/appointment_cancellation_reasons`.
-pub(crate) fn cancellation_reason(_w: &World, i: u64) -> Value {
-    const REASONS: &[(&str, &str)] = &[
-        ("Patient unwell", "patient"),
-        ("Work commitments", "patient"),
-        ("Practitioner unavailable", "practice"),
-        ("Rescheduled by patient", "patient"),
-        ("Transport problems", "patient"),
-        ("Practice closure", "practice"),
-    ];
-    let (reason, kind) = REASONS[(i % REASONS.len() as u64) as usize];
-    json!({"id": ids::CANCELLATION_REASONS + i as i64, "reason": reason, "reason_type": kind, "archived": i >= REASONS.len() as u64})
-}
-
-/// The booking reasons; the first ones are also the `reason` of appointments.
-pub(crate) const APPOINTMENT_REASONS: &[(&str, i64)] = &[
-    ("Exam", 15),
-    ("Scale & Polish", 30),
-    ("Exam + Scale & Polish", 40),
-    ("Filling", 30),
-    ("Emergency", 20),
-    ("Consultation", 30),
-    ("Root canal", 60),
-    ("Crown prep", 60),
-    ("Crown fit", 30),
-    ("Extraction", 30),
-];
-
-/// `/v1/appointment_reasons`.
-pub(crate) fn appointment_reason(w: &World, i: u64) -> Value {
-    let (reason, duration) = APPOINTMENT_REASONS[(i % APPOINTMENT_REASONS.len() as u64) as usize];
-    let r = w.rng("appointment_reasons", i);
-    json!({
-        "id": ids::APPOINTMENT_REASONS + i as i64,
-        "reason": reason,
-        "colour": r.pick("colour", &["#74B9FF", "#55EFC4", "#FFEAA7", "#FAB1A0", "#A29BFE"]),
-        "duration": duration,
-        "deleted": i >= APPOINTMENT_REASONS.len() as u64,
-    })
-}
-
-/// `/v1/custom_fields`.
-pub(crate) fn custom_field(w: &World, i: u64) -> Value {
-    const FIELDS: &[(&str, &str)] = &[
-        ("Preferred pronouns", "text"),
-        ("Nervous patient", "checkbox"),
-        ("Referred by", "text"),
-        ("Locker number", "number"),
-    ];
-    let (name, kind) = FIELDS[(i % FIELDS.len() as u64) as usize];
-    let (created, updated, _) = setup_stamp(w, "custom_fields", i, w.counts.custom_fields);
-    json!({
-        "id": ids::CUSTOM_FIELDS + i as i64,
-        "name": name,
-        "field_type": kind,
-        "active": true,
-        "created_at": fmt::timestamp(created),
-        "updated_at": fmt::timestamp(updated),
     })
 }
 
