@@ -279,6 +279,7 @@ async fn commit(
     };
     let path = manifest_path(&ctx.run_id);
     ctx.loc.put_json_atomic(&path, &manifest).await?;
+    crash_point("after-manifest");
     // State before removing the old files: a crash in between leaves stale files (removed by the
     // next run), never a state naming files that are gone.
     for r in manifest.resources.iter().filter(|r| r.status != "failed") {
@@ -320,6 +321,15 @@ async fn commit(
         manifest_path: path,
         exit_code,
     })
+}
+
+/// A test hook: `DENTALLY_ETL_TEST_CRASH=<point>` aborts the process there, as a crash or a
+/// `kill -9` would, so tests can prove the commit protocol at the exact points that matter.
+pub(crate) fn crash_point(point: &str) {
+    if std::env::var("DENTALLY_ETL_TEST_CRASH").is_ok_and(|p| p == point) {
+        eprintln!("test crash at {point}");
+        std::process::abort();
+    }
 }
 
 /// Deletes raw files that runs which died before recording them left behind.

@@ -106,6 +106,7 @@ pub async fn extract(ctx: &RunContext, spec: &ResourceSpec) -> ResourceEntry {
             progress.last = None;
             let done = (slices, 1, SliceReport::default());
             save_checkpoint(ctx, spec, &plan, &mut raws, &mut progress, done).await?;
+            super::crash_point("after-raw");
         } else {
             for raw in &mut raws {
                 raw.close().await?;

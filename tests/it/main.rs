@@ -4,6 +4,7 @@
 mod cli;
 mod common;
 mod extract;
+mod incremental;
 mod interop;
 mod preflight;
 mod pyenv;
