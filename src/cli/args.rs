@@ -70,6 +70,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show or reset a pipeline's state (`_state/<pipeline>.json` next to the output).
+    State {
+        /// What to do.
+        #[command(subcommand)]
+        action: StateAction,
+    },
     /// List the catalog of Dentally resources.
     Resources,
     /// Print the Arrow/Parquet schema of a resource's tables.
@@ -93,5 +99,23 @@ pub enum Command {
         /// Output format.
         #[arg(long, default_value = "parquet")]
         format: String,
+    },
+}
+
+/// `state` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum StateAction {
+    /// Print the state as JSON on stdout.
+    Show {
+        /// The pipeline file.
+        pipeline: PathBuf,
+    },
+    /// Forget cursors and checkpoints: the next run reads everything again.
+    Reset {
+        /// The pipeline file.
+        pipeline: PathBuf,
+        /// Only this resource.
+        #[arg(long)]
+        resource: Option<String>,
     },
 }

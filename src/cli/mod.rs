@@ -8,13 +8,13 @@ mod args;
 mod demo;
 mod logging;
 mod plan;
+mod state;
 mod summary;
 
 use std::io::Write;
-use std::path::Path;
 use std::process::ExitCode;
 
-pub use args::{Cli, Command, LogFormat};
+pub use args::{Cli, Command, LogFormat, StateAction};
 
 use crate::config::{self, LoadError, Pipeline};
 use crate::run::{self, RunError, RunOptions};
@@ -36,15 +36,19 @@ async fn dispatch(cli: Cli) -> ExitCode {
     let quiet = cli.quiet;
     match cli.command {
         Command::Validate { pipelines } => validate(&pipelines),
-        Command::Plan { pipeline, json } => with_pipeline(&pipeline, |p| {
-            let plan = plan::build(p);
-            if json {
-                print_json(&plan)
-            } else {
-                print_stdout(&plan::render(&plan))
+        Command::Plan { pipeline, json } => match config::load(&pipeline) {
+            Ok(p) => {
+                let plan = plan::build(&p).await;
+                if json {
+                    print_json(&plan);
+                } else {
+                    print_stdout(&plan::render(&plan));
+                }
+                ExitCode::SUCCESS
             }
-            ExitCode::SUCCESS
-        }),
+            Err(e) => load_failed(&e),
+        },
+        Command::State { action } => state::run(action).await,
         Command::Resources => {
             print_stdout(&crate::catalog::list_text());
             ExitCode::SUCCESS
@@ -95,13 +99,6 @@ fn validate(paths: &[std::path::PathBuf]) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(2)
-    }
-}
-
-fn with_pipeline(path: &Path, f: impl FnOnce(&Pipeline) -> ExitCode) -> ExitCode {
-    match config::load(path) {
-        Ok(p) => f(&p),
-        Err(e) => load_failed(&e),
     }
 }
 

@@ -30,6 +30,7 @@ pub use context::RunContext;
 pub use layout::{current_file, manifest as manifest_path, new_run_id, raw_file};
 pub use manifest::{ApiEntry, FileEntry, Manifest, ResourceEntry, TableEntry};
 pub use progress::Progress;
+pub use strategy::{Choice, Strategy};
 
 use crate::api::{self, ApiError, Budget, Client, RetryConfig};
 use crate::config::{Compression, OutputFormat, PiiMode, Pipeline, ResourceSpec};
