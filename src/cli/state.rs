@@ -49,6 +49,10 @@ async fn state(path: &Path, reset: bool, resource: Option<String>) -> Result<(),
     };
     for name in &names {
         store
+            .set_checkpoint(name, None)
+            .await
+            .map_err(|e| (1, e.to_string()))?;
+        store
             .update(name, |r| *r = crate::state::ResourceState::default())
             .await
             .map_err(|e| (1, e.to_string()))?;

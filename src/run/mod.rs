@@ -122,6 +122,7 @@ pub fn location_for(pipeline: &Pipeline) -> Result<Location, RunError> {
         region: o.region.clone(),
         allow_http: o.allow_http,
         virtual_hosted_style: o.virtual_hosted_style,
+        retry_timeout: o.retry_timeout_secs.map(Duration::from_secs),
     };
     Ok(Location::parse(&o.url, &options)?)
 }
@@ -288,7 +289,6 @@ async fn commit(
         let now = ctx.started.to_rfc3339();
         ctx.state
             .update(&r.name, |s| {
-                s.checkpoint = None;
                 s.last_run = Some(run_id);
                 s.cursor.clone_from(&r.cursor);
                 s.tables = r
@@ -308,6 +308,12 @@ async fn commit(
                     s.runs_since_reconcile += 1;
                 }
             })
+            .await
+            .map_err(|e| RunError::Usage(e.to_string()))?;
+    }
+    for r in manifest.resources.iter().filter(|r| r.status != "failed") {
+        ctx.state
+            .set_checkpoint(&r.name, None)
             .await
             .map_err(|e| RunError::Usage(e.to_string()))?;
     }

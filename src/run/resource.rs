@@ -308,7 +308,7 @@ async fn save_checkpoint(
         max_cursor: progress.max_cursor,
     };
     ctx.state
-        .update(spec.resource.name, |r| r.checkpoint = Some(cp))
+        .set_checkpoint(spec.resource.name, Some(cp))
         .await?;
     progress.pages_since_checkpoint = 0;
     Ok(())

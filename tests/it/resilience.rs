@@ -337,10 +337,10 @@ fn committed(out: &Path) -> bool {
     };
     let state: serde_json::Value = serde_json::from_str(&text).unwrap();
     let resources = state["resources"].as_object().unwrap();
-    resources.len() == RESOURCES.len()
-        && resources
-            .values()
-            .all(|r| r.get("checkpoint").is_none() && r.get("last_run").is_some())
+    let pending = out.join("_state/resilience.progress.json").exists();
+    !pending
+        && resources.len() == RESOURCES.len()
+        && resources.values().all(|r| r.get("last_run").is_some())
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
