@@ -70,12 +70,21 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show or reset a pipeline's state (`_state/<pipeline>.json` next to the output).
+    State {
+        /// What to do.
+        #[command(subcommand)]
+        action: StateAction,
+    },
     /// List the catalog of Dentally resources.
     Resources,
     /// Print the Arrow/Parquet schema of a resource's tables.
     Schema {
         /// Resource name (see `resources`).
         resource: String,
+        /// Show the schema as written under this PII policy.
+        #[arg(long, default_value = "keep", value_parser = ["keep", "drop", "hash"])]
+        pii: String,
     },
     /// Serve the built-in Dentally emulator on 127.0.0.1.
     Sandbox(crate::sandbox::cli::SandboxArgs),
@@ -90,5 +99,23 @@ pub enum Command {
         /// Output format.
         #[arg(long, default_value = "parquet")]
         format: String,
+    },
+}
+
+/// `state` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum StateAction {
+    /// Print the state as JSON on stdout.
+    Show {
+        /// The pipeline file.
+        pipeline: PathBuf,
+    },
+    /// Forget cursors and checkpoints: the next run reads everything again.
+    Reset {
+        /// The pipeline file.
+        pipeline: PathBuf,
+        /// Only this resource.
+        #[arg(long)]
+        resource: Option<String>,
     },
 }

@@ -8,13 +8,13 @@ mod args;
 mod demo;
 mod logging;
 mod plan;
+mod state;
 mod summary;
 
 use std::io::Write;
-use std::path::Path;
 use std::process::ExitCode;
 
-pub use args::{Cli, Command, LogFormat};
+pub use args::{Cli, Command, LogFormat, StateAction};
 
 use crate::config::{self, LoadError, Pipeline};
 use crate::run::{self, RunError, RunOptions};
@@ -36,20 +36,24 @@ async fn dispatch(cli: Cli) -> ExitCode {
     let quiet = cli.quiet;
     match cli.command {
         Command::Validate { pipelines } => validate(&pipelines),
-        Command::Plan { pipeline, json } => with_pipeline(&pipeline, |p| {
-            let plan = plan::build(p);
-            if json {
-                print_json(&plan)
-            } else {
-                print_stdout(&plan::render(&plan))
+        Command::Plan { pipeline, json } => match config::load(&pipeline) {
+            Ok(p) => {
+                let plan = plan::build(&p).await;
+                if json {
+                    print_json(&plan);
+                } else {
+                    print_stdout(&plan::render(&plan));
+                }
+                ExitCode::SUCCESS
             }
-            ExitCode::SUCCESS
-        }),
+            Err(e) => load_failed(&e),
+        },
+        Command::State { action } => state::run(action).await,
         Command::Resources => {
             print_stdout(&crate::catalog::list_text());
             ExitCode::SUCCESS
         }
-        Command::Schema { resource } => schema(&resource),
+        Command::Schema { resource, pii } => schema(&resource, &pii),
         Command::Check { pipeline, json } => match config::load(&pipeline) {
             Ok(p) => check(&p, json).await,
             Err(e) => load_failed(&e),
@@ -98,25 +102,21 @@ fn validate(paths: &[std::path::PathBuf]) -> ExitCode {
     }
 }
 
-fn with_pipeline(path: &Path, f: impl FnOnce(&Pipeline) -> ExitCode) -> ExitCode {
-    match config::load(path) {
-        Ok(p) => f(&p),
-        Err(e) => load_failed(&e),
-    }
-}
-
 fn load_failed(e: &LoadError) -> ExitCode {
     eprintln!("error: {e}");
     ExitCode::from(2)
 }
 
-fn schema(name: &str) -> ExitCode {
+fn schema(name: &str, pii: &str) -> ExitCode {
+    let policy = match pii {
+        "drop" => crate::catalog::PiiPolicy::Drop,
+        // The digest's key does not change the schema.
+        "hash" => crate::catalog::PiiPolicy::Hash { key: Vec::new() },
+        _ => crate::catalog::PiiPolicy::Keep,
+    };
     match crate::catalog::find(name) {
         Some(r) => {
-            print_stdout(&crate::catalog::describe(
-                r,
-                &crate::catalog::PiiPolicy::Keep,
-            ));
+            print_stdout(&crate::catalog::describe(r, &policy));
             ExitCode::SUCCESS
         }
         None => {

@@ -36,13 +36,83 @@ pub struct Plan {
     pub base_url: String,
     /// Output location and format.
     pub output: String,
+    /// Which state the plan used.
+    pub state: String,
     /// Resources.
     pub resources: Vec<ResourcePlan>,
 }
 
-/// Builds the plan of `p` for today.
-pub fn build(p: &Pipeline) -> Plan {
+async fn load_states(p: &Pipeline) -> (crate::state::State, String) {
+    let loaded = async {
+        let loc = crate::run::location_for(p).map_err(|e| e.to_string())?;
+        let store = crate::state::StateStore::load(&loc, &p.name)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>((store.snapshot().await, store.path().to_string()))
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(10), loaded).await {
+        Ok(Ok((state, path))) if state.resources.is_empty() => (
+            state,
+            format!("no state yet at `{path}`: first run reads everything"),
+        ),
+        Ok(Ok((state, path))) => (state, format!("state from `{path}`")),
+        Ok(Err(e)) => (
+            crate::state::State::default(),
+            format!("state not read ({e}); shown as a first run"),
+        ),
+        Err(_) => (
+            crate::state::State::default(),
+            "state not read (the output did not answer in 10 s)".to_string(),
+        ),
+    }
+}
+
+fn describe_mode(
+    spec: &crate::config::ResourceSpec,
+    state: &crate::state::ResourceState,
+) -> String {
+    let r = spec.resource;
+    if spec.mode == Mode::Full {
+        return "full".to_string();
+    }
+    let now = chrono::Utc::now();
+    let choice = crate::run::Choice {
+        full_refresh: false,
+        force_reconcile: false,
+        today: now.date_naive(),
+        now,
+    };
+    let strategy = crate::run::Strategy::choose(spec, state, choice);
+    let base = match (&strategy, r.cursor) {
+        (crate::run::Strategy::Full, _) => "first incremental run: full read".to_string(),
+        (crate::run::Strategy::Delta { .. }, _) => format!(
+            "{} (`{}` cursor)",
+            strategy.label(),
+            r.cursor.unwrap_or("updated_at")
+        ),
+        (crate::run::Strategy::Window { .. }, _) => {
+            "window re-read (rows of the window not returned are marked deleted)".to_string()
+        }
+        (crate::run::Strategy::Everything, None) => {
+            "full read every run (no `updated_after` support); deletions marked".to_string()
+        }
+        (crate::run::Strategy::Everything, Some(_)) => {
+            "reconcile deletions: full read of every page this run".to_string()
+        }
+    };
+    match state.checkpoint.as_ref() {
+        Some(cp) => format!(
+            "{base}; resumes run {} at slice {} page {}",
+            cp.run_id, cp.slice, cp.next_page
+        ),
+        None => base,
+    }
+}
+
+/// Builds the plan of `p` for today, reading the pipeline's state when the output is reachable.
+pub async fn build(p: &Pipeline) -> Plan {
     let today = chrono::Utc::now().date_naive();
+    let (states, state_note) = load_states(p).await;
     let ext = match p.output.format {
         crate::config::OutputFormat::Parquet => "parquet",
         crate::config::OutputFormat::Csv => "csv",
@@ -77,13 +147,8 @@ pub fn build(p: &Pipeline) -> Plan {
                 _ if r.kind == Kind::Single => "one object".into(),
                 _ => "one list".into(),
             };
-            let mode = match (spec.mode, r.cursor) {
-                (Mode::Full, _) => "full".to_string(),
-                (Mode::Incremental, Some(c)) => format!("incremental on `{c}`"),
-                (Mode::Incremental, None) => {
-                    "full (this resource has no `updated_after` cursor)".to_string()
-                }
-            };
+            let state = states.resources.get(r.name).cloned().unwrap_or_default();
+            let mode = describe_mode(spec, &state);
             let pii = match spec.pii {
                 PiiMode::Keep => "keep",
                 PiiMode::Hash => "hash",
@@ -102,6 +167,7 @@ pub fn build(p: &Pipeline) -> Plan {
         })
         .collect();
     Plan {
+        state: state_note,
         pipeline: p.name.clone(),
         base_url: p.source.base_url.to_string(),
         output: format!("{} ({ext})", p.output.url),
@@ -112,8 +178,8 @@ pub fn build(p: &Pipeline) -> Plan {
 /// The plan as text.
 pub fn render(plan: &Plan) -> String {
     let mut out = format!(
-        "pipeline {}: {} → {}\n",
-        plan.pipeline, plan.base_url, plan.output
+        "pipeline {}: {} → {}\n{}\n",
+        plan.pipeline, plan.base_url, plan.output, plan.state
     );
     for r in &plan.resources {
         let q: Vec<String> = r.query.iter().map(|(k, v)| format!("{k}={v}")).collect();

@@ -80,6 +80,8 @@ pub struct Output {
     pub allow_http: Option<bool>,
     /// Virtual-hosted-style S3 addressing.
     pub virtual_hosted_style: Option<bool>,
+    /// Total time an object-store request may be retried (S3).
+    pub retry_timeout_secs: Option<u64>,
 }
 
 /// File format of the current tables.

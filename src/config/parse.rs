@@ -41,6 +41,7 @@ const OUTPUT: &[&str] = &[
     "region",
     "allow_http",
     "virtual_hosted_style",
+    "retry_timeout_secs",
 ];
 const DEFAULTS: &[&str] = &[
     "mode",
@@ -362,6 +363,7 @@ fn read_output(ctx: &mut Ctx<'_>, top: &Section<'_, '_>) -> Option<Output> {
     let region = s.string(ctx, "region").map(|e| e.0);
     let allow_http = s.boolean(ctx, "allow_http");
     let virtual_hosted_style = s.boolean(ctx, "virtual_hosted_style");
+    let retry_timeout_secs = s.uint(ctx, "retry_timeout_secs", 3600);
     s.finish(ctx, &|key| {
         secret_key_hint(key).map(|_| {
             "credentials never go in a pipeline file: use AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or your cloud's usual variables)".to_string()
@@ -377,6 +379,7 @@ fn read_output(ctx: &mut Ctx<'_>, top: &Section<'_, '_>) -> Option<Output> {
         region,
         allow_http,
         virtual_hosted_style,
+        retry_timeout_secs,
     })
 }
 

@@ -30,6 +30,7 @@ pub use context::RunContext;
 pub use layout::{current_file, manifest as manifest_path, new_run_id, raw_file};
 pub use manifest::{ApiEntry, FileEntry, Manifest, ResourceEntry, TableEntry};
 pub use progress::Progress;
+pub use strategy::{Choice, Strategy};
 
 use crate::api::{self, ApiError, Budget, Client, RetryConfig};
 use crate::config::{Compression, OutputFormat, PiiMode, Pipeline, ResourceSpec};
@@ -121,6 +122,7 @@ pub fn location_for(pipeline: &Pipeline) -> Result<Location, RunError> {
         region: o.region.clone(),
         allow_http: o.allow_http,
         virtual_hosted_style: o.virtual_hosted_style,
+        retry_timeout: o.retry_timeout_secs.map(Duration::from_secs),
     };
     Ok(Location::parse(&o.url, &options)?)
 }
@@ -279,6 +281,7 @@ async fn commit(
     };
     let path = manifest_path(&ctx.run_id);
     ctx.loc.put_json_atomic(&path, &manifest).await?;
+    crash_point("after-manifest");
     // State before removing the old files: a crash in between leaves stale files (removed by the
     // next run), never a state naming files that are gone.
     for r in manifest.resources.iter().filter(|r| r.status != "failed") {
@@ -286,7 +289,6 @@ async fn commit(
         let now = ctx.started.to_rfc3339();
         ctx.state
             .update(&r.name, |s| {
-                s.checkpoint = None;
                 s.last_run = Some(run_id);
                 s.cursor.clone_from(&r.cursor);
                 s.tables = r
@@ -310,6 +312,12 @@ async fn commit(
             .map_err(|e| RunError::Usage(e.to_string()))?;
     }
     for r in manifest.resources.iter().filter(|r| r.status != "failed") {
+        ctx.state
+            .set_checkpoint(&r.name, None)
+            .await
+            .map_err(|e| RunError::Usage(e.to_string()))?;
+    }
+    for r in manifest.resources.iter().filter(|r| r.status != "failed") {
         for t in &r.tables {
             current::remove_stale(&ctx.loc, &t.name, &t.files).await?;
         }
@@ -320,6 +328,15 @@ async fn commit(
         manifest_path: path,
         exit_code,
     })
+}
+
+/// A test hook: `DENTALLY_ETL_TEST_CRASH=<point>` aborts the process there, as a crash or a
+/// `kill -9` would, so tests can prove the commit protocol at the exact points that matter.
+pub(crate) fn crash_point(point: &str) {
+    if std::env::var("DENTALLY_ETL_TEST_CRASH").is_ok_and(|p| p == point) {
+        eprintln!("test crash at {point}");
+        std::process::abort();
+    }
 }
 
 /// Deletes raw files that runs which died before recording them left behind.
@@ -347,6 +364,11 @@ async fn remove_dead_runs_files(
     resume::remove_orphan_raw_files(loc, &tables, &keep, run_id).await?;
     // Staging files of a killed writer, under this run's tables only (a run of another pipeline
     // writing other tables to the same output is left alone).
+    // The manifest and state folders too: a run killed while writing them leaves a staging file.
+    // (Two pipelines writing to one output at the same moment are not supported.)
+    for prefix in ["_runs/", "_state/"] {
+        crate::sink::cleanup::remove_leftovers(loc, prefix, Duration::ZERO).await?;
+    }
     for table in &tables {
         for prefix in [format!("_raw/{table}/"), format!("{table}/")] {
             crate::sink::cleanup::remove_leftovers(loc, &prefix, Duration::ZERO).await?;

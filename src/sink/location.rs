@@ -32,6 +32,9 @@ pub struct StoreOptions {
     pub allow_http: Option<bool>,
     /// `true`: `https://bucket.endpoint/key`; `false` (the default): `https://endpoint/bucket/key`.
     pub virtual_hosted_style: Option<bool>,
+    /// Give up on a failing object-store request after this long (retries with backoff until
+    /// then; object_store's default is 3 minutes).
+    pub retry_timeout: Option<std::time::Duration>,
 }
 
 /// Where the output lives: an object store, a prefix inside it, and a display string that is safe

@@ -3,7 +3,12 @@
 
 mod cli;
 mod common;
+mod extract;
+mod incremental;
 mod interop;
+mod preflight;
 mod pyenv;
+mod resilience;
 mod s3;
 mod s3_server;
+mod sandbox;
