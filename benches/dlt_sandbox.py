@@ -38,12 +38,7 @@ def resource_config(entry, window_from, window_to):
         endpoint["paginator"] = "single_page"
         endpoint["params"] = {}
     elif window == "per_treatment":
-        endpoint["params"]["treatment_id"] = {
-            "type": "resolve",
-            "resource": "treatments",
-            "field": "id",
-        }
-        config["include_from_parent"] = []
+        endpoint["params"]["treatment_id"] = "{resources.treatments.id}"
     elif isinstance(window, dict):
         endpoint["params"][window["after"]] = window_from
         endpoint["params"][window["before"]] = window_to

@@ -143,10 +143,11 @@ def timed(cmd, env=None, cwd=None):
 
 
 def last_json(stdout):
-    for line in reversed(stdout.strip().splitlines()):
-        if line.startswith("{"):
-            return json.loads(line)
-    return json.loads(stdout)
+    """The JSON document on stdout: all of it, or else its last line."""
+    try:
+        return json.loads(stdout)
+    except json.JSONDecodeError:
+        return json.loads(stdout.strip().splitlines()[-1])
 
 
 def spread(values):
@@ -233,7 +234,7 @@ def run_ours(exe, sandbox, catalog, work, i):
     if rc != 0:
         raise RuntimeError("dentally-etl run failed")
     manifest = last_json(stdout)
-    failed = [r["name"] for r in manifest["resources"] if r["status"] not in ("ok", "success")]
+    failed = [r["name"] for r in manifest["resources"] if r["status"] == "failed"]
     rows = sum(r["rows"] for r in manifest["resources"])
     log(f"ours run {i}: {wall:.2f} s, {rows} rows, {rss:.0f} MiB, status {manifest['status']}")
     return {"wall": wall, "cpu": timed.cpu, "rss_mib": rss, "rows": rows, "rows_per_s": rows / wall,
@@ -368,6 +369,20 @@ def ratio(a, b):
     return None if not a or not b else a / b
 
 
+def common_rates(ours_runs, peer_runs):
+    """Median rows/s of ours and of a peer over the resources the peer could convert."""
+    if not peer_runs:
+        return None, None
+    done = set.intersection(*[{k for k, v in r["resources"].items() if "error" not in v}
+                              for r in peer_runs])
+
+    def rate(run):
+        rows = sum(run["resources"][k]["rows"] for k in done)
+        return rows / max(sum(run["resources"][k]["seconds"] for k in done), 1e-9)
+    return (statistics.median(rate(r) for r in ours_runs),
+            statistics.median(rate(r) for r in peer_runs))
+
+
 def summarize(results):
     rows = []
     ours = results["ours_e2e"]
@@ -375,15 +390,11 @@ def summarize(results):
     rows.append(("requests (ours / minimum)", req["made"], req["minimum"],
                  ratio(req["made"], req["minimum"]), "= 1.0"))
     conv = results["ndjson_to_parquet"]
-    ours_rate = spread([r["rows_per_s"] for r in conv["ours"]])
     for peer in PEERS:
-        theirs = spread([r["rows_per_s"] for r in conv.get(peer, [])
-                         if not any("error" in v for v in r["resources"].values())])
+        mine, theirs = common_rates(conv["ours"], conv.get(peer, []))
         target = ">= 1.5" if peer in ("pyarrow", "duckdb") else "(none)"
-        rows.append((f"NDJSON→Parquet rows/s (ours / {peer})",
-                     ours_rate and ours_rate["median"], theirs and theirs["median"],
-                     ratio(ours_rate and ours_rate["median"], theirs and theirs["median"]),
-                     target))
+        rows.append((f"NDJSON→Parquet rows/s (ours / {peer})", mine, theirs,
+                     ratio(mine, theirs), target))
     dlt = results.get("dlt_e2e")
     if dlt:
         ours_wall, dlt_wall = spread([r["wall"] for r in ours]), spread([r["wall"] for r in dlt])
@@ -455,7 +466,7 @@ def memory_check(args, exe, catalog, work):
 def main():
     args = parse_args()
     ensure_time()
-    work = args.out
+    work = os.path.abspath(args.out)
     os.makedirs(work, exist_ok=True)
     if not args.no_build:
         build(args.profile)
