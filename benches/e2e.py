@@ -182,6 +182,12 @@ class Sandbox:
         with urllib.request.urlopen(urllib.request.Request(url, headers=headers)) as r:
             return json.loads(r.read())
 
+    def cpu(self):
+        """CPU seconds (user + system) the sandbox has used so far."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def requests(self):
         return self.get("/_sandbox/requests", token=False)
 
@@ -230,14 +236,18 @@ def run_ours(exe, sandbox, catalog, work, i):
     write_pipeline(pipeline, catalog, out_dir)
     sandbox.clear()
     env = dict(os.environ, DENTALLY_API_TOKEN=TOKEN, DENTALLY_BASE_URL=sandbox.url)
+    sandbox_cpu = sandbox.cpu()
     wall, rss, stdout, rc = timed([exe, "--quiet", "run", pipeline, "--json"], env=env)
+    sandbox_cpu = sandbox.cpu() - sandbox_cpu
     if rc != 0:
         raise RuntimeError("dentally-etl run failed")
     manifest = last_json(stdout)
     failed = [r["name"] for r in manifest["resources"] if r["status"] == "failed"]
     rows = sum(r["rows"] for r in manifest["resources"])
-    log(f"ours run {i}: {wall:.2f} s, {rows} rows, {rss:.0f} MiB, status {manifest['status']}")
-    return {"wall": wall, "cpu": timed.cpu, "rss_mib": rss, "rows": rows, "rows_per_s": rows / wall,
+    log(f"ours run {i}: {wall:.2f} s, {timed.cpu:.2f} CPU s (sandbox {sandbox_cpu:.2f}), "
+        f"{rows} rows, {rss:.0f} MiB, status {manifest['status']}")
+    return {"wall": wall, "cpu": timed.cpu, "sandbox_cpu": sandbox_cpu, "rss_mib": rss,
+            "rows": rows, "rows_per_s": rows / wall, "rows_per_cpu_s": rows / max(timed.cpu, 1e-9),
             "requests": len(sandbox.requests()), "manifest": manifest, "failed": failed}
 
 
@@ -348,6 +358,7 @@ def run_dlt(python, sandbox, catalog_path, work, i):
     w_from = time.strftime("%Y-%m-%d", time.gmtime(day - 400 * 86400))
     w_to = time.strftime("%Y-%m-%d", time.gmtime(day + 90 * 86400))
     sandbox.clear()
+    sandbox_cpu = sandbox.cpu()
     env = dict(os.environ, RUNTIME__DLTHUB_TELEMETRY="false")
     cmd = [python, os.path.join(BENCHES, "dlt_sandbox.py"), sandbox.url, out, catalog_path,
            w_from, w_to]
@@ -355,7 +366,8 @@ def run_dlt(python, sandbox, catalog_path, work, i):
     if rc != 0:
         return None
     res = last_json(stdout)
-    res.update(wall=wall, cpu=timed.cpu, rss_mib=rss, requests=len(sandbox.requests()))
+    res.update(wall=wall, cpu=timed.cpu, sandbox_cpu=sandbox.cpu() - sandbox_cpu, rss_mib=rss,
+               requests=len(sandbox.requests()))
     res["rows_per_s"] = res["rows"] / wall
     log(f"dlt run {i}: {wall:.2f} s, {res['rows']} rows, {rss:.0f} MiB, {res['requests']} requests")
     return res
@@ -401,6 +413,9 @@ def summarize(results):
         ours_rss, dlt_rss = spread([r["rss_mib"] for r in ours]), spread([r["rss_mib"] for r in dlt])
         rows.append(("end-to-end wall s (ours / dlt)", ours_wall["median"], dlt_wall["median"],
                      ratio(ours_wall["median"], dlt_wall["median"]), "<= 0.2"))
+        ours_cpu, dlt_cpu = spread([r["cpu"] for r in ours]), spread([r["cpu"] for r in dlt])
+        rows.append(("end-to-end CPU s (ours / dlt)", ours_cpu["median"], dlt_cpu["median"],
+                     ratio(ours_cpu["median"], dlt_cpu["median"]), "(info)"))
         rows.append(("end-to-end peak RSS MiB (ours / dlt)", ours_rss["median"],
                      dlt_rss["median"], ratio(ours_rss["median"], dlt_rss["median"]), "<= 0.2"))
         dlt_req = spread([r["requests"] for r in dlt])
@@ -520,10 +535,14 @@ def main():
     results["ratios"] = [dict(zip(("metric", "ours", "theirs", "ratio", "target"), row))
                          for row in table]
     results["problems"] = problems
+    results["loadavg_after"] = loadavg()
     results["summary"] = {
         "ours_wall": spread([r["wall"] for r in results["ours_e2e"]]),
         "ours_rows_per_s": spread([r["rows_per_s"] for r in results["ours_e2e"]]),
         "ours_rss_mib": spread([r["rss_mib"] for r in results["ours_e2e"]]),
+        "ours_cpu": spread([r["cpu"] for r in results["ours_e2e"]]),
+        "ours_rows_per_cpu_s": spread([r["rows_per_cpu_s"] for r in results["ours_e2e"]]),
+        "sandbox_cpu_during_ours": spread([r["sandbox_cpu"] for r in results["ours_e2e"]]),
         "rows": first["rows"],
         "converters_rows_per_s": {t: spread([r["rows_per_s"] for r in v])
                                   for t, v in results["ndjson_to_parquet"].items()},
@@ -533,6 +552,9 @@ def main():
     if "dlt_e2e" in results:
         results["summary"]["dlt_wall"] = spread([r["wall"] for r in results["dlt_e2e"]])
         results["summary"]["dlt_rss_mib"] = spread([r["rss_mib"] for r in results["dlt_e2e"]])
+        results["summary"]["dlt_cpu"] = spread([r["cpu"] for r in results["dlt_e2e"]])
+        results["summary"]["sandbox_cpu_during_dlt"] = spread(
+            [r["sandbox_cpu"] for r in results["dlt_e2e"]])
     with open(args.json, "w") as f:
         json.dump(results, f, indent=2)
     print(f"\n{first['rows']:,} rows, scale {args.scale}, latency {args.latency_ms} ms, "
