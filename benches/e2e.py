@@ -514,7 +514,9 @@ def main():
             if dumped != r["rows"]:
                 problems.append(f"{r['name']}: run has {r['rows']} rows, NDJSON {dumped}")
         for r in runs:
-            r.pop("manifest")
+            manifest = r.pop("manifest")
+            r["resources"] = {e["name"]: {k: e[k] for k in ("rows", "pages", "slices", "seconds")}
+                              for e in manifest["resources"]}
         results.update(ours_e2e=runs, requests=requests)
         log(f"requests: {requests['made']} made, minimum {requests['minimum']} "
             f"(preflight {requests['preflight']})")
