@@ -61,6 +61,8 @@ def parse_args():
     p.add_argument("--no-build", action="store_true", help="use the binaries already built")
     p.add_argument("--memory-scales", default=None,
                    help="only the memory check: comma-separated multiples of --scale (1,10,100)")
+    p.add_argument("--skip", default="",
+                   help="comma-separated resources left out of the pipeline (e.g. fees)")
     p.add_argument("--out", default=os.path.join(ROOT, "target", "bench"), help="work folder")
     p.add_argument("--json", default=None, help="results file (default: OUT/e2e.json)")
     p.add_argument("--smoke", action="store_true", help="tiny CI run (see above)")
@@ -491,7 +493,10 @@ def main():
         f.write(subprocess.run([converter, "--catalog"], check=True, capture_output=True,
                                text=True).stdout)
     with open(catalog_path) as f:
-        catalog = json.load(f)
+        skipped = set(filter(None, args.skip.split(",")))
+        catalog = [e for e in json.load(f) if e["name"] not in skipped]
+        with open(catalog_path, "w") as out:
+            json.dump(catalog, out)
     results = {"args": vars(args), "machine": machine(), "started": time.strftime("%FT%TZ", time.gmtime())}
     if args.memory_scales:
         results.update(memory_check(args, exe, catalog, work))
