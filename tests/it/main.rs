@@ -10,5 +10,7 @@ mod preflight;
 mod pyenv;
 mod resilience;
 mod s3;
+mod s3_run;
 mod s3_server;
 mod sandbox;
+mod tcp_proxy;
