@@ -21,7 +21,7 @@ use crate::catalog::{self, FieldType, Window};
 
 use super::data::conform::conform;
 use super::data::rng::Rng;
-use super::data::{ids, organisation, rota};
+use super::data::{Updated, ids, organisation, rota};
 use super::query::{Filter, ListQuery, Sort};
 use super::store::View;
 
@@ -101,10 +101,39 @@ pub(crate) fn list(
         _ => {
             let mut found: Vec<u64> = Vec::new();
             let mut keyed: Vec<(Key, u64)> = Vec::new();
+            let cheap_updated = match view.table.stamps.map(|s| s.updated) {
+                Some(Updated::Cheap(key)) => Some(key),
+                _ => None,
+            };
+            let by_key = |f: &&Filter| {
+                cheap_updated.is_some()
+                    && matches!(
+                        f,
+                        Filter::From {
+                            field: "updated_at",
+                            ..
+                        } | Filter::Until {
+                            field: "updated_at",
+                            ..
+                        }
+                    )
+            };
+            let (cheap, costly): (Vec<&Filter>, Vec<&Filter>) =
+                residual.iter().copied().partition(by_key);
             for i in merged(lo, hi, &excluded, &explicit) {
-                let Some(raw) = view.raw(i) else { continue };
                 let implicit = (lo..hi).contains(&i) && excluded.binary_search(&i).is_err();
-                if implicit && !residual.iter().all(|f| holds(view, f, &raw)) {
+                if implicit && let Some(key) = cheap_updated {
+                    let at = key(view.world, i);
+                    if !cheap.iter().all(|f| holds_at(f, at)) {
+                        continue;
+                    }
+                    if costly.is_empty() && natural.is_some() {
+                        found.push(i);
+                        continue;
+                    }
+                }
+                let Some(raw) = view.raw(i) else { continue };
+                if implicit && !costly.iter().all(|f| holds(view, f, &raw)) {
                     continue;
                 }
                 match (&query.sort, natural) {
@@ -227,6 +256,7 @@ fn narrow(
         _ => None,
     };
     let key = view.table.window;
+    let stamps = view.table.stamps;
     let first_at_least = |x: i64| -> u64 {
         let key = key.expect("window key");
         partition(view.base_len(), |i| key(view.world, i) < x)
@@ -268,6 +298,28 @@ fn narrow(
                 hi = lo;
                 resolved.push(n);
             }
+            Filter::From { field, ms } | Filter::Until { field, ms }
+                if stamps.is_some() && matches!(field, "created_at" | "updated_at") =>
+            {
+                let st = stamps.expect("stamps");
+                let created_from =
+                    |x: i64| partition(view.base_len(), |i| (st.created)(view.world, i) < x);
+                let exact = field == "created_at" || matches!(st.updated, Updated::SameAsCreated);
+                if matches!(filter, Filter::From { .. }) {
+                    // updated ≤ created + max_lag: rows created before `ms − max_lag` are out.
+                    lo = lo.max(created_from(if exact {
+                        ms
+                    } else {
+                        ms.saturating_sub(st.max_lag)
+                    }));
+                } else {
+                    // updated ≥ created: rows created at or after `ms` are out.
+                    hi = hi.min(created_from(ms));
+                }
+                if exact {
+                    resolved.push(n);
+                }
+            }
             _ => {}
         }
     }
@@ -282,6 +334,15 @@ fn partition(n: u64, below: impl Fn(u64) -> bool) -> u64 {
         if below(mid) { a = mid + 1 } else { b = mid }
     }
     a
+}
+
+/// Whether a bound on `updated_at` holds for a record updated at `at` (UTC ms).
+fn holds_at(filter: &Filter, at: i64) -> bool {
+    match filter {
+        Filter::From { ms, .. } => at >= *ms,
+        Filter::Until { ms, .. } => at < *ms,
+        _ => true,
+    }
 }
 
 /// Whether `filter` holds for a raw record.

@@ -49,10 +49,22 @@ pub(crate) struct InvoiceHead {
     pub dentist: u64,
 }
 
+/// `created_at` of base invoice `i` (strictly increasing in `i`).
+pub(crate) fn invoice_created(w: &World, i: u64) -> i64 {
+    w.recent
+        .spread(i, w.counts.invoices, &w.rng("invoices", i), "created")
+}
+
+/// `created_at` (and `updated_at`) of base invoice item `k` (increasing in `k`).
+pub(crate) fn item_created(w: &World, k: u64) -> i64 {
+    let (i, slot) = pairs(w).parent_of(w, "invoice_items", k);
+    invoice_created(w, i) + slot as i64
+}
+
 /// Head of base invoice `i`.
 pub(crate) fn head(w: &World, i: u64) -> InvoiceHead {
     let r = w.rng("invoices", i);
-    let created = w.recent.spread(i, w.counts.invoices, &r, "created");
+    let created = invoice_created(w, i);
     let patient = patients::pick_existing(w, &r, "patient", created);
     InvoiceHead {
         created,

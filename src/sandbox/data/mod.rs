@@ -38,7 +38,7 @@ pub(crate) use pairs::Pairs;
 use rng::Rng;
 #[cfg(test)]
 pub(crate) use tables::tables;
-pub(crate) use tables::{Table, table};
+pub(crate) use tables::{Table, Updated, table};
 use timeline::WorkCalendar;
 
 /// First integer id of each resource. Every practice uses the same ranges, so ids overlap
@@ -248,6 +248,37 @@ mod tests {
                             .unwrap()
                             .timestamp_millis();
                         assert!(at <= w.now, "{} {i}: {stamp} {s} after the clock", t.name);
+                    }
+                }
+                if let Some(st) = t.stamps {
+                    let ms = |f: &str| {
+                        chrono::DateTime::parse_from_rfc3339(record[f].as_str().unwrap())
+                            .unwrap()
+                            .timestamp_millis()
+                    };
+                    let (created, updated) = (ms("created_at"), ms("updated_at"));
+                    assert_eq!(
+                        (st.created)(&w, i),
+                        created,
+                        "{} {i}: cheap created_at",
+                        t.name
+                    );
+                    assert!(
+                        i == 0 || (st.created)(&w, i - 1) <= created,
+                        "{} {i}: created_at decreases",
+                        t.name
+                    );
+                    assert!(
+                        updated - created <= st.max_lag,
+                        "{} {i}: updated too late",
+                        t.name
+                    );
+                    match st.updated {
+                        Updated::SameAsCreated => assert_eq!(updated, created, "{} {i}", t.name),
+                        Updated::Cheap(key) => {
+                            assert_eq!(key(&w, i), updated, "{} {i}: cheap updated_at", t.name)
+                        }
+                        Updated::Unknown => {}
                     }
                 }
                 if let Some((field, key)) = t.grouped {

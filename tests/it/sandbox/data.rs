@@ -194,9 +194,21 @@ async fn scale_1000_serves_deep_pages_quickly() {
     assert_eq!(body["meta"]["total_count"], 1_000_000);
     assert_eq!(body["patients"].as_array().unwrap().len(), 25);
     assert_eq!(body["patients"][0]["id"], 20_001 + 4_999 * 25);
-    let fees = api.get("/v1/fees?treatment_id=40001&per_page=100&page=40").await.json();
-    assert_eq!(fees["meta"]["total_count"], 4_000, "one fee per plan, found by range");
-    assert!(fees["fees"].as_array().unwrap().iter().all(|f| f["treatment_id"] == 40_001));
+    let fees = api
+        .get("/v1/fees?treatment_id=40001&per_page=100&page=40")
+        .await
+        .json();
+    assert_eq!(
+        fees["meta"]["total_count"], 4_000,
+        "one fee per plan, found by range"
+    );
+    assert!(
+        fees["fees"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["treatment_id"] == 40_001)
+    );
     let items = api.get("/v1/invoice_items?invoice_id=1500001").await.json();
     assert!(items["meta"]["total_count"].as_u64().unwrap() >= 1);
     let deep = api
