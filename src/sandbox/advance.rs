@@ -5,7 +5,9 @@
 //! books appointments ahead, sees the day's patients (their appointments become `Completed`,
 //! `Did not attend` or `Cancelled` with matching stamps; some are invoiced and paid on the
 //! spot), edits a few patients, settles old invoices, completes plan items, and deletes a few
-//! rows (no tombstones: they simply vanish from every list). Everything is recorded in the
+//! rows (no tombstones: they simply vanish from every list). However small the practice, every
+//! day brings at least one new patient, one booking, one edit and one deletion, so a test can
+//! always see each kind of change. Everything is recorded in the
 //! practice's overlay, so memory grows with the activity simulated, not with the data size,
 //! and the same seed simulates the same days.
 
@@ -48,10 +50,10 @@ fn simulate_day(practice: &Practice, date: NaiveDate, n: u32) {
     let opens = local_ms(date, 9 * 60);
     let at = |r: &Rng| opens + r.range("minute", 0, 9 * 60 - 1) * 60_000 + r.range("ms", 0, 59_999);
     let scale = w.counts.patients as f64 / 1_000.0;
-    for k in 0..how_many(&rng, "patients", 1.4 * scale) {
+    for k in 0..how_many(&rng, "patients", 1.4 * scale).max(1) {
         new_patient(&mut ov, w, at(&rng.child("patient", k)));
     }
-    for k in 0..how_many(&rng, "bookings", 3.7 * scale) {
+    for k in 0..how_many(&rng, "bookings", 3.7 * scale).max(1) {
         book(
             &mut ov,
             w,
@@ -64,7 +66,7 @@ fn simulate_day(practice: &Practice, date: NaiveDate, n: u32) {
     for k in 0..how_many(&rng, "edits", 2.0 * scale).max(1) {
         edit_patient(&mut ov, w, &rng.child("edit", k), at(&rng.child("edit", k)));
     }
-    for k in 0..how_many(&rng, "settle", 1.0 * scale) {
+    for k in 0..how_many(&rng, "settle", 1.0 * scale).max(1) {
         settle_invoice(
             &mut ov,
             w,
@@ -72,7 +74,7 @@ fn simulate_day(practice: &Practice, date: NaiveDate, n: u32) {
             at(&rng.child("settle", k)),
         );
     }
-    for k in 0..how_many(&rng, "completions", 2.0 * scale) {
+    for k in 0..how_many(&rng, "completions", 2.0 * scale).max(1) {
         complete_plan_item(
             &mut ov,
             w,
@@ -429,4 +431,67 @@ fn delete(
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::SandboxConfig;
+
+    fn sandbox() -> Sandbox {
+        Sandbox::new(SandboxConfig {
+            scale: 0.2,
+            today: NaiveDate::from_ymd_opt(2026, 6, 15).unwrap(),
+            practices: 2,
+            ..SandboxConfig::default()
+        })
+    }
+
+    #[test]
+    fn companions_follow_patients_and_nothing_postdates_the_clock() {
+        let s = sandbox();
+        advance(&s, 4);
+        let now = s.now();
+        for practice in &s.practices {
+            let ov = practice.overlay.read().unwrap();
+            let appended = |t: &str| ov.tables.get(t).map_or(0, |c| c.appended.len());
+            let deleted = |t: &str| {
+                ov.tables
+                    .get(t)
+                    .map(|c| c.deleted.clone())
+                    .unwrap_or_default()
+            };
+            assert!(appended("patients") > 0 && appended("appointments") > 0);
+            assert_eq!(appended("patients"), appended("patient_stats"));
+            assert_eq!(appended("patients"), appended("accounts"));
+            assert!(!deleted("patients").is_empty());
+            assert_eq!(deleted("patients"), deleted("patient_stats"));
+            assert_eq!(deleted("patients"), deleted("accounts"));
+            for changes in ov.tables.values() {
+                for record in changes.appended.iter().chain(changes.updated.values()) {
+                    if let Some(t) = record.get("updated_at").and_then(Value::as_str) {
+                        assert!(super::super::query::instant_of(t).unwrap() <= now, "{t}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn days_do_not_depend_on_how_they_are_split() {
+        let (a, b) = (sandbox(), sandbox());
+        advance(&a, 3);
+        for _ in 0..3 {
+            advance(&b, 1);
+        }
+        for (pa, pb) in a.practices.iter().zip(&b.practices) {
+            let (oa, ob) = (pa.overlay.read().unwrap(), pb.overlay.read().unwrap());
+            for (name, changes) in &oa.tables {
+                let other = &ob.tables[name];
+                assert_eq!(changes.appended, other.appended, "{name}");
+                assert_eq!(changes.updated, other.updated, "{name}");
+                assert_eq!(changes.deleted, other.deleted, "{name}");
+            }
+        }
+    }
 }

@@ -10,7 +10,7 @@
 //! request: latency, 5xx, stalls, truncated bodies, connection resets, rate-limit blips,
 //! unstable default order, missing `total_pages`.
 //!
-//! The data is generated on the fly from a seed (see [`data`]), so a sandbox of any scale
+//! The data is generated on the fly from a seed (see the `data` module), so a sandbox of any scale
 //! starts instantly and uses little memory; `advance` simulates days of practice activity on
 //! top of it. Layout:
 //!
