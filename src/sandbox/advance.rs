@@ -195,7 +195,10 @@ fn see_patients(ov: &mut Overlay, w: &World, date: NaiveDate, rng: &Rng) {
             .and_then(super::query::instant_of)
             .unwrap_or(0);
         if !(from..to).contains(&start)
-            || !matches!(a["state"].as_str(), Some("Pending" | "Confirmed"))
+            || !matches!(
+                a["state"].as_str(),
+                Some("Pending" | "Confirmed" | "Arrived" | "In surgery")
+            )
             || a["patient_id"].is_null()
         {
             continue;
@@ -205,15 +208,24 @@ fn see_patients(ov: &mut Overlay, w: &World, date: NaiveDate, rng: &Rng) {
             .as_str()
             .and_then(super::query::instant_of)
             .unwrap_or(start);
-        let state = *r.weighted(
-            "outcome",
-            &[("Completed", 88), ("Did not attend", 6), ("Cancelled", 6)],
-        );
+        let arrived = matches!(a["state"].as_str(), Some("Arrived" | "In surgery"));
+        let state = if arrived {
+            "Completed"
+        } else {
+            *r.weighted(
+                "outcome",
+                &[("Completed", 88), ("Did not attend", 6), ("Cancelled", 6)],
+            )
+        };
         let stamp = |t: i64| json!(fmt::timestamp(t));
         let updated = match state {
             "Completed" => {
-                a["arrived_at"] = stamp(start - 300_000);
-                a["in_surgery_at"] = stamp(start + 60_000);
+                if !arrived {
+                    a["arrived_at"] = stamp(start - 300_000);
+                }
+                if a["in_surgery_at"].is_null() {
+                    a["in_surgery_at"] = stamp(start + 60_000);
+                }
                 a["completed_at"] = stamp(finish);
                 finish
             }

@@ -78,7 +78,7 @@ pub(crate) mod ids {
 pub(crate) const ROTA_DAYS_EACH_SIDE: i64 = 365;
 
 /// How many rows each resource has; everything scales with `scale` (1 ≈ 1,000 patients) and
-/// no table drops below one row.
+/// no table drops below one row (users below three).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Counts {
     pub sites: u64,
@@ -109,7 +109,9 @@ impl Counts {
     /// The counts of a practice of size `scale`.
     pub(crate) fn new(scale: f64) -> Counts {
         let n = |base: f64| ((base * scale).round() as u64).max(1);
-        let users = n(12.0);
+        // A practice has at least an owner, a receptionist and one more member of staff, so
+        // the sandbox tokens always belong to different users.
+        let users = n(12.0).max(3);
         Counts {
             sites: n(2.0),
             users,
