@@ -318,12 +318,19 @@ fn invoice(ov: &mut Overlay, w: &World, r: &Rng, j: u64, p: u64, t: i64) {
             paid,
         ));
     for (s, line) in lines.iter().enumerate() {
-        let item = finance::render_item(&wt, &r.child("item", s as u64), id, &head, line, s as u64);
-        ov.tables
-            .entry("invoice_items")
-            .or_default()
+        let item_rng = r.child("item", s as u64);
+        let mut item = finance::render_item(&wt, &item_rng, id, &head, line, s as u64);
+        let items = ov.tables.entry("invoice_items").or_default();
+        // Item ids are time-ordered GUIDs; keep them increasing in append order so that id
+        // order stays creation order (invoices of one day are not written in time order).
+        let after = items
             .appended
-            .push(item);
+            .last()
+            .and_then(|last| guid_ms(&last["id"]))
+            .unwrap_or(i64::MIN);
+        let ms = (t + s as i64).max(after + 1);
+        item["id"] = json!(fmt::guid_v7(ms, item_rng.bits("id")));
+        items.appended.push(item);
     }
     if let Some(taken) = paid {
         let k = index_len(ov, w, "payments");
@@ -342,6 +349,17 @@ fn invoice(ov: &mut Overlay, w: &World, r: &Rng, j: u64, p: u64, t: i64) {
             .appended
             .push(payment);
     }
+}
+
+/// The millisecond timestamp leading a time-ordered GUID.
+fn guid_ms(id: &Value) -> Option<i64> {
+    let hex: String = id
+        .as_str()?
+        .chars()
+        .filter(|c| *c != '-')
+        .take(12)
+        .collect();
+    i64::from_str_radix(&hex, 16).ok()
 }
 
 fn edit_patient(ov: &mut Overlay, w: &World, r: &Rng, t: i64) {
@@ -486,6 +504,32 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn appended_guids_keep_id_order() {
+        let s = Sandbox::new(SandboxConfig {
+            scale: 1.0,
+            today: NaiveDate::from_ymd_opt(2026, 6, 15).unwrap(),
+            ..SandboxConfig::default()
+        });
+        advance(&s, 5);
+        for practice in &s.practices {
+            let ov = practice.overlay.read().unwrap();
+            let ids: Vec<&str> = ov.tables["invoice_items"]
+                .appended
+                .iter()
+                .map(|v| v["id"].as_str().unwrap())
+                .collect();
+            assert!(ids.len() > 2);
+            assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+            let base_last = practice
+                .with_view("invoice_items", |v| {
+                    v.raw(v.base_len() - 1).unwrap()["id"].clone()
+                })
+                .unwrap();
+            assert!(base_last.as_str().unwrap() < ids[0]);
         }
     }
 
