@@ -15,11 +15,13 @@
 //! top of it. Layout:
 //!
 //! * [`config`] and [`faults`]: what a sandbox is asked to be;
-//! * `server` (pipeline), `endpoints`, `query`, `listing`, `respond`: answering requests;
+//! * `server` (pipeline), `endpoints`, `query`, `listing`, `matching`, `respond`: answering
+//!   requests;
 //! * `auth`, `ratelimit`, `log`: tokens, budgets and the request log;
-//! * `store`, `advance`: the live state (base data + overlay) and simulated days;
+//! * `store`, `advance`, `activity`: the live state (base data + overlay) and simulated days;
 //! * `control`: the `/_sandbox/` routes; [`cli`]: `dentally-etl sandbox`.
 
+mod activity;
 mod advance;
 mod auth;
 pub mod cli;
@@ -31,6 +33,7 @@ pub mod error;
 pub mod faults;
 mod listing;
 pub mod log;
+mod matching;
 mod query;
 mod ratelimit;
 mod respond;
