@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::data::rng::Rng;
 use super::data::timeline::{DAY_MS, local_ms};
-use super::data::{World, appointments, finance, fmt, ids, patients};
+use super::data::{World, appointments, finance, fmt, ids, patients, payments};
 use super::store::Overlay;
 
 /// Most appointments of one day a practice settles (bounds memory at huge scales).
@@ -243,7 +243,7 @@ pub(super) fn invoice(ov: &mut Overlay, w: &World, r: &Rng, j: u64, p: u64, t: i
     }
     if let Some(taken) = paid {
         let k = index_len(ov, w, "payments");
-        let payment = finance::render_payment(
+        let payment = payments::render_payment(
             &wt,
             &r.child("payment", 0),
             ids::PAYMENTS + k as i64,

@@ -24,6 +24,7 @@ pub(crate) mod names;
 pub(crate) mod organisation;
 mod pairs;
 pub(crate) mod patients;
+pub(crate) mod payments;
 pub(crate) mod plans;
 pub(crate) mod rng;
 pub(crate) mod rota;

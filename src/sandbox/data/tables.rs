@@ -6,7 +6,8 @@ use serde_json::Value;
 
 use super::timeline::DAY_MS;
 use super::{
-    World, appointments, clinical, finance, ids, organisation, patients, plans, rota, setup, vocab,
+    World, appointments, clinical, finance, ids, organisation, patients, payments, plans, rota,
+    setup, vocab,
 };
 
 /// A per-record key: `key(world, index)`.
@@ -127,7 +128,7 @@ static TABLES: &[Table] = &[
     table!("treatment_appointments", Some(ids::TREATMENT_APPOINTMENTS), |w| w.counts.treatment_appointments, appointments::treatment_appointment).by("appointment_id", appointments::linked_appointment_id),
     table!("invoices", Some(ids::INVOICES), |w| w.counts.invoices, finance::invoice).stamped(finance::invoice_created, Updated::Unknown, 12 * DAY_MS),
     table!("invoice_items", None, finance::item_count, finance::invoice_item).by("invoice_id", finance::item_invoice_id).stamped(finance::item_created, Updated::SameAsCreated, 0),
-    table!("payments", Some(ids::PAYMENTS), |w| w.counts.payments, finance::payment),
+    table!("payments", Some(ids::PAYMENTS), |w| w.counts.payments, payments::payment),
     table!("treatment_plans", Some(ids::TREATMENT_PLANS), |w| w.counts.treatment_plans, plans::treatment_plan).by("patient_id", plans::plan_patient_id),
     table!("treatment_plan_items", Some(ids::TREATMENT_PLAN_ITEMS), plans::item_count, plans::treatment_plan_item).by("treatment_plan_id", plans::item_plan_id),
     table!("recalls", Some(ids::RECALLS), |w| w.counts.recalls, clinical::recall).by("patient_id", clinical::recall_patient_id),
