@@ -79,6 +79,7 @@ pub async fn extract(ctx: &RunContext, spec: &ResourceSpec) -> ResourceEntry {
                 t.schema.clone(),
                 ctx.raw_format,
                 &ctx.run_id,
+                &ctx.part,
                 ctx.started,
             )
         })

@@ -51,7 +51,12 @@ impl RequestLog {
 
     /// A copy of every entry, oldest first.
     pub(crate) fn all(&self) -> Vec<LoggedRequest> {
-        self.entries.lock().expect("request log").iter().cloned().collect()
+        self.entries
+            .lock()
+            .expect("request log")
+            .iter()
+            .cloned()
+            .collect()
     }
 
     /// Forgets every entry.
