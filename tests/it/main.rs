@@ -3,9 +3,11 @@
 
 mod cli;
 mod common;
+mod deploy;
 mod extract;
 mod incremental;
 mod interop;
+mod practices;
 mod preflight;
 mod pyenv;
 mod resilience;
