@@ -36,7 +36,8 @@ pub fn current_schema(table: &SchemaRef, with_practice: bool) -> SchemaRef {
         DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
         true,
     )));
-    if with_practice {
+    // A table whose records carry `practice_id` already (`users`) keeps the API's column.
+    if with_practice && table.column_with_name(PRACTICE_COLUMN).is_none() {
         fields.push(Arc::new(Field::new(PRACTICE_COLUMN, DataType::Utf8, true)));
     }
     Arc::new(Schema::new_with_metadata(fields, table.metadata().clone()))
@@ -50,7 +51,8 @@ pub fn with_deleted(
     deleted: Option<Vec<Option<i64>>>,
     practice: Option<&str>,
 ) -> RecordBatch {
-    let with_practice = schema.column_with_name(PRACTICE_COLUMN).is_some();
+    let names: Vec<&String> = schema.fields().iter().rev().take(2).map(|f| f.name()).collect();
+    let with_practice = names.first().is_some_and(|n| *n == PRACTICE_COLUMN) && names.get(1).is_some_and(|n| *n == DELETED_COLUMN);
     let n = schema.fields().len() - 1 - usize::from(with_practice);
     let mut columns: Vec<ArrayRef> = batch.columns().iter().take(n).cloned().collect();
     let deleted_type = schema.field(n).data_type().clone();
