@@ -25,6 +25,8 @@ pub struct Pipeline {
     pub resources: Vec<ResourceSpec>,
     /// `[defaults] pii_hash_key_env`: the variable holding the HMAC key for `pii = "hash"`.
     pub pii_hash_key_env: Option<String>,
+    /// `[[models]]`: SQL over the current tables, run after each run commits.
+    pub models: Vec<crate::models::ModelSpec>,
 }
 
 /// Where to read and how hard to push.

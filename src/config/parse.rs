@@ -17,7 +17,14 @@ use super::reader::{Ctx, Section, Str, closest};
 use super::window::{DateBound, WindowSpec};
 use crate::catalog::{self, Window};
 
-const TOP: &[&str] = &["name", "source", "output", "defaults", "resources"];
+const TOP: &[&str] = &[
+    "name",
+    "source",
+    "output",
+    "defaults",
+    "resources",
+    "models",
+];
 const SOURCE: &[&str] = &[
     "region",
     "base_url",
@@ -112,6 +119,7 @@ fn read_pipeline(ctx: &mut Ctx<'_>, top: &Section<'_, '_>, file: &Path) -> Optio
     let defaults = read_defaults(ctx, top);
     let resources = read_resources(ctx, top, &defaults);
     check_incremental_format(ctx, top, output.as_ref(), &resources);
+    let models = super::models::read_models(ctx, top, output.as_ref());
     Some(Pipeline {
         name: name?,
         file: file.to_path_buf(),
@@ -119,6 +127,7 @@ fn read_pipeline(ctx: &mut Ctx<'_>, top: &Section<'_, '_>, file: &Path) -> Optio
         output: output?,
         resources,
         pii_hash_key_env: defaults.pii_hash_key_env,
+        models,
     })
 }
 

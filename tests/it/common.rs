@@ -41,7 +41,10 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 /// Runs the binary with `args` and extra `envs` (asynchronously, so an in-process sandbox keeps serving).
 pub async fn run_bin(args: &[&str], envs: &[(&str, &str)]) -> (i32, String, String) {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_dentally-etl"));
-    cmd.args(args).env_remove("RUST_LOG").env_remove("DENTALLY_API_TOKEN").env("NO_COLOR", "1");
+    cmd.args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("DENTALLY_API_TOKEN")
+        .env("NO_COLOR", "1");
     for (k, v) in envs {
         cmd.env(k, v);
     }
@@ -51,7 +54,13 @@ pub async fn run_bin(args: &[&str], envs: &[(&str, &str)]) -> (i32, String, Stri
 
 /// A pipeline file in `dir` reading `resources` from `base_url` into `dir/out`.
 /// `extra` is appended to the `[source]` section (e.g. `concurrency = 2`).
-pub fn pipeline(dir: &Path, base_url: &str, resources: &[&str], format: &str, extra_source: &str) -> PathBuf {
+pub fn pipeline(
+    dir: &Path,
+    base_url: &str,
+    resources: &[&str],
+    format: &str,
+    extra_source: &str,
+) -> PathBuf {
     let mut text = format!(
         "name = \"test\"\n[source]\nbase_url = \"{base_url}\"\ntoken_env = \"DENTALLY_API_TOKEN\"\n{extra_source}\n\
          [output]\nurl = \"{}\"\nformat = \"{format}\"\n",
@@ -71,7 +80,11 @@ pub fn pipeline(dir: &Path, base_url: &str, resources: &[&str], format: &str, ex
 /// The Parquet files of a current table, sorted.
 pub fn table_files(out: &Path, table: &str) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(out.join(table))
-        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "parquet")).collect())
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+                .collect()
+        })
         .unwrap_or_default();
     files.sort();
     files
@@ -81,7 +94,10 @@ pub fn table_files(out: &Path, table: &str) -> Vec<PathBuf> {
 pub fn read_table(out: &Path, table: &str) -> Vec<RecordBatch> {
     let mut batches = Vec::new();
     for file in table_files(out, table) {
-        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&file).unwrap()).unwrap().build().unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&file).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
         batches.extend(reader.map(Result::unwrap));
     }
     batches
@@ -89,5 +105,8 @@ pub fn read_table(out: &Path, table: &str) -> Vec<RecordBatch> {
 
 /// Rows of a current table.
 pub fn count_rows(out: &Path, table: &str) -> usize {
-    read_table(out, table).iter().map(RecordBatch::num_rows).sum()
+    read_table(out, table)
+        .iter()
+        .map(RecordBatch::num_rows)
+        .sum()
 }

@@ -4,6 +4,7 @@
 mod cli;
 mod common;
 mod interop;
+mod models;
 mod pyenv;
 mod s3;
 mod s3_server;
