@@ -299,7 +299,7 @@ async fn errors_name_the_model_and_the_position() {
     let reports = run_models(&loc, &m, &models, "r1").await;
     let syntax = reports[0].error.as_deref().unwrap();
     assert!(
-        syntax.starts_with("model `bad_syntax` failed at line 2, column 21 of its SQL: "),
+        syntax.starts_with("model `bad_syntax` failed at line 2, column 15 of its SQL: "),
         "{syntax}"
     );
     let missing = reports[1].error.as_deref().unwrap();
@@ -307,7 +307,12 @@ async fn errors_name_the_model_and_the_position() {
         missing.starts_with("model `no_table` failed: ") && missing.contains("invoices"),
         "{missing}"
     );
-    assert_eq!((reports[2].status, reports[2].rows), ("succeeded", 1));
+    assert_eq!(
+        (reports[2].status, reports[2].rows),
+        ("succeeded", 1),
+        "{:?}",
+        reports[2]
+    );
     assert!(reports[0].is_failed() && reports[1].is_failed() && !reports[2].is_failed());
     assert!(
         !loc.exists("_models/bad_syntax/part-r1-0000.parquet")
@@ -343,4 +348,49 @@ fn referenced_tables_are_whole_words() {
     let all = tables(&["payments", "payments__explanations", "patients"]);
     let needed = inputs::referenced(&all, &[model("m", "select * from PAYMENTS p")]);
     assert_eq!(needed.into_iter().collect::<Vec<_>>(), ["payments"]);
+}
+
+#[tokio::test]
+async fn date_trunc_units_and_grouping_by_a_decimal() {
+    let dir = tempfile::tempdir().unwrap();
+    let loc = Location::parse(dir.path().to_str().unwrap(), &StoreOptions::default()).unwrap();
+    let files = write_payments(&loc, "r1").await;
+    let m = manifest("r1", vec![("payments", files)]);
+    let models = [
+        model(
+            "units",
+            "SELECT date_trunc('week', dated_on) AS w, date_trunc('QUARTER', dated_on) AS q, \
+             date_trunc('year', dated_on) AS y, date_trunc('day', paid_at) AS d, \
+             date_trunc('hour', paid_at) AS h FROM payments WHERE id = 5",
+        ),
+        model(
+            "by_amount",
+            "SELECT amount, count(*) AS n FROM payments GROUP BY amount ORDER BY amount",
+        ),
+        model(
+            "bad_unit",
+            "SELECT date_trunc('fortnight', dated_on) FROM payments",
+        ),
+    ];
+    let reports = run_models(&loc, &m, &models, "r1").await;
+    assert_eq!(reports[0].error, None);
+    let (_, rows) = rows_of(&loc, reports[0].file.as_deref().unwrap()).await;
+    assert_eq!(
+        rows,
+        [[
+            "2026-02-09",
+            "2026-01-01",
+            "2026-01-01",
+            "2026-02-14T00:00:00Z",
+            "2026-02-14T12:00:00Z"
+        ]]
+    );
+    assert_eq!(
+        (reports[1].status, reports[1].rows),
+        ("succeeded", 6),
+        "{:?}",
+        reports[1]
+    );
+    let error = reports[2].error.as_deref().unwrap();
+    assert!(error.contains("unknown unit 'fortnight'"), "{error}");
 }
