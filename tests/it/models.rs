@@ -30,6 +30,7 @@ GROUP BY 1, 2 ORDER BY 1, 2
 ";
 
 /// Runs `SQL` in DuckDB over `tables` and reads the model's `result`, both normalised the same way.
+/// DuckDB's `date_trunc` of a date is a timestamp at midnight, ours a date: both become the date.
 const DUCKDB: &str = r#"
 import datetime, decimal, json, sys
 import duckdb
@@ -57,7 +58,7 @@ def norm(v):
 
 def rows(rel):
     # TIMESTAMPTZ as text (UTC session), so no tz package is needed on the Python side.
-    exprs = [f'CAST("{c}" AS VARCHAR) AS "{c}"' if str(t).startswith("TIMESTAMP") else f'"{c}"'
+    exprs = [f'CAST("{c}" AS VARCHAR) AS "{c}"' if str(t) == "TIMESTAMP WITH TIME ZONE" else f'"{c}"'
              for c, t in zip(rel.columns, rel.types)]
     out = rel.project(", ".join(exprs))
     return {"columns": rel.columns, "types": [str(t) for t in rel.types],
