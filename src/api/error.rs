@@ -61,7 +61,7 @@ pub enum ApiError {
         attempts: u32,
     },
     /// Network failures, timeouts or bad bodies that kept happening.
-    #[error("`{resource}` page {page}: gave up after {attempts} attempt(s) on `{path}`: {reason}")]
+    #[error("{}: gave up after {attempts} attempt(s) on `{path}`: {reason}", at(.resource, *.page))]
     GaveUp {
         /// Resource name.
         resource: String,
@@ -77,6 +77,15 @@ pub enum ApiError {
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
+}
+
+/// `` `patients` page 3 ``, or just `` `user` `` for unpaged requests.
+fn at(resource: &str, page: u32) -> String {
+    if page == 0 {
+        format!("`{resource}`")
+    } else {
+        format!("`{resource}` page {page}")
+    }
 }
 
 impl ApiError {

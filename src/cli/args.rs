@@ -44,6 +44,12 @@ pub enum Command {
         /// Re-read every key of incremental resources now and mark rows deleted in Dentally.
         #[arg(long)]
         reconcile_deletes: bool,
+        /// Only this practice of a multi-practice pipeline (repeatable).
+        #[arg(long = "practice", value_name = "NAME")]
+        practices: Vec<String>,
+        /// Only the practices of shard `i` of `n` (0-based; e.g. `--shard $JOB_COMPLETION_INDEX/3`).
+        #[arg(long, value_name = "i/n")]
+        shard: Option<crate::run::Shard>,
         /// Print the run manifest as JSON on stdout.
         #[arg(long)]
         json: bool,
@@ -66,9 +72,18 @@ pub enum Command {
     Plan {
         /// The pipeline file.
         pipeline: PathBuf,
+        /// Show which practices shard `i` of `n` takes.
+        #[arg(long, value_name = "i/n")]
+        shard: Option<crate::run::Shard>,
         /// Print the plan as JSON on stdout.
         #[arg(long)]
         json: bool,
+    },
+    /// Show or reset a pipeline's state (`_state/<pipeline>.json` next to the output).
+    State {
+        /// What to do.
+        #[command(subcommand)]
+        action: StateAction,
     },
     /// List the catalog of Dentally resources.
     Resources,
@@ -76,6 +91,9 @@ pub enum Command {
     Schema {
         /// Resource name (see `resources`).
         resource: String,
+        /// Show the schema as written under this PII policy.
+        #[arg(long, default_value = "keep", value_parser = ["keep", "drop", "hash"])]
+        pii: String,
     },
     /// Serve the built-in Dentally emulator on 127.0.0.1.
     Sandbox(crate::sandbox::cli::SandboxArgs),
@@ -90,5 +108,23 @@ pub enum Command {
         /// Output format.
         #[arg(long, default_value = "parquet")]
         format: String,
+    },
+}
+
+/// `state` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum StateAction {
+    /// Print the state as JSON on stdout.
+    Show {
+        /// The pipeline file.
+        pipeline: PathBuf,
+    },
+    /// Forget cursors and checkpoints: the next run reads everything again.
+    Reset {
+        /// The pipeline file.
+        pipeline: PathBuf,
+        /// Only this resource.
+        #[arg(long)]
+        resource: Option<String>,
     },
 }

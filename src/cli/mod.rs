@@ -8,13 +8,13 @@ mod args;
 mod demo;
 mod logging;
 mod plan;
+mod state;
 mod summary;
 
 use std::io::Write;
-use std::path::Path;
 use std::process::ExitCode;
 
-pub use args::{Cli, Command, LogFormat};
+pub use args::{Cli, Command, LogFormat, StateAction};
 
 use crate::config::{self, LoadError, Pipeline};
 use crate::run::{self, RunError, RunOptions};
@@ -36,20 +36,28 @@ async fn dispatch(cli: Cli) -> ExitCode {
     let quiet = cli.quiet;
     match cli.command {
         Command::Validate { pipelines } => validate(&pipelines),
-        Command::Plan { pipeline, json } => with_pipeline(&pipeline, |p| {
-            let plan = plan::build(p);
-            if json {
-                print_json(&plan)
-            } else {
-                print_stdout(&plan::render(&plan))
+        Command::Plan {
+            pipeline,
+            shard,
+            json,
+        } => match config::load(&pipeline) {
+            Ok(p) => {
+                let plan = plan::build(&p, shard).await;
+                if json {
+                    print_json(&plan);
+                } else {
+                    print_stdout(&plan::render(&plan));
+                }
+                ExitCode::SUCCESS
             }
-            ExitCode::SUCCESS
-        }),
+            Err(e) => load_failed(&e),
+        },
+        Command::State { action } => state::run(action).await,
         Command::Resources => {
             print_stdout(&crate::catalog::list_text());
             ExitCode::SUCCESS
         }
-        Command::Schema { resource } => schema(&resource),
+        Command::Schema { resource, pii } => schema(&resource, &pii),
         Command::Check { pipeline, json } => match config::load(&pipeline) {
             Ok(p) => check(&p, json).await,
             Err(e) => load_failed(&e),
@@ -59,6 +67,8 @@ async fn dispatch(cli: Cli) -> ExitCode {
             resources,
             full_refresh,
             reconcile_deletes,
+            practices,
+            shard,
             json,
         } => match config::load(&pipeline) {
             Ok(p) => {
@@ -67,6 +77,8 @@ async fn dispatch(cli: Cli) -> ExitCode {
                     full_refresh,
                     progress: !quiet,
                     reconcile_deletes,
+                    practices,
+                    shard,
                 };
                 run_pipeline(&p, &options, json).await
             }
@@ -98,25 +110,21 @@ fn validate(paths: &[std::path::PathBuf]) -> ExitCode {
     }
 }
 
-fn with_pipeline(path: &Path, f: impl FnOnce(&Pipeline) -> ExitCode) -> ExitCode {
-    match config::load(path) {
-        Ok(p) => f(&p),
-        Err(e) => load_failed(&e),
-    }
-}
-
 fn load_failed(e: &LoadError) -> ExitCode {
     eprintln!("error: {e}");
     ExitCode::from(2)
 }
 
-fn schema(name: &str) -> ExitCode {
+fn schema(name: &str, pii: &str) -> ExitCode {
+    let policy = match pii {
+        "drop" => crate::catalog::PiiPolicy::Drop,
+        // The digest's key does not change the schema.
+        "hash" => crate::catalog::PiiPolicy::Hash { key: Vec::new() },
+        _ => crate::catalog::PiiPolicy::Keep,
+    };
     match crate::catalog::find(name) {
         Some(r) => {
-            print_stdout(&crate::catalog::describe(
-                r,
-                &crate::catalog::PiiPolicy::Keep,
-            ));
+            print_stdout(&crate::catalog::describe(r, &policy));
             ExitCode::SUCCESS
         }
         None => {
@@ -167,9 +175,17 @@ async fn check(p: &Pipeline, json: bool) -> ExitCode {
 async fn run_pipeline(p: &Pipeline, options: &RunOptions, json: bool) -> ExitCode {
     match run::run(p, options).await {
         Ok(outcome) => {
-            eprint!("{}", summary::render(&outcome.manifest));
+            for m in &outcome.manifests {
+                eprint!("{}", summary::render(m));
+            }
+            for (practice, code, why) in &outcome.failures {
+                eprintln!("practice {practice} failed (exit {code}): {why}");
+            }
             if json {
-                print_json(&outcome.manifest);
+                match outcome.manifests.as_slice() {
+                    [one] if outcome.failures.is_empty() => print_json(one),
+                    many => print_json(&many),
+                }
             }
             ExitCode::from(outcome.exit_code)
         }

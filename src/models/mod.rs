@@ -1,10 +1,12 @@
 //! Models: user SQL over the current tables, run with polars after a run commits (design §1).
 //!
 //! A pipeline's `[[models]]` each name a query; after the manifest of a run exists, every model
-//! runs over the current tables that manifest lists (one polars `LazyFrame` per table, scanning
-//! the table's current Parquet files) and its result becomes
-//! `_models/<name>/part-<run_id>-0000.parquet`. The previous files of the model are removed only
-//! once the new one exists, so a reader of `_models/<name>/` always finds a complete result.
+//! runs over the current tables that manifest lists (one polars `LazyFrame` per table, over the
+//! table's current Parquet files) and its result becomes
+//! `_models/<name>/part-<run_id>-0000.parquet`, or `_models/<name>/practice=<p>/…` for a practice
+//! of a multi-practice pipeline (whose manifest lists that practice's partition only). The
+//! previous files of the model are removed only once the new one exists, so a reader of
+//! `_models/<name>/` always finds a complete result.
 //!
 //! Models are user outputs: their columns have whatever types polars gives (`LargeUtf8` strings,
 //! polars' decimals and datetimes), not the strict contract of the data tables (see
@@ -66,14 +68,16 @@ impl ModelReport {
     }
 }
 
-/// `_models/<name>/part-<run_id>-0000.parquet`.
-pub fn model_file(name: &str, run_id: &str) -> String {
-    format!("{}part-{run_id}-0000.parquet", model_dir(name))
+/// `_models/<name>/[practice=<p>/]part-<run_id>-0000.parquet`.
+pub fn model_file(name: &str, practice: Option<&str>, run_id: &str) -> String {
+    format!("{}part-{run_id}-0000.parquet", model_dir(name, practice))
 }
 
-/// The folder of a model's result.
-pub fn model_dir(name: &str) -> String {
-    format!("_models/{name}/")
+/// The folder of a model's result: in a multi-practice pipeline each practice's run sees its own
+/// partition of the tables, so its model results form the same `practice=<p>/` partition.
+pub fn model_dir(name: &str, practice: Option<&str>) -> String {
+    let part = practice.map_or_else(String::new, |p| format!("practice={p}/"));
+    format!("_models/{name}/{part}")
 }
 
 /// Runs every model over the current tables listed in `manifest`, one after the other, and
@@ -101,9 +105,10 @@ pub async fn run_models(
         Ok(staged) => staged,
         Err(e) => return fail_all(models, &format!("cannot read the current tables: {e}")),
     };
+    let practice = manifest.practice.as_deref();
     let mut reports = Vec::with_capacity(models.len());
     for model in models {
-        let report = run_one(loc, &staged, model, run_id).await;
+        let report = run_one(loc, &staged, model, practice, run_id).await;
         match &report.error {
             Some(e) => tracing::warn!(model = %model.name, "{e}"),
             None => tracing::info!(model = %model.name, rows = report.rows, "Model written."),
@@ -124,9 +129,10 @@ async fn run_one(
     loc: &Location,
     staged: &inputs::Staged,
     model: &ModelSpec,
+    practice: Option<&str>,
     run_id: &str,
 ) -> ModelReport {
-    let rel = model_file(&model.name, run_id);
+    let rel = model_file(&model.name, practice, run_id);
     let target = match publish::Target::new(loc, &rel) {
         Ok(t) => t,
         Err(e) => return ModelReport::failed(&model.name, failure(model, &e)),
@@ -149,7 +155,7 @@ async fn run_one(
     if let Err(e) = target.publish(loc).await {
         return ModelReport::failed(&model.name, failure(model, &e));
     }
-    if let Err(e) = publish::remove_old(loc, &model.name, &rel).await {
+    if let Err(e) = publish::remove_old(loc, &model_dir(&model.name, practice), &rel).await {
         tracing::warn!(model = %model.name, "cannot remove the previous result: {e}");
     }
     ModelReport {

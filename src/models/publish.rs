@@ -132,14 +132,14 @@ async fn upload(loc: &Location, path: &Path, rel: &str) -> Result<(), PublishErr
     Err(io("upload", path)(e))
 }
 
-/// Removes the model's files other than `keep` (after `keep` exists).
-pub(super) async fn remove_old(loc: &Location, name: &str, keep: &str) -> Result<(), SinkError> {
-    let dir = super::model_dir(name);
-    for meta in loc.list(&dir).await? {
+/// Removes the files directly in `dir` (a model's folder) other than `keep`, after `keep` exists.
+/// Other practices' partitions below `dir` are left alone.
+pub(super) async fn remove_old(loc: &Location, dir: &str, keep: &str) -> Result<(), SinkError> {
+    for meta in loc.list(dir).await? {
         let Some(rel) = loc.relative(&meta.location) else {
             continue;
         };
-        let own = rel.strip_prefix(&dir).is_some_and(|f| !f.contains('/'));
+        let own = rel.strip_prefix(dir).is_some_and(|f| !f.contains('/'));
         if own && rel != keep {
             loc.delete(&rel).await?;
         }

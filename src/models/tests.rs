@@ -109,6 +109,8 @@ fn manifest(run_id: &str, tables: Vec<(&str, Vec<FileEntry>)>) -> Manifest {
     Manifest {
         version: 1,
         run_id: run_id.to_string(),
+        practice: None,
+        practice_id: None,
         pipeline: "test".into(),
         started_at: String::new(),
         finished_at: String::new(),
@@ -393,4 +395,20 @@ async fn date_trunc_units_and_grouping_by_a_decimal() {
     );
     let error = reports[2].error.as_deref().unwrap();
     assert!(error.contains("unknown unit 'fortnight'"), "{error}");
+}
+
+#[tokio::test]
+async fn a_practice_writes_its_own_partition_and_leaves_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let loc = Location::parse(dir.path().to_str().unwrap(), &StoreOptions::default()).unwrap();
+    let south = "_models/monthly_takings/practice=south/part-r0-0000.parquet";
+    loc.put_bytes(south, b"not parquet".to_vec()).await.unwrap();
+    let files = write_payments(&loc, "r1").await;
+    let mut m = manifest("r1", vec![("payments", files)]);
+    m.practice = Some("north".into());
+    let reports = run_models(&loc, &m, &[model("monthly_takings", MONTHLY)], "r1").await;
+    let north = "_models/monthly_takings/practice=north/part-r1-0000.parquet";
+    assert_eq!(reports[0].file.as_deref(), Some(north));
+    assert_eq!(rows_of(&loc, north).await.1, expected_monthly());
+    assert!(loc.exists(south).await.unwrap());
 }

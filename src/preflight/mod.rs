@@ -22,8 +22,8 @@ pub struct Report {
     pub user: Option<String>,
     /// The token owner's id.
     pub user_id: Option<Value>,
-    /// The practice's name (from `/v1/practice`, when `practice` is selected).
-    pub practice: Option<String>,
+    /// The practice the token reads (`practice_id` of the token's user).
+    pub practice: Option<Value>,
     /// Scopes the token holds (`None` when the API did not send the header).
     pub scopes: Option<Vec<String>>,
     /// How scopes were established: `header` or `probe`.
@@ -97,7 +97,7 @@ pub async fn check(client: &Client, pipeline: &Pipeline) -> Result<Report, Refus
     let mut report = Report {
         user: user.map(describe_user),
         user_id: user.and_then(|u| u.get("id")).cloned(),
-        practice: None,
+        practice: user.and_then(|u| u.get("practice_id")).cloned(),
         scopes: None,
         scope_check: "header",
         needed: needed.iter().map(|s| (*s).to_string()).collect(),

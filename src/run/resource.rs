@@ -79,6 +79,7 @@ pub async fn extract(ctx: &RunContext, spec: &ResourceSpec) -> ResourceEntry {
                 t.schema.clone(),
                 ctx.raw_format,
                 &ctx.run_id,
+                &ctx.part,
                 ctx.started,
             )
         })
@@ -89,6 +90,7 @@ pub async fn extract(ctx: &RunContext, spec: &ResourceSpec) -> ResourceEntry {
         let start = prepare(ctx, spec, &mut raws, &mut progress).await?;
         let (strategy, state) = (start.strategy.clone(), start.state.clone());
         entry.mode = strategy.label();
+        let (slices, plan) = (start.slices.len(), start.plan.clone());
         run_pages(
             ctx,
             spec,
@@ -99,8 +101,17 @@ pub async fn extract(ctx: &RunContext, spec: &ResourceSpec) -> ResourceEntry {
             &bar,
         )
         .await?;
-        for raw in &mut raws {
-            raw.close().await?;
+        // Extraction complete: a crash from here on rebuilds the current files without
+        // reading a single page again.
+        if resource.kind == Kind::List {
+            progress.last = None;
+            let done = (slices, 1, SliceReport::default());
+            save_checkpoint(ctx, spec, &plan, &mut raws, &mut progress, done).await?;
+            super::crash_point("after-raw");
+        } else {
+            for raw in &mut raws {
+                raw.close().await?;
+            }
         }
         finish(
             ctx, spec, &tables, &raws, progress, &strategy, &state, &mut entry,
@@ -202,10 +213,15 @@ async fn run_pages(
     progress: &mut Progress,
     bar: &indicatif::ProgressBar,
 ) -> Result<(), ResourceError> {
-    let (tx, mut rx) = mpsc::channel::<Page>(ctx.concurrency * 2 + 2);
+    // As deep as the fetches in flight: pages fetched but not yet written are what a crash
+    // loses, so keep them few.
+    let (tx, rx) = mpsc::channel::<Page>(ctx.concurrency.max(1));
     let plan = start.plan.clone();
     let producer = produce(ctx, spec, start, tx);
     let consumer = async {
+        // Owned here, so a failing consumer drops the receiver and the producer's next send
+        // fails (`Cancelled`) instead of waiting forever on a full queue.
+        let mut rx = rx;
         while let Some(page) = rx.recv().await {
             let flat = flattener.flatten(&page.records);
             for ((_, batch), raw) in flat.tables.iter().zip(raws.iter_mut()) {
@@ -249,7 +265,7 @@ fn note_page(progress: &mut Progress, page: &Page) {
     progress.pages_since_checkpoint += 1;
 }
 
-/// Publishes the open raw files, then records the position in the state.
+/// Publishes the open raw files, then records the position after the last page in the state.
 async fn checkpoint(
     ctx: &RunContext,
     spec: &ResourceSpec,
@@ -260,6 +276,26 @@ async fn checkpoint(
     let Some((slice, number, partial)) = progress.last.clone() else {
         return Ok(());
     };
+    save_checkpoint(
+        ctx,
+        spec,
+        plan,
+        raws,
+        progress,
+        (slice, number + 1, partial),
+    )
+    .await
+}
+
+/// Publishes the open raw files, then records `(slice, next page, what the slice found)`.
+async fn save_checkpoint(
+    ctx: &RunContext,
+    spec: &ResourceSpec,
+    plan: &str,
+    raws: &mut [RawTable],
+    progress: &mut Progress,
+    (slice, next_page, partial): (usize, u32, SliceReport),
+) -> Result<(), ResourceError> {
     for raw in raws.iter_mut() {
         raw.close().await?;
     }
@@ -268,7 +304,7 @@ async fn checkpoint(
         plan: plan.to_string(),
         done: progress.done.clone(),
         slice,
-        next_page: number + 1,
+        next_page,
         partial,
         raw_files: raw_files(raws),
         rejects: progress.reject_count,
@@ -276,7 +312,7 @@ async fn checkpoint(
         max_cursor: progress.max_cursor,
     };
     ctx.state
-        .update(spec.resource.name, |r| r.checkpoint = Some(cp))
+        .set_checkpoint(spec.resource.name, Some(cp))
         .await?;
     progress.pages_since_checkpoint = 0;
     Ok(())

@@ -138,6 +138,9 @@ fn s3(url: &str, options: &StoreOptions, env: &[(String, String)]) -> Result<Res
     if let Some(virtual_hosted) = options.virtual_hosted_style {
         builder = builder.with_virtual_hosted_style_request(virtual_hosted);
     }
+    if let Some(timeout) = options.retry_timeout {
+        builder = builder.with_retry(retry_config(timeout));
+    }
     let store = builder.build().map_err(|source| SinkError::BuildStore {
         location: clean.to_string(),
         source: Box::new(source),
@@ -230,6 +233,14 @@ fn env_config<B, K: std::str::FromStr>(
         .filter(|(k, _)| prefixes.iter().any(|p| k.starts_with(p)))
         .filter_map(|(k, v)| Some((k.to_ascii_lowercase().parse::<K>().ok()?, v)))
         .fold(builder, |b, (k, v)| apply(b, k, v))
+}
+
+/// object_store's retry policy with our bound on the total time.
+fn retry_config(timeout: std::time::Duration) -> object_store::RetryConfig {
+    object_store::RetryConfig {
+        retry_timeout: timeout,
+        ..object_store::RetryConfig::default()
+    }
 }
 
 fn reject_options(options: &StoreOptions, location: &str) -> Result<(), SinkError> {

@@ -32,6 +32,9 @@ pub struct StoreOptions {
     pub allow_http: Option<bool>,
     /// `true`: `https://bucket.endpoint/key`; `false` (the default): `https://endpoint/bucket/key`.
     pub virtual_hosted_style: Option<bool>,
+    /// Give up on a failing object-store request after this long (retries with backoff until
+    /// then; object_store's default is 3 minutes).
+    pub retry_timeout: Option<std::time::Duration>,
 }
 
 /// Where the output lives: an object store, a prefix inside it, and a display string that is safe
@@ -297,6 +300,7 @@ mod tests {
             region: Some("us-east-1".into()),
             allow_http: Some(true),
             virtual_hosted_style: Some(false),
+            retry_timeout: Some(std::time::Duration::from_secs(5)),
         };
         let loc = Location::parse_with_env("s3://bucket", &options, &fake_aws_env()).unwrap();
         assert_eq!(loc.prefix().as_ref(), "");

@@ -102,18 +102,32 @@ pub enum StateError {
 }
 
 /// The state of one pipeline, shared by the resources of a run, saved on every change.
+///
+/// Two files: `_state/<pipeline>.json` holds what runs committed (cursors, current files) and is
+/// written only by a run's commit; `_state/<pipeline>.progress.json` holds the checkpoints of
+/// unfinished extractions and is written as they go. A run that fails therefore never changes
+/// the committed state, yet the next run can resume where it stopped.
 #[derive(Debug)]
 pub struct StateStore {
     loc: Location,
     path: String,
+    progress_path: String,
     state: Mutex<State>,
 }
 
+/// The checkpoints file.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct ProgressFile {
+    version: u32,
+    checkpoints: BTreeMap<String, Checkpoint>,
+}
+
 impl StateStore {
-    /// Loads `_state/<pipeline>.json` (an empty state when there is none).
+    /// Loads `_state/<pipeline>.json` and its checkpoints (an empty state when there is none).
     pub async fn load(loc: &Location, pipeline: &str) -> Result<Self, StateError> {
         let path = format!("_state/{pipeline}.json");
-        let state = match loc.get_json(&path).await? {
+        let progress_path = format!("_state/{pipeline}.progress.json");
+        let mut state = match loc.get_json(&path).await? {
             None => State {
                 version: VERSION,
                 pipeline: pipeline.to_string(),
@@ -121,9 +135,20 @@ impl StateStore {
             },
             Some(json) => parse(&path, json)?,
         };
+        if let Some(json) = loc.get_json(&progress_path).await? {
+            let progress: ProgressFile =
+                serde_json::from_value(json).map_err(|e| StateError::Unreadable {
+                    path: progress_path.clone(),
+                    why: e.to_string(),
+                })?;
+            for (name, cp) in progress.checkpoints {
+                state.resources.entry(name).or_default().checkpoint = Some(cp);
+            }
+        }
         Ok(Self {
             loc: loc.clone(),
             path,
+            progress_path,
             state: Mutex::new(state),
         })
     }
@@ -144,7 +169,7 @@ impl StateStore {
         self.state.lock().await.clone()
     }
 
-    /// Changes one resource's state and saves the file.
+    /// Changes one resource's committed state and saves the state file (a run's commit).
     pub async fn update(
         &self,
         name: &str,
@@ -152,8 +177,53 @@ impl StateStore {
     ) -> Result<(), StateError> {
         let mut state = self.state.lock().await;
         change(state.resources.entry(name.to_string()).or_default());
-        self.loc.put_json_atomic(&self.path, &*state).await?;
+        let mut committed = state.clone();
+        for r in committed.resources.values_mut() {
+            r.checkpoint = None;
+        }
+        self.loc.put_json_atomic(&self.path, &committed).await?;
         Ok(())
+    }
+
+    /// Records (or clears) one resource's checkpoint in the progress file.
+    pub async fn set_checkpoint(
+        &self,
+        name: &str,
+        checkpoint: Option<Checkpoint>,
+    ) -> Result<(), StateError> {
+        let mut state = self.state.lock().await;
+        state
+            .resources
+            .entry(name.to_string())
+            .or_default()
+            .checkpoint = checkpoint;
+        let checkpoints: BTreeMap<String, Checkpoint> = state
+            .resources
+            .iter()
+            .filter_map(|(n, r)| r.checkpoint.clone().map(|cp| (n.clone(), cp)))
+            .collect();
+        if checkpoints.is_empty() {
+            self.loc.delete(&self.progress_path).await?;
+        } else {
+            self.loc
+                .put_json_atomic(
+                    &self.progress_path,
+                    &ProgressFile {
+                        version: VERSION,
+                        checkpoints,
+                    },
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The folder of the state files, for cleaning up interrupted writes: `_state/` for a
+    /// single-practice pipeline, `_state/<pipeline>/practice=<name>/` for one practice of many.
+    pub fn dir(&self) -> &str {
+        self.path
+            .rsplit_once('/')
+            .map_or("_state/", |(dir, _)| &self.path[..=dir.len()])
     }
 
     /// Where the state lives (for messages).

@@ -175,6 +175,8 @@ fn manifest(run_id: &str, tables: Vec<TableEntry>) -> Manifest {
     Manifest {
         version: 1,
         run_id: run_id.into(),
+        practice: None,
+        practice_id: None,
         pipeline: "it".into(),
         started_at: String::new(),
         finished_at: String::new(),
