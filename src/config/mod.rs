@@ -6,6 +6,7 @@
 mod diagnostic;
 mod interpolate;
 mod model;
+mod models;
 mod parse;
 mod practices;
 mod reader;

@@ -25,6 +25,8 @@ pub struct Pipeline {
     pub resources: Vec<ResourceSpec>,
     /// `[defaults] pii_hash_key_env`: the variable holding the HMAC key for `pii = "hash"`.
     pub pii_hash_key_env: Option<String>,
+    /// `[[models]]`: SQL over the current tables, run after each run commits.
+    pub models: Vec<crate::models::ModelSpec>,
     /// `[[sources]]`: the practices of a multi-practice pipeline (empty with a single `[source]`).
     pub practices: Vec<Practice>,
     /// `parallel_practices`: practices extracted at once.

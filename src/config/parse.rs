@@ -25,6 +25,7 @@ const TOP: &[&str] = &[
     "output",
     "defaults",
     "resources",
+    "models",
 ];
 pub(super) const SOURCE: &[&str] = &[
     "region",
@@ -123,6 +124,7 @@ fn read_pipeline(ctx: &mut Ctx<'_>, top: &Section<'_, '_>, file: &Path) -> Optio
     let defaults = read_defaults(ctx, top);
     let resources = read_resources(ctx, top, &defaults);
     check_incremental_format(ctx, top, output.as_ref(), &resources);
+    let models = super::models::read_models(ctx, top, output.as_ref());
     Some(Pipeline {
         name: name?,
         file: file.to_path_buf(),
@@ -130,6 +132,7 @@ fn read_pipeline(ctx: &mut Ctx<'_>, top: &Section<'_, '_>, file: &Path) -> Optio
         output: output?,
         resources,
         pii_hash_key_env: defaults.pii_hash_key_env,
+        models,
         practices,
         parallel_practices: top
             .uint(ctx, "parallel_practices", 256)

@@ -7,6 +7,7 @@ mod deploy;
 mod extract;
 mod incremental;
 mod interop;
+mod models;
 mod practices;
 mod preflight;
 mod pyenv;
