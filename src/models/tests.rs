@@ -126,6 +126,7 @@ fn manifest(run_id: &str, tables: Vec<(&str, Vec<FileEntry>)>) -> Manifest {
             budget: RateHeaders::default(),
         },
         resources: vec![resource],
+        models: Vec::new(),
     }
 }
 

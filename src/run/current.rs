@@ -51,8 +51,15 @@ pub fn with_deleted(
     deleted: Option<Vec<Option<i64>>>,
     practice: Option<&str>,
 ) -> RecordBatch {
-    let names: Vec<&String> = schema.fields().iter().rev().take(2).map(|f| f.name()).collect();
-    let with_practice = names.first().is_some_and(|n| *n == PRACTICE_COLUMN) && names.get(1).is_some_and(|n| *n == DELETED_COLUMN);
+    let names: Vec<&String> = schema
+        .fields()
+        .iter()
+        .rev()
+        .take(2)
+        .map(|f| f.name())
+        .collect();
+    let with_practice = names.first().is_some_and(|n| *n == PRACTICE_COLUMN)
+        && names.get(1).is_some_and(|n| *n == DELETED_COLUMN);
     let n = schema.fields().len() - 1 - usize::from(with_practice);
     let mut columns: Vec<ArrayRef> = batch.columns().iter().take(n).cloned().collect();
     let deleted_type = schema.field(n).data_type().clone();

@@ -138,4 +138,7 @@ pub struct Manifest {
     pub api: ApiEntry,
     /// Resources, in pipeline order.
     pub resources: Vec<ResourceEntry>,
+    /// SQL models run after the tables (`[[models]]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<crate::models::ModelReport>,
 }

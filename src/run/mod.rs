@@ -289,7 +289,8 @@ async fn commit(
     let stats = ctx.client.stats();
     let failed = resources.iter().any(|r| r.status == "failed");
     let partial = resources.iter().any(|r| r.status != "succeeded");
-    let manifest = Manifest {
+    let mut manifest = Manifest {
+        models: Vec::new(),
         version: 1,
         run_id: ctx.run_id.clone(),
         pipeline: pipeline.name.clone(),
@@ -316,6 +317,18 @@ async fn commit(
         },
         resources,
     };
+    // Models read the new current files (they exist now); their reports go in the manifest.
+    if manifest.status != "failed" && !pipeline.models.is_empty() {
+        manifest.models =
+            crate::models::run_models(&ctx.loc, &manifest, &pipeline.models, &ctx.run_id).await;
+        if manifest
+            .models
+            .iter()
+            .any(crate::models::ModelReport::is_failed)
+        {
+            manifest.status = "partial";
+        }
+    }
     let path = manifest_path(&ctx.part, &ctx.run_id);
     ctx.loc.put_json_atomic(&path, &manifest).await?;
     crash_point("after-manifest");

@@ -192,6 +192,7 @@ fn manifest(run_id: &str, tables: Vec<TableEntry>) -> Manifest {
             budget: RateHeaders::default(),
         },
         resources: vec![resource],
+        models: Vec::new(),
     }
 }
 
@@ -281,4 +282,56 @@ async fn a_model_gives_what_duckdb_gives_on_the_same_files() {
         reports[0].rows
     );
     assert_eq!(duck["rows"], model["rows"], "{got:#}");
+}
+
+/// Through the binary, against the sandbox: a pipeline's model runs after its tables, its report
+/// is in the manifest, and its output equals DuckDB's over the same current files.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipeline_model_runs_after_the_tables_and_agrees_with_duckdb() {
+    let sb = dentally_etl::sandbox::spawn(
+        dentally_etl::sandbox::SandboxConfig::default().with_scale(0.2),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let sql = "SELECT practitioner_id, count(*) AS payments, sum(amount) AS takings FROM payments GROUP BY 1 ORDER BY 1";
+    let text = format!(
+        "name = \"m\"\n[source]\nbase_url = \"{}\"\ntoken_env = \"DENTALLY_API_TOKEN\"\n[output]\nurl = \"{}\"\n\
+         [[resources]]\nname = \"payments\"\n[[models]]\nname = \"takings\"\nsql = \"{sql}\"\n",
+        sb.base_url(),
+        out.display()
+    );
+    let p = dir.path().join("m.toml");
+    std::fs::write(&p, text).unwrap();
+    let (code, stdout, stderr) = crate::common::run_bin(
+        &["--quiet", "run", "--json", p.to_str().unwrap()],
+        &[("DENTALLY_API_TOKEN", "sandbox-read")],
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    let manifest: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(manifest["models"][0]["status"], "succeeded", "{manifest}");
+    let file = manifest["models"][0]["file"].as_str().unwrap();
+    let script = "import duckdb, json, sys\n\
+        a = duckdb.sql(f\"SELECT practitioner_id, payments, CAST(takings AS VARCHAR) FROM '{sys.argv[1]}' ORDER BY 1\").fetchall()\n\
+        b = duckdb.sql(f\"SELECT practitioner_id, count(*), CAST(sum(amount) AS VARCHAR) FROM '{sys.argv[2]}/payments/*.parquet' GROUP BY 1 ORDER BY 1\").fetchall()\n\
+        print(json.dumps({'model': a, 'duckdb': b}))";
+    let result = Command::new(python_env().python)
+        .args([
+            "-c",
+            script,
+            &out.join(file).display().to_string(),
+            &out.display().to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let both: Value = serde_json::from_slice(&result.stdout).unwrap();
+    assert!(!both["model"].as_array().unwrap().is_empty());
+    assert_eq!(both["model"], both["duckdb"]);
 }
