@@ -28,9 +28,11 @@ use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
 pub use context::RunContext;
+pub use current::Target;
 pub use group::{GroupEntry, GroupManifest, Shard, select_practices};
 pub use layout::{current_file, manifest as manifest_path, new_run_id, raw_file};
 pub use manifest::{ApiEntry, FileEntry, Manifest, ResourceEntry, TableEntry};
+pub use merge::{Coverage, MergeInput, merge};
 pub use progress::Progress;
 pub use strategy::{Choice, Strategy};
 
@@ -426,6 +428,19 @@ async fn remove_dead_runs_files(
         crate::sink::cleanup::remove_leftovers(loc, &prefix, Duration::ZERO).await?;
     }
     Ok(())
+}
+
+/// The schema of a current table (the table's columns, then `_deleted_at`), for tools and benches.
+pub fn current_schema_of(table: &SchemaRef) -> SchemaRef {
+    current::current_schema(table, false)
+}
+
+/// `batch` with a null `_deleted_at` column, in `schema` (from [`current_schema_of`]).
+pub fn with_deleted_column(
+    batch: &arrow::record_batch::RecordBatch,
+    schema: &SchemaRef,
+) -> arrow::record_batch::RecordBatch {
+    current::with_deleted(batch, schema, None, None)
 }
 
 /// A short digest of a schema's columns (name, type, nullability), equal across runs.
