@@ -2,7 +2,8 @@
 //!
 //! The stages follow the data flow of `docs/design.md` §1:
 //! `config` (parse, validate purely) → `api` (preflight, budget, retries) → `extract` (pages) →
-//! `flatten` (JSON → Arrow) → `sink` (Parquet/CSV over object_store) → `run` (commit, manifest).
+//! `flatten` (JSON → Arrow) → `sink` (Parquet/CSV over object_store) → `run` (commit, manifest) →
+//! `models` (polars SQL over the current tables).
 //! The `catalog` holds what we know of each Dentally resource; the `sandbox` is a faithful
 //! emulator of the API, used by the tests and the `demo` command.
 #![forbid(unsafe_code)]
@@ -13,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod extract;
 pub mod flatten;
+pub mod models;
 pub mod preflight;
 pub mod run;
 pub mod sandbox;

@@ -44,6 +44,12 @@ pub enum Command {
         /// Re-read every key of incremental resources now and mark rows deleted in Dentally.
         #[arg(long)]
         reconcile_deletes: bool,
+        /// Only this practice of a multi-practice pipeline (repeatable).
+        #[arg(long = "practice", value_name = "NAME")]
+        practices: Vec<String>,
+        /// Only the practices of shard `i` of `n` (0-based; e.g. `--shard $JOB_COMPLETION_INDEX/3`).
+        #[arg(long, value_name = "i/n")]
+        shard: Option<crate::run::Shard>,
         /// Print the run manifest as JSON on stdout.
         #[arg(long)]
         json: bool,
@@ -66,6 +72,9 @@ pub enum Command {
     Plan {
         /// The pipeline file.
         pipeline: PathBuf,
+        /// Show which practices shard `i` of `n` takes.
+        #[arg(long, value_name = "i/n")]
+        shard: Option<crate::run::Shard>,
         /// Print the plan as JSON on stdout.
         #[arg(long)]
         json: bool,

@@ -66,8 +66,8 @@ async fn demo(out: &Path, scale: f64, format: &str, quiet: bool) -> Result<ExitC
     )
     .await
     .map_err(|e| e.to_string())?;
-    eprint!("{}", super::summary::render(&outcome.manifest));
-    let ext = outcome.manifest.format;
+    eprint!("{}", super::summary::render(&outcome.manifests[0]));
+    let ext = outcome.manifests[0].format;
     eprintln!(
         "\nFiles are in {dir}/. Try:\n  duckdb -c \"SELECT state, count(*) FROM '{dir}/appointments/*.{ext}' GROUP BY state ORDER BY 2 DESC\"",
         dir = out.display()

@@ -36,9 +36,13 @@ async fn dispatch(cli: Cli) -> ExitCode {
     let quiet = cli.quiet;
     match cli.command {
         Command::Validate { pipelines } => validate(&pipelines),
-        Command::Plan { pipeline, json } => match config::load(&pipeline) {
+        Command::Plan {
+            pipeline,
+            shard,
+            json,
+        } => match config::load(&pipeline) {
             Ok(p) => {
-                let plan = plan::build(&p).await;
+                let plan = plan::build(&p, shard).await;
                 if json {
                     print_json(&plan);
                 } else {
@@ -63,6 +67,8 @@ async fn dispatch(cli: Cli) -> ExitCode {
             resources,
             full_refresh,
             reconcile_deletes,
+            practices,
+            shard,
             json,
         } => match config::load(&pipeline) {
             Ok(p) => {
@@ -71,6 +77,8 @@ async fn dispatch(cli: Cli) -> ExitCode {
                     full_refresh,
                     progress: !quiet,
                     reconcile_deletes,
+                    practices,
+                    shard,
                 };
                 run_pipeline(&p, &options, json).await
             }
@@ -167,9 +175,17 @@ async fn check(p: &Pipeline, json: bool) -> ExitCode {
 async fn run_pipeline(p: &Pipeline, options: &RunOptions, json: bool) -> ExitCode {
     match run::run(p, options).await {
         Ok(outcome) => {
-            eprint!("{}", summary::render(&outcome.manifest));
+            for m in &outcome.manifests {
+                eprint!("{}", summary::render(m));
+            }
+            for (practice, code, why) in &outcome.failures {
+                eprintln!("practice {practice} failed (exit {code}): {why}");
+            }
             if json {
-                print_json(&outcome.manifest);
+                match outcome.manifests.as_slice() {
+                    [one] if outcome.failures.is_empty() => print_json(one),
+                    many => print_json(&many),
+                }
             }
             ExitCode::from(outcome.exit_code)
         }

@@ -27,6 +27,19 @@ pub struct ResourcePlan {
     pub output: String,
 }
 
+/// One practice of a multi-practice pipeline.
+#[derive(Debug, Serialize)]
+pub struct PracticePlan {
+    /// Its name (partition `practice=<name>`).
+    pub name: String,
+    /// Its API host.
+    pub base_url: String,
+    /// `k/n`: the shard it belongs to, when `--shard` is given.
+    pub shard: Option<String>,
+    /// Whether the asked shard (or the whole run) takes it.
+    pub selected: bool,
+}
+
 /// The whole plan.
 #[derive(Debug, Serialize)]
 pub struct Plan {
@@ -38,6 +51,8 @@ pub struct Plan {
     pub output: String,
     /// Which state the plan used.
     pub state: String,
+    /// The practices of a multi-practice pipeline, with their shard.
+    pub practices: Vec<PracticePlan>,
     /// Resources.
     pub resources: Vec<ResourcePlan>,
 }
@@ -110,9 +125,26 @@ fn describe_mode(
 }
 
 /// Builds the plan of `p` for today, reading the pipeline's state when the output is reachable.
-pub async fn build(p: &Pipeline) -> Plan {
+pub async fn build(p: &Pipeline, shard: Option<crate::run::Shard>) -> Plan {
     let today = chrono::Utc::now().date_naive();
-    let (states, state_note) = load_states(p).await;
+    let (states, state_note) = if p.practices.is_empty() {
+        load_states(p).await
+    } else {
+        (
+            crate::state::State::default(),
+            "state is kept per practice (`_state/<pipeline>/practice=<name>/`)".to_string(),
+        )
+    };
+    let practices = p
+        .practices
+        .iter()
+        .map(|pr| PracticePlan {
+            name: pr.name.clone(),
+            base_url: pr.source.base_url.to_string(),
+            shard: shard.map(|s| format!("{}/{}", pr.shard(s.count), s.count)),
+            selected: shard.is_none_or(|s| pr.shard(s.count) == s.index),
+        })
+        .collect();
     let ext = match p.output.format {
         crate::config::OutputFormat::Parquet => "parquet",
         crate::config::OutputFormat::Csv => "csv",
@@ -167,6 +199,7 @@ pub async fn build(p: &Pipeline) -> Plan {
         })
         .collect();
     Plan {
+        practices,
         state: state_note,
         pipeline: p.name.clone(),
         base_url: p.source.base_url.to_string(),
@@ -181,6 +214,18 @@ pub fn render(plan: &Plan) -> String {
         "pipeline {}: {} → {}\n{}\n",
         plan.pipeline, plan.base_url, plan.output, plan.state
     );
+    for p in &plan.practices {
+        let mark = if p.selected { "+" } else { "-" };
+        out.push_str(&format!(
+            "{mark} practice {:<24} {}{}\n",
+            p.name,
+            p.base_url,
+            p.shard
+                .as_ref()
+                .map(|s| format!("  shard {s}"))
+                .unwrap_or_default()
+        ));
+    }
     for r in &plan.resources {
         let q: Vec<String> = r.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
         out.push_str(&format!(

@@ -7,6 +7,13 @@ use crate::run::Manifest;
 /// One line per resource, then totals and the API cost.
 pub fn render(m: &Manifest) -> String {
     let mut out = String::new();
+    if let Some(p) = &m.practice {
+        let _ = writeln!(
+            out,
+            "practice {p} ({})",
+            m.practice_id.as_deref().unwrap_or("?")
+        );
+    }
     let _ = writeln!(
         out,
         "{:<34} {:>9} {:>10} {:>6} {:>8} {:>8}",

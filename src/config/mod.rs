@@ -6,7 +6,9 @@
 mod diagnostic;
 mod interpolate;
 mod model;
+mod models;
 mod parse;
+mod practices;
 mod reader;
 mod window;
 
@@ -14,8 +16,8 @@ use std::path::Path;
 
 pub use diagnostic::Diagnostic;
 pub use model::{
-    Compression, Mode, Output, OutputFormat, PiiMode, Pipeline, Reconcile, ResourceSpec, Source,
-    TokenSource, region_base_url,
+    Compression, Mode, Output, OutputFormat, PiiMode, Pipeline, Practice, Reconcile, ResourceSpec,
+    Source, TokenSource, region_base_url,
 };
 pub use parse::{DEFAULT_USER_AGENT, parse};
 pub use window::{DateBound, WindowSpec};

@@ -25,6 +25,32 @@ pub struct Pipeline {
     pub resources: Vec<ResourceSpec>,
     /// `[defaults] pii_hash_key_env`: the variable holding the HMAC key for `pii = "hash"`.
     pub pii_hash_key_env: Option<String>,
+    /// `[[models]]`: SQL over the current tables, run after each run commits.
+    pub models: Vec<crate::models::ModelSpec>,
+    /// `[[sources]]`: the practices of a multi-practice pipeline (empty with a single `[source]`).
+    pub practices: Vec<Practice>,
+    /// `parallel_practices`: practices extracted at once.
+    pub parallel_practices: usize,
+}
+
+/// One practice of a multi-practice pipeline: its own API host, token and budget.
+#[derive(Debug, Clone)]
+pub struct Practice {
+    /// Its name: the output partition (`practice=<name>`), the state file, `--practice NAME`.
+    pub name: String,
+    /// Where and how to read it.
+    pub source: Source,
+}
+
+impl Practice {
+    /// The shard (0-based, of `shards`) this practice belongs to: a stable hash (FNV-1a) of its
+    /// name, so every worker of any engine computes the same split with no coordination.
+    pub fn shard(&self, shards: u32) -> u32 {
+        let hash = self.name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        (hash % u64::from(shards.max(1))) as u32
+    }
 }
 
 /// Where to read and how hard to push.

@@ -17,8 +17,17 @@ use super::reader::{Ctx, Section, Str, closest};
 use super::window::{DateBound, WindowSpec};
 use crate::catalog::{self, Window};
 
-const TOP: &[&str] = &["name", "source", "output", "defaults", "resources"];
-const SOURCE: &[&str] = &[
+const TOP: &[&str] = &[
+    "name",
+    "source",
+    "sources",
+    "parallel_practices",
+    "output",
+    "defaults",
+    "resources",
+    "models",
+];
+pub(super) const SOURCE: &[&str] = &[
     "region",
     "base_url",
     "token_env",
@@ -88,7 +97,7 @@ pub fn parse(
     }
 }
 
-fn secret_key_hint(key: &str) -> Option<String> {
+pub(super) fn secret_key_hint(key: &str) -> Option<String> {
     let k = key.to_ascii_lowercase();
     (k.contains("token") || k.contains("secret") || k.contains("password") || k.contains("api_key"))
         .then(|| {
@@ -108,11 +117,14 @@ fn read_pipeline(ctx: &mut Ctx<'_>, top: &Section<'_, '_>, file: &Path) -> Optio
         );
     }
     let name = name.and_then(|(n, span)| valid_name(ctx, n, span));
-    let source = read_source(ctx, top);
+    let single = read_source(ctx, top);
+    let practices = super::practices::read(ctx, top);
+    let source = single.or_else(|| practices.first().map(|p| p.source.clone()));
     let output = read_output(ctx, top);
     let defaults = read_defaults(ctx, top);
     let resources = read_resources(ctx, top, &defaults);
     check_incremental_format(ctx, top, output.as_ref(), &resources);
+    let models = super::models::read_models(ctx, top, output.as_ref());
     Some(Pipeline {
         name: name?,
         file: file.to_path_buf(),
@@ -120,6 +132,11 @@ fn read_pipeline(ctx: &mut Ctx<'_>, top: &Section<'_, '_>, file: &Path) -> Optio
         output: output?,
         resources,
         pii_hash_key_env: defaults.pii_hash_key_env,
+        models,
+        practices,
+        parallel_practices: top
+            .uint(ctx, "parallel_practices", 256)
+            .map_or(4, |n| n.max(1) as usize),
     })
 }
 
@@ -148,7 +165,7 @@ fn check_incremental_format(
     }
 }
 
-fn valid_name(ctx: &mut Ctx<'_>, name: String, span: Range<usize>) -> Option<String> {
+pub(super) fn valid_name(ctx: &mut Ctx<'_>, name: String, span: Range<usize>) -> Option<String> {
     let ok = !name.is_empty()
         && name
             .chars()
@@ -183,9 +200,30 @@ fn required<'t, 'i>(
 }
 
 fn read_source(ctx: &mut Ctx<'_>, top: &Section<'_, '_>) -> Option<Source> {
+    if top.span_of("sources").is_some() {
+        if let Some(span) = top.span_of("source") {
+            ctx.diags.error_with_hint(
+                span,
+                "give either [source] or [[sources]], not both",
+                "one practice: [source]; several: one [[sources]] entry each, with a `name`",
+            );
+        }
+        return None;
+    }
     let (s, span) = required(ctx, top, "source", SOURCE)?;
-    let base_url = read_base_url(ctx, &s, span.clone());
-    let token = read_token_source(ctx, &s, span);
+    let source = source_from(ctx, &s, span);
+    s.finish(ctx, &|key| secret_key_hint(key));
+    source
+}
+
+/// Reads the keys of a source table (`[source]` or one `[[sources]]` entry).
+pub(super) fn source_from(
+    ctx: &mut Ctx<'_>,
+    s: &Section<'_, '_>,
+    span: Range<usize>,
+) -> Option<Source> {
+    let base_url = read_base_url(ctx, s, span.clone());
+    let token = read_token_source(ctx, s, span);
     let requests_per_hour = s.uint(ctx, "requests_per_hour", 100_000).map(|n| n as u32);
     let reserve_percent = s.uint(ctx, "reserve_percent", 90).map_or(10, |n| n as u32);
     let concurrency = s
@@ -199,7 +237,6 @@ fn read_source(ctx: &mut Ctx<'_>, top: &Section<'_, '_>) -> Option<Source> {
     let checkpoint_pages = s
         .uint(ctx, "checkpoint_pages", 100_000)
         .map_or(20, |n| n.max(1) as u32);
-    s.finish(ctx, &|key| secret_key_hint(key));
     Some(Source {
         base_url: base_url?,
         token: token?,

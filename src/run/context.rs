@@ -42,6 +42,10 @@ pub struct RunContext {
     pub full_refresh: bool,
     /// Reconcile deletions in this run (`--reconcile-deletes`).
     pub force_reconcile: bool,
+    /// The practice's partition folder (`practice=<name>/`; empty for a single practice).
+    pub part: String,
+    /// The practice's id for the `practice_id` column (multi-practice pipelines only).
+    pub practice_id: Option<String>,
     warned: Mutex<BTreeSet<String>>,
 }
 
@@ -78,7 +82,24 @@ impl RunContext {
             checkpoint_pages: checkpoint_pages.max(1),
             full_refresh,
             force_reconcile,
+            part: String::new(),
+            practice_id: None,
             warned: Mutex::default(),
+        }
+    }
+
+    /// The same context for one practice of a multi-practice pipeline.
+    pub fn for_practice(mut self, part: String, practice_id: Option<String>) -> Self {
+        self.part = part;
+        self.practice_id = practice_id;
+        self
+    }
+
+    /// Where this run's current files go.
+    pub fn target(&self) -> super::current::Target<'_> {
+        super::current::Target {
+            part: &self.part,
+            practice_id: self.practice_id.as_deref(),
         }
     }
 

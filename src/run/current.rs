@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, TimestampMicrosecondArray, new_null_array};
+use arrow::array::{ArrayRef, StringArray, TimestampMicrosecondArray, new_null_array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use futures::StreamExt;
@@ -24,37 +24,72 @@ pub const READ_BATCH_ROWS: usize = 8192;
 /// The column marking rows deleted in Dentally (found missing by a reconciling read).
 pub const DELETED_COLUMN: &str = "_deleted_at";
 
-/// The schema of a current table: the table's columns, then `_deleted_at`.
-pub fn current_schema(table: &SchemaRef) -> SchemaRef {
+/// The column holding the practice's Dentally id, in every table of a multi-practice pipeline.
+pub const PRACTICE_COLUMN: &str = "practice_id";
+
+/// The schema of a current table: the table's columns, then `_deleted_at`, then `practice_id`
+/// in a multi-practice pipeline.
+pub fn current_schema(table: &SchemaRef, with_practice: bool) -> SchemaRef {
     let mut fields: Vec<Arc<Field>> = table.fields().iter().cloned().collect();
     fields.push(Arc::new(Field::new(
         DELETED_COLUMN,
         DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
         true,
     )));
+    // A table whose records carry `practice_id` already (`users`) keeps the API's column.
+    if with_practice && table.column_with_name(PRACTICE_COLUMN).is_none() {
+        fields.push(Arc::new(Field::new(PRACTICE_COLUMN, DataType::Utf8, true)));
+    }
     Arc::new(Schema::new_with_metadata(fields, table.metadata().clone()))
 }
 
-/// `batch` (with the table's columns) in the current schema, `_deleted_at` given per row.
+/// `batch` (whose leading columns are the table's) in the current schema, with `_deleted_at`
+/// given per row (`None`: all null) and `practice_id` set when the schema has it.
 pub fn with_deleted(
     batch: &RecordBatch,
     schema: &SchemaRef,
     deleted: Option<Vec<Option<i64>>>,
+    practice: Option<&str>,
 ) -> RecordBatch {
-    let n = schema.fields().len() - 1;
+    let names: Vec<&String> = schema
+        .fields()
+        .iter()
+        .rev()
+        .take(2)
+        .map(|f| f.name())
+        .collect();
+    let with_practice = names.first().is_some_and(|n| *n == PRACTICE_COLUMN)
+        && names.get(1).is_some_and(|n| *n == DELETED_COLUMN);
+    let n = schema.fields().len() - 1 - usize::from(with_practice);
     let mut columns: Vec<ArrayRef> = batch.columns().iter().take(n).cloned().collect();
     let deleted_type = schema.field(n).data_type().clone();
     columns.push(match deleted {
         Some(values) => Arc::new(TimestampMicrosecondArray::from(values).with_timezone("UTC")),
         None => new_null_array(&deleted_type, batch.num_rows()),
     });
+    if with_practice {
+        columns.push(Arc::new(StringArray::from(vec![
+            practice;
+            batch.num_rows()
+        ])));
+    }
     RecordBatch::try_new(schema.clone(), columns).expect("columns follow the current schema")
+}
+
+/// Where a table's current files go and what they carry: the practice partition and id.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    /// Partition folder (`practice=<name>/`, or empty).
+    pub part: &'a str,
+    /// The practice's id for the `practice_id` column (multi-practice pipelines only).
+    pub practice_id: Option<&'a str>,
 }
 
 /// Writes one table's current files, rotating every [`ROWS_PER_CURRENT_FILE`] rows.
 pub struct CurrentWriter<'a> {
     loc: &'a Location,
     table: String,
+    part: String,
     schema: SchemaRef,
     format: &'a Format,
     run_id: &'a str,
@@ -67,6 +102,7 @@ impl<'a> CurrentWriter<'a> {
     pub fn new(
         loc: &'a Location,
         table: &str,
+        part: &str,
         schema: SchemaRef,
         format: &'a Format,
         run_id: &'a str,
@@ -74,6 +110,7 @@ impl<'a> CurrentWriter<'a> {
         Self {
             loc,
             table: table.to_string(),
+            part: part.to_string(),
             schema,
             format,
             run_id,
@@ -107,6 +144,7 @@ impl<'a> CurrentWriter<'a> {
     fn create(&self) -> Result<FileWriter, SinkError> {
         let rel = layout::current_file(
             &self.table,
+            &self.part,
             self.run_id,
             self.files.len(),
             self.format.extension(),
@@ -141,17 +179,20 @@ async fn finish(file: FileWriter) -> Result<FileEntry, SinkError> {
 pub async fn build(
     loc: &Location,
     table: &str,
+    target: Target<'_>,
     schema: &SchemaRef,
     raw: &[FileEntry],
     format: &Format,
     run_id: &str,
 ) -> Result<Vec<FileEntry>, SinkError> {
-    let current = current_schema(schema);
-    let mut writer = CurrentWriter::new(loc, table, current.clone(), format, run_id);
+    let current = current_schema(schema, target.practice_id.is_some());
+    let mut writer = CurrentWriter::new(loc, table, target.part, current.clone(), format, run_id);
     for entry in raw {
         let mut batches = read_parquet(loc, &entry.path, READ_BATCH_ROWS).await?;
         while let Some(batch) = batches.next().await {
-            writer.write(&with_deleted(&batch?, &current, None)).await?;
+            writer
+                .write(&with_deleted(&batch?, &current, None, target.practice_id))
+                .await?;
         }
     }
     writer.finish().await
@@ -161,16 +202,17 @@ pub async fn build(
 pub async fn remove_stale(
     loc: &Location,
     table: &str,
+    part: &str,
     keep: &[FileEntry],
 ) -> Result<usize, SinkError> {
     let mut removed = 0;
-    for meta in loc.list(&layout::current_dir(table)).await? {
+    for meta in loc.list(&layout::current_dir(table, part)).await? {
         let Some(rel) = loc.relative(&meta.location) else {
             continue;
         };
         // Only this table's own files: a child table `payments__explanations/` is another folder.
         let in_table = rel
-            .strip_prefix(&layout::current_dir(table))
+            .strip_prefix(&layout::current_dir(table, part))
             .is_some_and(|rest| !rest.contains('/'));
         if in_table && !keep.iter().any(|k| k.path == rel) {
             loc.delete(&rel).await?;

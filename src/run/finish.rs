@@ -39,7 +39,10 @@ pub(super) async fn finish(
         entry.tables.push(TableEntry {
             name: table.name.clone(),
             rows: files.iter().map(|f| f.rows).sum(),
-            schema_hash: super::schema_hash(&current::current_schema(&table.schema)),
+            schema_hash: super::schema_hash(&current::current_schema(
+                &table.schema,
+                ctx.practice_id.is_some(),
+            )),
             files,
             raw_files: raw.files.clone(),
         });
@@ -93,6 +96,7 @@ async fn build_current(
             let files = current::build(
                 &ctx.loc,
                 &table.name,
+                ctx.target(),
                 &table.schema,
                 &raw.files,
                 &ctx.out_format,
@@ -107,6 +111,7 @@ async fn build_current(
     let input = MergeInput {
         loc: &ctx.loc,
         format: &ctx.out_format,
+        target: ctx.target(),
         run_id: &ctx.run_id,
         now: ctx.started.timestamp_micros(),
         tables,
@@ -137,7 +142,7 @@ async fn write_rejects(ctx: &RunContext, rejects: &[Reject]) -> Result<(), SinkE
     }
     for (table, bytes) in by_table {
         ctx.loc
-            .put_bytes(&layout::rejects(table, &ctx.run_id), bytes)
+            .put_bytes(&layout::rejects(table, &ctx.part, &ctx.run_id), bytes)
             .await?;
     }
     Ok(())

@@ -9,31 +9,37 @@
 use chrono::{DateTime, Utc};
 
 /// `_raw/<table>/extracted_on=YYYY-MM-DD/<run_id>-<n>.parquet`.
-pub fn raw_file(table: &str, started: DateTime<Utc>, run_id: &str, n: usize) -> String {
+pub fn raw_file(table: &str, part: &str, started: DateTime<Utc>, run_id: &str, n: usize) -> String {
     format!(
-        "_raw/{table}/extracted_on={}/{run_id}-{n:04}.parquet",
+        "_raw/{table}/{part}extracted_on={}/{run_id}-{n:04}.parquet",
         started.format("%Y-%m-%d")
     )
 }
 
-/// `<table>/part-<run_id>-<n>.<ext>`.
-pub fn current_file(table: &str, run_id: &str, n: usize, ext: &str) -> String {
-    format!("{table}/part-{run_id}-{n:04}.{ext}")
+/// `<table>/[practice=<name>/]part-<run_id>-<n>.<ext>`.
+pub fn current_file(table: &str, part: &str, run_id: &str, n: usize, ext: &str) -> String {
+    format!("{table}/{part}part-{run_id}-{n:04}.{ext}")
 }
 
-/// The folder of a table's current files.
-pub fn current_dir(table: &str) -> String {
-    format!("{table}/")
+/// The folder of a table's current files (of one practice).
+pub fn current_dir(table: &str, part: &str) -> String {
+    format!("{table}/{part}")
 }
 
-/// `_runs/<run_id>.json`.
-pub fn manifest(run_id: &str) -> String {
-    format!("_runs/{run_id}.json")
+/// `_runs/[practice=<name>/]<run_id>.json`.
+pub fn manifest(part: &str, run_id: &str) -> String {
+    format!("_runs/{part}{run_id}.json")
 }
 
-/// `_rejects/<table>/<run_id>.jsonl`.
-pub fn rejects(table: &str, run_id: &str) -> String {
-    format!("_rejects/{table}/{run_id}.jsonl")
+/// `_rejects/<table>/[practice=<name>/]<run_id>.jsonl`.
+pub fn rejects(table: &str, part: &str, run_id: &str) -> String {
+    format!("_rejects/{table}/{part}{run_id}.jsonl")
+}
+
+/// The partition folder of a practice (`practice=<name>/`), empty for a single-practice pipeline.
+/// Hive-style, so DuckDB, Spark, Athena and BigQuery read `practice` as a column.
+pub fn partition(practice: Option<&str>) -> String {
+    practice.map_or_else(String::new, |p| format!("practice={p}/"))
 }
 
 /// A run id that sorts by time: `20261126T071500Z-3fa2`.

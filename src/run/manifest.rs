@@ -118,6 +118,12 @@ pub struct Manifest {
     pub run_id: String,
     /// Pipeline name.
     pub pipeline: String,
+    /// Practice name, in a multi-practice pipeline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub practice: Option<String>,
+    /// Practice id written in the `practice_id` column, in a multi-practice pipeline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub practice_id: Option<String>,
     /// RFC 3339 start.
     pub started_at: String,
     /// RFC 3339 end.
@@ -132,4 +138,7 @@ pub struct Manifest {
     pub api: ApiEntry,
     /// Resources, in pipeline order.
     pub resources: Vec<ResourceEntry>,
+    /// SQL models run after the tables (`[[models]]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<crate::models::ModelReport>,
 }

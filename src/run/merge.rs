@@ -25,7 +25,7 @@ use arrow::record_batch::RecordBatch;
 use futures::StreamExt;
 
 use super::current::{
-    CurrentWriter, DELETED_COLUMN, READ_BATCH_ROWS, current_schema, with_deleted,
+    CurrentWriter, DELETED_COLUMN, READ_BATCH_ROWS, Target, current_schema, with_deleted,
 };
 use super::manifest::FileEntry;
 use crate::catalog::Table;
@@ -62,6 +62,8 @@ pub struct MergeInput<'a> {
     pub loc: &'a Location,
     /// Output format.
     pub format: &'a Format,
+    /// Partition and practice id of the current files.
+    pub target: Target<'a>,
     /// This run.
     pub run_id: &'a str,
     /// `_deleted_at` for rows found deleted (µs since the epoch).
@@ -93,10 +95,11 @@ pub async fn merge(input: &MergeInput<'_>) -> Result<BTreeMap<String, Vec<FileEn
     let no_files = Vec::new();
     let delta_main = input.delta.get(&main.name).unwrap_or(&no_files);
     let mut winners = index_delta(input, delta_main).await?;
-    let schema = current_schema(&main.schema);
+    let schema = current_schema(&main.schema, input.target.practice_id.is_some());
     let mut writer = CurrentWriter::new(
         input.loc,
         &main.name,
+        input.target.part,
         schema.clone(),
         input.format,
         input.run_id,
@@ -129,7 +132,10 @@ pub async fn merge(input: &MergeInput<'_>) -> Result<BTreeMap<String, Vec<FileEn
                     .collect();
             offset += batch.num_rows();
             writer
-                .write(&filter(&with_deleted(&batch, &schema, None), &keep))
+                .write(&filter(
+                    &with_deleted(&batch, &schema, None, input.target.practice_id),
+                    &keep,
+                ))
                 .await?;
         }
     }
@@ -213,7 +219,7 @@ fn merge_previous_main(
         deleted_at.push(stamp);
     }
     filter(
-        &with_deleted(batch, schema, Some(deleted_at)),
+        &with_deleted(batch, schema, Some(deleted_at), input.target.practice_id),
         &BooleanArray::from(keep),
     )
 }
@@ -228,10 +234,11 @@ async fn merge_child(
         .parent_key
         .as_deref()
         .expect("child tables have a parent key");
-    let schema = current_schema(&child.schema);
+    let schema = current_schema(&child.schema, input.target.practice_id.is_some());
     let mut writer = CurrentWriter::new(
         input.loc,
         &child.name,
+        input.target.part,
         schema.clone(),
         input.format,
         input.run_id,
@@ -258,7 +265,10 @@ async fn merge_child(
                 })
                 .collect();
             writer
-                .write(&filter(&with_deleted(&batch, &schema, Some(stamps)), &keep))
+                .write(&filter(
+                    &with_deleted(&batch, &schema, Some(stamps), input.target.practice_id),
+                    &keep,
+                ))
                 .await?;
         }
     }
@@ -271,7 +281,10 @@ async fn merge_child(
                 .map(|p| Some(p.and_then(|k| winners.get(&k)).is_some_and(|w| !w.lost)))
                 .collect();
             writer
-                .write(&filter(&with_deleted(&batch, &schema, None), &keep))
+                .write(&filter(
+                    &with_deleted(&batch, &schema, None, input.target.practice_id),
+                    &keep,
+                ))
                 .await?;
         }
     }

@@ -8,6 +8,7 @@
 mod context;
 mod current;
 mod finish;
+mod group;
 mod layout;
 mod manifest;
 mod merge;
@@ -27,8 +28,11 @@ use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
 pub use context::RunContext;
+pub use current::Target;
+pub use group::{GroupEntry, GroupManifest, Shard, select_practices};
 pub use layout::{current_file, manifest as manifest_path, new_run_id, raw_file};
 pub use manifest::{ApiEntry, FileEntry, Manifest, ResourceEntry, TableEntry};
+pub use merge::{Coverage, MergeInput, merge};
 pub use progress::Progress;
 pub use strategy::{Choice, Strategy};
 
@@ -49,6 +53,10 @@ pub struct RunOptions {
     pub progress: bool,
     /// Reconcile deletions now (`--reconcile-deletes`).
     pub reconcile_deletes: bool,
+    /// Only these practices of a multi-practice pipeline (`--practice NAME`).
+    pub practices: Vec<String>,
+    /// Only the practices of this shard (`--shard i/n`).
+    pub shard: Option<Shard>,
 }
 
 /// Why a run could not go on; each maps to an exit code.
@@ -84,9 +92,11 @@ impl RunError {
 /// What a finished run produced.
 #[derive(Debug)]
 pub struct RunOutcome {
-    /// The manifest as written.
-    pub manifest: Manifest,
-    /// Its key under the output.
+    /// The manifests written: one, or one per practice that got to its commit.
+    pub manifests: Vec<Manifest>,
+    /// Practices that stopped before their commit: (name, exit code, why).
+    pub failures: Vec<(String, u8, String)>,
+    /// The run's manifest key (the group manifest for several practices).
     pub manifest_path: String,
     /// Exit code: 0, or 4 when a resource failed or rows were rejected.
     pub exit_code: u8,
@@ -194,21 +204,37 @@ fn selected(pipeline: &Pipeline, only: &[String]) -> Result<Vec<ResourceSpec>, R
 
 /// Checks that the output location is writable (one small object written and removed), so a
 /// wrong bucket or credential fails before any API budget is spent.
-pub async fn check_output(loc: &Location, run_id: &str) -> Result<(), SinkError> {
-    let probe = format!("_runs/.write-check-{run_id}");
+pub async fn check_output(loc: &Location, tag: &str) -> Result<(), SinkError> {
+    let probe = format!("_runs/.write-check-{}", tag.replace('/', "-"));
     loc.put_bytes(&probe, b"ok".to_vec()).await?;
     loc.delete(&probe).await
 }
 
-/// Runs `pipeline`.
+/// Runs `pipeline`: its single practice, or each of its `[[sources]]` practices.
 pub async fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<RunOutcome, RunError> {
     let started = Utc::now();
     let run_id = new_run_id(started);
+    if pipeline.practices.is_empty() {
+        return run_practice(pipeline, options, None, &run_id, started).await;
+    }
+    group::run_all(pipeline, options, &run_id, started).await
+}
+
+/// Runs one practice (`practice` is its name in a multi-practice pipeline).
+pub(crate) async fn run_practice(
+    pipeline: &Pipeline,
+    options: &RunOptions,
+    practice: Option<&str>,
+    run_id: &str,
+    started: chrono::DateTime<Utc>,
+) -> Result<RunOutcome, RunError> {
+    let run_id = run_id.to_string();
+    let part = layout::partition(practice);
     let specs = selected(pipeline, options.only.as_slice())?;
     let pii_key = pii_key(pipeline, &specs)?;
     let client = client_for(pipeline)?;
     let loc = location_for(pipeline)?;
-    check_output(&loc, &run_id).await?;
+    check_output(&loc, &format!("{part}{run_id}")).await?;
     let report = preflight::check(
         &client,
         &Pipeline {
@@ -217,12 +243,21 @@ pub async fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<RunOutcome
         },
     )
     .await?;
-    tracing::info!(run_id = %run_id, user = report.user.as_deref().unwrap_or("?"), resources = specs.len(), "Preflight passed; extracting.");
+    tracing::info!(run_id = %run_id, practice = practice.unwrap_or("-"), user = report.user.as_deref().unwrap_or("?"), resources = specs.len(), "Preflight passed; extracting.");
+    let practice_id = practice.map(|name| match &report.practice {
+        Some(serde_json::Value::String(id)) => id.clone(),
+        Some(other) if !other.is_null() => other.to_string(),
+        _ => name.to_string(),
+    });
     let (raw_format, out_format) = formats(pipeline);
-    let state = StateStore::load(&loc, &pipeline.name)
+    let state_name = match practice {
+        Some(name) => format!("{}/practice={name}/state", pipeline.name),
+        None => pipeline.name.clone(),
+    };
+    let state = StateStore::load(&loc, &state_name)
         .await
         .map_err(|e| RunError::Usage(e.to_string()))?;
-    remove_dead_runs_files(&loc, &state, &specs, &run_id).await?;
+    remove_dead_runs_files(&loc, &state, &specs, &run_id, &part).await?;
     let ctx = RunContext::new(
         run_id,
         started,
@@ -237,27 +272,32 @@ pub async fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<RunOutcome
         pipeline.source.checkpoint_pages,
         options.full_refresh,
         options.reconcile_deletes,
-    );
+    )
+    .for_practice(part, practice_id);
     let entries: Vec<ResourceEntry> = futures::stream::iter(specs.iter())
         .map(|spec| resource::extract(&ctx, spec))
         .buffered(2)
         .collect()
         .await;
-    commit(&ctx, pipeline, entries).await
+    commit(&ctx, pipeline, practice, entries).await
 }
 
 async fn commit(
     ctx: &RunContext,
     pipeline: &Pipeline,
+    practice: Option<&str>,
     resources: Vec<ResourceEntry>,
 ) -> Result<RunOutcome, RunError> {
     let stats = ctx.client.stats();
     let failed = resources.iter().any(|r| r.status == "failed");
     let partial = resources.iter().any(|r| r.status != "succeeded");
-    let manifest = Manifest {
+    let mut manifest = Manifest {
+        models: Vec::new(),
         version: 1,
         run_id: ctx.run_id.clone(),
         pipeline: pipeline.name.clone(),
+        practice: practice.map(str::to_string),
+        practice_id: ctx.practice_id.clone(),
         started_at: ctx.started.to_rfc3339(),
         finished_at: Utc::now().to_rfc3339(),
         status: if failed && resources.iter().all(|r| r.status == "failed") {
@@ -279,7 +319,19 @@ async fn commit(
         },
         resources,
     };
-    let path = manifest_path(&ctx.run_id);
+    // Models read the new current files (they exist now); their reports go in the manifest.
+    if manifest.status != "failed" && !pipeline.models.is_empty() {
+        manifest.models =
+            crate::models::run_models(&ctx.loc, &manifest, &pipeline.models, &ctx.run_id).await;
+        if manifest
+            .models
+            .iter()
+            .any(crate::models::ModelReport::is_failed)
+        {
+            manifest.status = "partial";
+        }
+    }
+    let path = manifest_path(&ctx.part, &ctx.run_id);
     ctx.loc.put_json_atomic(&path, &manifest).await?;
     crash_point("after-manifest");
     // State before removing the old files: a crash in between leaves stale files (removed by the
@@ -319,12 +371,13 @@ async fn commit(
     }
     for r in manifest.resources.iter().filter(|r| r.status != "failed") {
         for t in &r.tables {
-            current::remove_stale(&ctx.loc, &t.name, &t.files).await?;
+            current::remove_stale(&ctx.loc, &t.name, &ctx.part, &t.files).await?;
         }
     }
     let exit_code = if manifest.status == "succeeded" { 0 } else { 4 };
     Ok(RunOutcome {
-        manifest,
+        manifests: vec![manifest],
+        failures: Vec::new(),
         manifest_path: path,
         exit_code,
     })
@@ -339,12 +392,14 @@ pub(crate) fn crash_point(point: &str) {
     }
 }
 
-/// Deletes raw files that runs which died before recording them left behind.
+/// Deletes what runs that died left behind: raw files no checkpoint names, and staging files of
+/// interrupted writes, under this practice's partition only (other practices may be running).
 async fn remove_dead_runs_files(
     loc: &Location,
     state: &StateStore,
     specs: &[ResourceSpec],
     run_id: &str,
+    part: &str,
 ) -> Result<(), RunError> {
     let snapshot = state.snapshot().await;
     let keep: std::collections::BTreeSet<String> = snapshot
@@ -361,20 +416,31 @@ async fn remove_dead_runs_files(
                 .map(|t| t.name)
         })
         .collect();
-    resume::remove_orphan_raw_files(loc, &tables, &keep, run_id).await?;
-    // Staging files of a killed writer, under this run's tables only (a run of another pipeline
-    // writing other tables to the same output is left alone).
-    // The manifest and state folders too: a run killed while writing them leaves a staging file.
-    // (Two pipelines writing to one output at the same moment are not supported.)
-    for prefix in ["_runs/", "_state/"] {
-        crate::sink::cleanup::remove_leftovers(loc, prefix, Duration::ZERO).await?;
-    }
+    resume::remove_orphan_raw_files(loc, &tables, part, &keep, run_id).await?;
+    // Staging files of a killed writer: this run's tables, manifests and state. (Two runs of
+    // the same pipeline and practice writing at the same moment are not supported.)
+    let mut prefixes = vec![format!("_runs/{part}"), state.dir().to_string()];
     for table in &tables {
-        for prefix in [format!("_raw/{table}/"), format!("{table}/")] {
-            crate::sink::cleanup::remove_leftovers(loc, &prefix, Duration::ZERO).await?;
-        }
+        prefixes.push(format!("_raw/{table}/{part}"));
+        prefixes.push(format!("{table}/{part}"));
+    }
+    for prefix in prefixes {
+        crate::sink::cleanup::remove_leftovers(loc, &prefix, Duration::ZERO).await?;
     }
     Ok(())
+}
+
+/// The schema of a current table (the table's columns, then `_deleted_at`), for tools and benches.
+pub fn current_schema_of(table: &SchemaRef) -> SchemaRef {
+    current::current_schema(table, false)
+}
+
+/// `batch` with a null `_deleted_at` column, in `schema` (from [`current_schema_of`]).
+pub fn with_deleted_column(
+    batch: &arrow::record_batch::RecordBatch,
+    schema: &SchemaRef,
+) -> arrow::record_batch::RecordBatch {
+    current::with_deleted(batch, schema, None, None)
 }
 
 /// A short digest of a schema's columns (name, type, nullability), equal across runs.

@@ -22,6 +22,7 @@ pub struct RawTable {
     pub schema: SchemaRef,
     format: Format,
     run_id: String,
+    part: String,
     started: DateTime<Utc>,
     open: Option<FileWriter>,
     /// Finished files.
@@ -35,6 +36,7 @@ impl RawTable {
         schema: SchemaRef,
         format: Format,
         run_id: &str,
+        part: &str,
         started: DateTime<Utc>,
     ) -> Self {
         Self {
@@ -42,6 +44,7 @@ impl RawTable {
             schema,
             format,
             run_id: run_id.to_string(),
+            part: part.to_string(),
             started,
             open: None,
             files: Vec::new(),
@@ -54,7 +57,13 @@ impl RawTable {
             return Ok(());
         }
         if self.open.is_none() {
-            let rel = layout::raw_file(&self.name, self.started, &self.run_id, self.files.len());
+            let rel = layout::raw_file(
+                &self.name,
+                &self.part,
+                self.started,
+                &self.run_id,
+                self.files.len(),
+            );
             self.open = Some(FileWriter::create(
                 loc,
                 &rel,

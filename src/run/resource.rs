@@ -79,6 +79,7 @@ pub async fn extract(ctx: &RunContext, spec: &ResourceSpec) -> ResourceEntry {
                 t.schema.clone(),
                 ctx.raw_format,
                 &ctx.run_id,
+                &ctx.part,
                 ctx.started,
             )
         })
@@ -214,10 +215,13 @@ async fn run_pages(
 ) -> Result<(), ResourceError> {
     // As deep as the fetches in flight: pages fetched but not yet written are what a crash
     // loses, so keep them few.
-    let (tx, mut rx) = mpsc::channel::<Page>(ctx.concurrency.max(1));
+    let (tx, rx) = mpsc::channel::<Page>(ctx.concurrency.max(1));
     let plan = start.plan.clone();
     let producer = produce(ctx, spec, start, tx);
     let consumer = async {
+        // Owned here, so a failing consumer drops the receiver and the producer's next send
+        // fails (`Cancelled`) instead of waiting forever on a full queue.
+        let mut rx = rx;
         while let Some(page) = rx.recv().await {
             let flat = flattener.flatten(&page.records);
             for ((_, batch), raw) in flat.tables.iter().zip(raws.iter_mut()) {

@@ -70,11 +70,12 @@ fn run_of(file_name: &str) -> Option<&str> {
 pub async fn remove_orphan_raw_files(
     loc: &Location,
     tables: &[String],
+    part: &str,
     keep: &BTreeSet<String>,
     current_run: &str,
 ) -> Result<usize, SinkError> {
     let manifests: BTreeSet<String> = loc
-        .list("_runs/")
+        .list(&format!("_runs/{part}"))
         .await?
         .iter()
         .filter_map(|m| {
@@ -86,7 +87,7 @@ pub async fn remove_orphan_raw_files(
         .collect();
     let mut removed = 0;
     for table in tables {
-        for meta in loc.list(&format!("_raw/{table}/")).await? {
+        for meta in loc.list(&format!("_raw/{table}/{part}")).await? {
             let Some(rel) = loc.relative(&meta.location) else {
                 continue;
             };

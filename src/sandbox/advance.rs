@@ -5,21 +5,19 @@
 //! books appointments ahead, sees the day's patients (their appointments become `Completed`,
 //! `Did not attend` or `Cancelled` with matching stamps; some are invoiced and paid on the
 //! spot), edits a few patients, settles old invoices, completes plan items, and deletes a few
-//! rows (no tombstones: they simply vanish from every list). Everything is recorded in the
+//! rows (no tombstones: they simply vanish from every list). However small the practice, every
+//! day brings at least one new patient, one booking, one edit and one deletion, so a test can
+//! always see each kind of change. Everything is recorded in the
 //! practice's overlay, so memory grows with the activity simulated, not with the data size,
 //! and the same seed simulates the same days.
 
 use chrono::{Duration, NaiveDate};
-use serde_json::{Value, json};
 
+use super::activity;
 use super::data::rng::Rng;
-use super::data::timeline::{DAY_MS, local_ms};
-use super::data::{World, appointments, finance, fmt, ids, patients};
+use super::data::timeline::local_ms;
 use super::server::Sandbox;
-use super::store::{Overlay, Practice};
-
-/// Most appointments of one day a practice settles (bounds memory at huge scales).
-const MAX_SEEN_PER_DAY: usize = 400;
+use super::store::Practice;
 
 /// Simulates `days` days in every practice and moves the clock on.
 pub(crate) fn advance(sandbox: &Sandbox, days: u32) {
@@ -48,11 +46,11 @@ fn simulate_day(practice: &Practice, date: NaiveDate, n: u32) {
     let opens = local_ms(date, 9 * 60);
     let at = |r: &Rng| opens + r.range("minute", 0, 9 * 60 - 1) * 60_000 + r.range("ms", 0, 59_999);
     let scale = w.counts.patients as f64 / 1_000.0;
-    for k in 0..how_many(&rng, "patients", 1.4 * scale) {
-        new_patient(&mut ov, w, at(&rng.child("patient", k)));
+    for k in 0..how_many(&rng, "patients", 1.4 * scale).max(1) {
+        activity::new_patient(&mut ov, w, at(&rng.child("patient", k)));
     }
-    for k in 0..how_many(&rng, "bookings", 3.7 * scale) {
-        book(
+    for k in 0..how_many(&rng, "bookings", 3.7 * scale).max(1) {
+        activity::book(
             &mut ov,
             w,
             date,
@@ -60,27 +58,27 @@ fn simulate_day(practice: &Practice, date: NaiveDate, n: u32) {
             at(&rng.child("booking", k)),
         );
     }
-    see_patients(&mut ov, w, date, &rng);
+    activity::see_patients(&mut ov, w, date, &rng);
     for k in 0..how_many(&rng, "edits", 2.0 * scale).max(1) {
-        edit_patient(&mut ov, w, &rng.child("edit", k), at(&rng.child("edit", k)));
+        activity::edit_patient(&mut ov, w, &rng.child("edit", k), at(&rng.child("edit", k)));
     }
-    for k in 0..how_many(&rng, "settle", 1.0 * scale) {
-        settle_invoice(
+    for k in 0..how_many(&rng, "settle", 1.0 * scale).max(1) {
+        activity::settle_invoice(
             &mut ov,
             w,
             &rng.child("settle", k),
             at(&rng.child("settle", k)),
         );
     }
-    for k in 0..how_many(&rng, "completions", 2.0 * scale) {
-        complete_plan_item(
+    for k in 0..how_many(&rng, "completions", 2.0 * scale).max(1) {
+        activity::complete_plan_item(
             &mut ov,
             w,
             &rng.child("complete", k),
             at(&rng.child("complete", k)),
         );
     }
-    delete(
+    activity::delete(
         &mut ov,
         w,
         "appointments",
@@ -88,7 +86,7 @@ fn simulate_day(practice: &Practice, date: NaiveDate, n: u32) {
         Some(date),
     );
     if n.is_multiple_of(3) || rng.chance("delete.patient", 0.15) {
-        let gone = delete(&mut ov, w, "patients", &rng.child("delete", 1), None);
+        let gone = activity::delete(&mut ov, w, "patients", &rng.child("delete", 1), None);
         for table in ["patient_stats", "accounts"] {
             if let Some(j) = gone {
                 ov.tables.entry(table).or_default().deleted.insert(j);
@@ -97,336 +95,96 @@ fn simulate_day(practice: &Practice, date: NaiveDate, n: u32) {
     }
     for (k, table) in ["treatment_plan_items", "recalls"].into_iter().enumerate() {
         if rng.chance(table, 0.3) {
-            delete(&mut ov, w, table, &rng.child("delete", 2 + k as u64), None);
+            activity::delete(&mut ov, w, table, &rng.child("delete", 2 + k as u64), None);
         }
     }
 }
 
-/// The current raw record at `index` of `table` (overlay first).
-fn current(ov: &Overlay, w: &World, table: &'static str, index: u64) -> Option<Value> {
-    let t = super::data::table(table)?;
-    let changes = ov.tables.get(table);
-    if changes.is_some_and(|c| c.deleted.contains(&index)) {
-        return None;
-    }
-    if let Some(v) = changes.and_then(|c| c.updated.get(&index)) {
-        return Some(v.clone());
-    }
-    let base = (t.len)(w);
-    if index < base {
-        Some((t.record)(w, index))
-    } else {
-        changes.and_then(|c| c.appended.get((index - base) as usize).cloned())
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::SandboxConfig;
 
-/// Number of indices (base + appended) of `table`.
-fn index_len(ov: &Overlay, w: &World, table: &'static str) -> u64 {
-    let base = super::data::table(table).map_or(0, |t| (t.len)(w));
-    base + ov.tables.get(table).map_or(0, |c| c.appended.len() as u64)
-}
-
-/// `w` as seen at instant `t` (builders clamp their stamps to `now`).
-fn at_time(w: &World, t: i64) -> World {
-    World {
-        now: t,
-        ..w.clone()
+    fn sandbox() -> Sandbox {
+        Sandbox::new(SandboxConfig {
+            scale: 0.2,
+            today: NaiveDate::from_ymd_opt(2026, 6, 15).unwrap(),
+            practices: 2,
+            ..SandboxConfig::default()
+        })
     }
-}
 
-fn new_patient(ov: &mut Overlay, w: &World, t: i64) {
-    let j = index_len(ov, w, "patients");
-    let wt = at_time(w, t);
-    ov.tables
-        .entry("patients")
-        .or_default()
-        .appended
-        .push(patients::build(&wt, j, t));
-    ov.tables
-        .entry("patient_stats")
-        .or_default()
-        .appended
-        .push(patients::build_stat(&wt, j, t));
-    ov.tables
-        .entry("accounts")
-        .or_default()
-        .appended
-        .push(patients::account(&wt, j));
-}
-
-fn book(ov: &mut Overlay, w: &World, date: NaiveDate, r: &Rng, t: i64) {
-    let i = index_len(ov, w, "appointments");
-    let patient = r.below("patient", index_len(ov, w, "patients"));
-    let mut day = date + Duration::days(r.range("ahead", 1, 60));
-    while chrono::Datelike::weekday(&day).number_from_monday() > 5 {
-        day += Duration::days(1);
-    }
-    let start = local_ms(day, (8 * 60 + r.range("slot", 0, 107) * 5) as u32);
-    let p = r.below("practitioner", w.counts.practitioners);
-    let record = appointments::build(&at_time(w, t), r, i, start, t, p, Some(patient));
-    ov.tables
-        .entry("appointments")
-        .or_default()
-        .appended
-        .push(record);
-}
-
-/// Settles the day's booked appointments, and invoices some of them.
-fn see_patients(ov: &mut Overlay, w: &World, date: NaiveDate, rng: &Rng) {
-    let (from, to) = (local_ms(date, 0), local_ms(date, 0) + DAY_MS);
-    let key = appointments::start_key;
-    let first = partition(w.counts.appointments, |i| key(w, i) < from);
-    let last = partition(w.counts.appointments, |i| key(w, i) < to);
-    let base = w.counts.appointments;
-    let appended = ov
-        .tables
-        .get("appointments")
-        .map_or(0, |c| c.appended.len() as u64);
-    let candidates: Vec<u64> = (first..last).chain(base..base + appended).collect();
-    let mut seen = 0;
-    for i in candidates {
-        let Some(mut a) = current(ov, w, "appointments", i) else {
-            continue;
-        };
-        let start = a["start_time"]
-            .as_str()
-            .and_then(super::query::instant_of)
-            .unwrap_or(0);
-        if !(from..to).contains(&start)
-            || !matches!(a["state"].as_str(), Some("Pending" | "Confirmed"))
-            || a["patient_id"].is_null()
-        {
-            continue;
-        }
-        let r = rng.child("seen", i);
-        let finish = a["finish_time"]
-            .as_str()
-            .and_then(super::query::instant_of)
-            .unwrap_or(start);
-        let state = *r.weighted(
-            "outcome",
-            &[("Completed", 88), ("Did not attend", 6), ("Cancelled", 6)],
-        );
-        let stamp = |t: i64| json!(fmt::timestamp(t));
-        let updated = match state {
-            "Completed" => {
-                a["arrived_at"] = stamp(start - 300_000);
-                a["in_surgery_at"] = stamp(start + 60_000);
-                a["completed_at"] = stamp(finish);
-                finish
-            }
-            "Did not attend" => {
-                a["did_not_attend_at"] = stamp(start + 900_000);
-                start + 900_000
-            }
-            _ => {
-                a["cancelled_at"] = stamp(start - 3_600_000);
-                a["appointment_cancellation_reason_id"] = json!(ids::CANCELLATION_REASONS);
-                start - 3_600_000
-            }
-        };
-        a["state"] = json!(state);
-        a["updated_at"] = stamp(updated);
-        let patient = a["patient_id"].as_i64().unwrap_or(ids::PATIENTS) - ids::PATIENTS;
-        let practitioner =
-            a["practitioner_id"].as_i64().unwrap_or(ids::PRACTITIONERS) - ids::PRACTITIONERS;
-        ov.tables
-            .entry("appointments")
-            .or_default()
-            .updated
-            .insert(i, a);
-        if state == "Completed" {
-            touch_stats(ov, w, patient as u64, date, finish + 120_000);
-            if r.chance("invoice", 0.6) {
-                invoice(
-                    ov,
-                    w,
-                    &r,
-                    patient as u64,
-                    practitioner as u64,
-                    finish + 120_000,
-                );
+    #[test]
+    fn companions_follow_patients_and_nothing_postdates_the_clock() {
+        let s = sandbox();
+        advance(&s, 4);
+        let now = s.now();
+        for practice in &s.practices {
+            let ov = practice.overlay.read().unwrap();
+            let appended = |t: &str| ov.tables.get(t).map_or(0, |c| c.appended.len());
+            let deleted = |t: &str| {
+                ov.tables
+                    .get(t)
+                    .map(|c| c.deleted.clone())
+                    .unwrap_or_default()
+            };
+            assert!(appended("patients") > 0 && appended("appointments") > 0);
+            assert_eq!(appended("patients"), appended("patient_stats"));
+            assert_eq!(appended("patients"), appended("accounts"));
+            assert!(!deleted("patients").is_empty());
+            assert_eq!(deleted("patients"), deleted("patient_stats"));
+            assert_eq!(deleted("patients"), deleted("accounts"));
+            for changes in ov.tables.values() {
+                for record in changes.appended.iter().chain(changes.updated.values()) {
+                    if let Some(t) = record.get("updated_at").and_then(serde_json::Value::as_str) {
+                        assert!(super::super::query::instant_of(t).unwrap() <= now, "{t}");
+                    }
+                }
             }
         }
-        seen += 1;
-        if seen >= MAX_SEEN_PER_DAY {
-            break;
+    }
+
+    #[test]
+    fn appended_guids_keep_id_order() {
+        let s = Sandbox::new(SandboxConfig {
+            scale: 1.0,
+            today: NaiveDate::from_ymd_opt(2026, 6, 15).unwrap(),
+            ..SandboxConfig::default()
+        });
+        advance(&s, 5);
+        for practice in &s.practices {
+            let ov = practice.overlay.read().unwrap();
+            let ids: Vec<&str> = ov.tables["invoice_items"]
+                .appended
+                .iter()
+                .map(|v| v["id"].as_str().unwrap())
+                .collect();
+            assert!(ids.len() > 2);
+            assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+            let base_last = practice
+                .with_view("invoice_items", |v| {
+                    v.raw(v.base_len() - 1).unwrap()["id"].clone()
+                })
+                .unwrap();
+            assert!(base_last.as_str().unwrap() < ids[0]);
         }
     }
-}
 
-fn partition(n: u64, below: impl Fn(u64) -> bool) -> u64 {
-    let (mut a, mut b) = (0, n);
-    while a < b {
-        let mid = a + (b - a) / 2;
-        if below(mid) { a = mid + 1 } else { b = mid }
-    }
-    a
-}
-
-fn touch_stats(ov: &mut Overlay, w: &World, j: u64, date: NaiveDate, t: i64) {
-    let Some(mut stats) = current(ov, w, "patient_stats", j) else {
-        return;
-    };
-    stats["last_appointment_date"] = json!(fmt::date(date));
-    stats["updated_at"] = json!(fmt::timestamp(t));
-    ov.tables
-        .entry("patient_stats")
-        .or_default()
-        .updated
-        .insert(j, stats);
-}
-
-/// A new invoice (with items) for patient `j` seen by practitioner `p`, usually paid at once.
-fn invoice(ov: &mut Overlay, w: &World, r: &Rng, j: u64, p: u64, t: i64) {
-    let wt = at_time(w, t + 600_000);
-    let i = index_len(ov, w, "invoices");
-    let id = ids::INVOICES + i as i64;
-    let head = finance::InvoiceHead {
-        created: t,
-        patient: j,
-        dentist: p,
-    };
-    let n = r.range("lines", 1, 3) as u64;
-    let lines = finance::lines(w, &head, n, |s| r.child("line", s));
-    let amount: i64 = lines.iter().map(finance::Line::total).sum();
-    let paid = r.chance("paid", 0.8).then_some(t + 300_000);
-    ov.tables
-        .entry("invoices")
-        .or_default()
-        .appended
-        .push(finance::render_invoice(
-            &wt,
-            &r.child("invoice", 0),
-            id,
-            &head,
-            &lines,
-            paid,
-        ));
-    for (s, line) in lines.iter().enumerate() {
-        let item = finance::render_item(&wt, &r.child("item", s as u64), id, &head, line, s as u64);
-        ov.tables
-            .entry("invoice_items")
-            .or_default()
-            .appended
-            .push(item);
-    }
-    if let Some(taken) = paid {
-        let k = index_len(ov, w, "payments");
-        let payment = finance::render_payment(
-            &wt,
-            &r.child("payment", 0),
-            ids::PAYMENTS + k as i64,
-            ids::EXPLANATIONS + 2 * k as i64,
-            &head,
-            &[(id, amount)],
-            taken,
-        );
-        ov.tables
-            .entry("payments")
-            .or_default()
-            .appended
-            .push(payment);
-    }
-}
-
-fn edit_patient(ov: &mut Overlay, w: &World, r: &Rng, t: i64) {
-    let j = r.below("patient", index_len(ov, w, "patients"));
-    let Some(mut p) = current(ov, w, "patients", j) else {
-        return;
-    };
-    match r.below("what", 4) {
-        0 => p["mobile_phone"] = json!(super::data::names::mobile(r, "mobile")),
-        1 => {
-            p["email_address"] = json!(format!(
-                "{}.{}{}@example.com",
-                p["first_name"].as_str().unwrap_or("x").to_lowercase(),
-                p["last_name"]
-                    .as_str()
-                    .unwrap_or("y")
-                    .to_lowercase()
-                    .replace('\'', ""),
-                r.below("n", 100)
-            ))
+    #[test]
+    fn days_do_not_depend_on_how_they_are_split() {
+        let (a, b) = (sandbox(), sandbox());
+        advance(&a, 3);
+        for _ in 0..3 {
+            advance(&b, 1);
         }
-        2 => p["marketing"] = json!(!p["marketing"].as_bool().unwrap_or(false)),
-        _ => {
-            p["address_line_1"] = json!(format!(
-                "{} {}",
-                r.range("no", 1, 180),
-                r.pick("street", super::data::names::STREETS)
-            ))
+        for (pa, pb) in a.practices.iter().zip(&b.practices) {
+            let (oa, ob) = (pa.overlay.read().unwrap(), pb.overlay.read().unwrap());
+            for (name, changes) in &oa.tables {
+                let other = &ob.tables[name];
+                assert_eq!(changes.appended, other.appended, "{name}");
+                assert_eq!(changes.updated, other.updated, "{name}");
+                assert_eq!(changes.deleted, other.deleted, "{name}");
+            }
         }
     }
-    p["updated_at"] = json!(fmt::timestamp(t));
-    ov.tables
-        .entry("patients")
-        .or_default()
-        .updated
-        .insert(j, p);
-}
-
-fn settle_invoice(ov: &mut Overlay, w: &World, r: &Rng, t: i64) {
-    let i = r.below("invoice", w.counts.invoices);
-    let Some(mut inv) = current(ov, w, "invoices", i) else {
-        return;
-    };
-    if inv["paid"] == json!(true) {
-        return;
-    }
-    inv["paid"] = json!(true);
-    inv["amount_outstanding"] = json!(fmt::money(0));
-    inv["paid_on"] = json!(fmt::date(super::data::timeline::local_date(t)));
-    inv["updated_at"] = json!(fmt::timestamp(t));
-    ov.tables
-        .entry("invoices")
-        .or_default()
-        .updated
-        .insert(i, inv);
-}
-
-fn complete_plan_item(ov: &mut Overlay, w: &World, r: &Rng, t: i64) {
-    let x = r.below("item", index_len(ov, w, "treatment_plan_items"));
-    let Some(mut item) = current(ov, w, "treatment_plan_items", x) else {
-        return;
-    };
-    if item["completed"] == json!(true) {
-        return;
-    }
-    item["completed"] = json!(true);
-    item["completed_at"] = json!(fmt::timestamp(t));
-    item["updated_at"] = json!(fmt::timestamp(t));
-    ov.tables
-        .entry("treatment_plan_items")
-        .or_default()
-        .updated
-        .insert(x, item);
-}
-
-/// Deletes one live row of `table` (for appointments: one still to come after `after`).
-fn delete(
-    ov: &mut Overlay,
-    w: &World,
-    table: &'static str,
-    r: &Rng,
-    after: Option<NaiveDate>,
-) -> Option<u64> {
-    let n = index_len(ov, w, table);
-    let lo = match (table, after) {
-        ("appointments", Some(date)) => partition(w.counts.appointments, |i| {
-            appointments::start_key(w, i) < local_ms(date, 0) + 2 * DAY_MS
-        }),
-        _ => 0,
-    };
-    if lo >= n {
-        return None;
-    }
-    for attempt in 0..20 {
-        let i = lo + r.below(&format!("pick{attempt}"), n - lo);
-        if current(ov, w, table, i).is_some() {
-            ov.tables.entry(table).or_default().deleted.insert(i);
-            return Some(i);
-        }
-    }
-    None
 }

@@ -144,11 +144,19 @@ fn parse(token: &str, practices: u32) -> Option<(Kind, u32)> {
 }
 
 fn caller(kind: Kind, practice: u32, world: &World) -> Caller {
-    let users = world.counts.users;
+    // Practices have at least three users: the owner (0), the first non-clinician (the
+    // receptionist) and one more, so the three owners differ.
+    let receptionist = world.counts.practitioners.min(world.counts.users - 1);
     let user = match kind {
         Kind::Read | Kind::Write => 0,
-        Kind::Patients => world.counts.practitioners.min(users - 1),
-        Kind::Expired => 1 % users,
+        Kind::Patients => receptionist,
+        Kind::Expired => {
+            if receptionist == 1 {
+                2
+            } else {
+                1
+            }
+        }
     };
     let mut scopes: Vec<String> = match kind {
         Kind::Patients => vec![catalog::USER_SCOPE.to_string(), "patient:read".to_string()],
@@ -227,6 +235,22 @@ mod tests {
                 .unwrap_err(),
             ApiError::Expired
         );
+    }
+
+    #[test]
+    fn owners_differ_at_any_scale() {
+        for scale in [0.001, 0.1, 0.25, 0.3, 1.0, 10.0] {
+            let w = World::new(1, 1, scale, NaiveDate::from_ymd_opt(2026, 6, 15).unwrap());
+            let owners: Vec<u64> = [Kind::Read, Kind::Patients, Kind::Expired]
+                .iter()
+                .map(|&k| caller(k, 1, &w).user)
+                .collect();
+            assert!(
+                owners[0] != owners[1] && owners[1] != owners[2] && owners[0] != owners[2],
+                "{scale}: {owners:?}"
+            );
+            assert!(owners.iter().all(|&u| u < w.counts.users));
+        }
     }
 
     #[test]

@@ -159,7 +159,7 @@ mod tests {
             "--rate-window-secs",
             "2",
             "--rate-limit-mode",
-            "too-many429",
+            "429",
             "--no-total-pages",
             "--practices",
             "2",

@@ -122,9 +122,12 @@ impl Default for RateLimitConfig {
 pub enum RateLimitMode {
     /// `403`, `text/plain`, body `403 Forbidden (Rate Limit Exceeded)`: Dentally's middleware.
     #[default]
+    #[value(name = "403-text")]
     Forbidden403Text,
     /// `403` with a JSON error whose message contains "Rate limit exceeded".
+    #[value(name = "403-json")]
     Forbidden403Json,
     /// `429 Too Many Requests` with `Retry-After` (seconds to the window's end).
+    #[value(name = "429")]
     TooMany429,
 }

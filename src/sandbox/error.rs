@@ -1,6 +1,6 @@
 //! Errors: the sandbox's own (bad configuration) and the API's answers that are errors.
 //!
-//! [`ApiError`] is what a client of the emulated API sees: a status and Dentally's JSON error
+//! `ApiError` is what a client of the emulated API sees: a status and Dentally's JSON error
 //! shape `{"error": {"type": …, "message": …}}` (the shape DentPulse's frontend reads,
 //! `docs/dentally-api.md` §7). The rate-limit 403 is not one of them: it is plain text, built by
 //! the rate-limit stage.

@@ -13,15 +13,14 @@
 //! the range; other sort orders collect `(key, index)` pairs and sort them. Either way only the
 //! rows of the page are rendered.
 
-use std::cmp::Ordering;
-
 use serde_json::Value;
 
-use crate::catalog::{self, FieldType, Window};
+use crate::catalog::{self, Window};
 
 use super::data::conform::conform;
 use super::data::rng::Rng;
-use super::data::{ids, organisation, rota};
+use super::data::{Updated, rota};
+use super::matching::{Key, holds, holds_at};
 use super::query::{Filter, ListQuery, Sort};
 use super::store::View;
 
@@ -101,10 +100,39 @@ pub(crate) fn list(
         _ => {
             let mut found: Vec<u64> = Vec::new();
             let mut keyed: Vec<(Key, u64)> = Vec::new();
+            let cheap_updated = match view.table.stamps.map(|s| s.updated) {
+                Some(Updated::Cheap(key)) => Some(key),
+                _ => None,
+            };
+            let by_key = |f: &&Filter| {
+                cheap_updated.is_some()
+                    && matches!(
+                        f,
+                        Filter::From {
+                            field: "updated_at",
+                            ..
+                        } | Filter::Until {
+                            field: "updated_at",
+                            ..
+                        }
+                    )
+            };
+            let (cheap, costly): (Vec<&Filter>, Vec<&Filter>) =
+                residual.iter().copied().partition(by_key);
             for i in merged(lo, hi, &excluded, &explicit) {
-                let Some(raw) = view.raw(i) else { continue };
                 let implicit = (lo..hi).contains(&i) && excluded.binary_search(&i).is_err();
-                if implicit && !residual.iter().all(|f| holds(view, f, &raw)) {
+                if implicit && let Some(key) = cheap_updated {
+                    let at = key(view.world, i);
+                    if !cheap.iter().all(|f| holds_at(f, at)) {
+                        continue;
+                    }
+                    if costly.is_empty() && natural.is_some() {
+                        found.push(i);
+                        continue;
+                    }
+                }
+                let Some(raw) = view.raw(i) else { continue };
+                if implicit && !costly.iter().all(|f| holds(view, f, &raw)) {
                     continue;
                 }
                 match (&query.sort, natural) {
@@ -227,6 +255,7 @@ fn narrow(
         _ => None,
     };
     let key = view.table.window;
+    let stamps = view.table.stamps;
     let first_at_least = |x: i64| -> u64 {
         let key = key.expect("window key");
         partition(view.base_len(), |i| key(view.world, i) < x)
@@ -268,6 +297,28 @@ fn narrow(
                 hi = lo;
                 resolved.push(n);
             }
+            Filter::From { field, ms } | Filter::Until { field, ms }
+                if stamps.is_some() && matches!(field, "created_at" | "updated_at") =>
+            {
+                let st = stamps.expect("stamps");
+                let created_from =
+                    |x: i64| partition(view.base_len(), |i| (st.created)(view.world, i) < x);
+                let exact = field == "created_at" || matches!(st.updated, Updated::SameAsCreated);
+                if matches!(filter, Filter::From { .. }) {
+                    // updated ≤ created + max_lag: rows created before `ms − max_lag` are out.
+                    lo = lo.max(created_from(if exact {
+                        ms
+                    } else {
+                        ms.saturating_sub(st.max_lag)
+                    }));
+                } else {
+                    // updated ≥ created: rows created at or after `ms` are out.
+                    hi = hi.min(created_from(ms));
+                }
+                if exact {
+                    resolved.push(n);
+                }
+            }
             _ => {}
         }
     }
@@ -284,119 +335,6 @@ fn partition(n: u64, below: impl Fn(u64) -> bool) -> u64 {
     a
 }
 
-/// Whether `filter` holds for a raw record.
-fn holds(view: &View<'_>, filter: &Filter, raw: &Value) -> bool {
-    let text = |field: &str| raw.get(field).and_then(Value::as_str);
-    let instant = |field: &str| {
-        text(field)
-            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
-            .map(|t| t.timestamp_millis())
-    };
-    let date = |field: &str| {
-        text(field).and_then(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
-    };
-    match filter {
-        Filter::From { field, ms } => instant(field).is_some_and(|t| t >= *ms),
-        Filter::Until { field, ms } => instant(field).is_some_and(|t| t < *ms),
-        Filter::DateFrom { field, date: d } => date(field).is_some_and(|v| v >= *d),
-        Filter::DateUntil { field, date: d } => date(field).is_some_and(|v| v < *d),
-        Filter::Equals { field, value } => match raw.get(*field) {
-            Some(Value::String(s)) => s.eq_ignore_ascii_case(value),
-            Some(Value::Number(n)) => n.to_string() == *value,
-            Some(Value::Bool(b)) => b.to_string() == *value,
-            _ => false,
-        },
-        Filter::Is { field, value } => raw.get(*field).and_then(Value::as_bool) == Some(*value),
-        Filter::Text(q) => {
-            let name = format!(
-                "{} {}",
-                text("first_name").unwrap_or(""),
-                text("last_name").unwrap_or("")
-            );
-            let digits: String = q.chars().filter(|c| !c.is_whitespace()).collect();
-            ["preferred_name", "email_address"]
-                .iter()
-                .filter_map(|f| text(f))
-                .chain([name.as_str()])
-                .any(|s| s.to_lowercase().contains(q.as_str()))
-                || ["mobile_phone", "home_phone", "work_phone"]
-                    .iter()
-                    .filter_map(|f| text(f))
-                    .any(|p| !digits.is_empty() && p.replace(' ', "").contains(&digits))
-        }
-        Filter::PractitionerAtSite(site) => raw
-            .get("practitioner_id")
-            .and_then(Value::as_i64)
-            .is_some_and(|id| {
-                let p = (id - ids::PRACTITIONERS) as u64;
-                p < view.world.counts.practitioners
-                    && organisation::site_id(
-                        view.world,
-                        organisation::practitioner_site(view.world, p),
-                    ) == *site
-            }),
-    }
-}
-
-/// A sort key: typed so that timestamps compare as instants (offsets differ across summer
-/// time) and money as numbers. Nulls sort last ascending and first descending, as in
-/// PostgreSQL.
-#[derive(Debug, Clone, PartialEq)]
-enum Key {
-    Bool(bool),
-    Number(f64),
-    Text(String),
-    Null,
-}
-
-impl Key {
-    fn of(raw: &Value, sort: &Sort) -> Key {
-        let v = raw.get(sort.field).unwrap_or(&Value::Null);
-        match (sort.ty, v) {
-            (_, Value::Null) => Key::Null,
-            (_, Value::Bool(b)) => Key::Bool(*b),
-            (_, Value::Number(n)) => Key::Number(n.as_f64().unwrap_or(0.0)),
-            (FieldType::Timestamp, Value::String(s)) => chrono::DateTime::parse_from_rfc3339(s)
-                .map_or(Key::Text(s.clone()), |t| {
-                    Key::Number(t.timestamp_millis() as f64)
-                }),
-            (FieldType::Money | FieldType::Decimal, Value::String(s)) => {
-                s.parse().map_or(Key::Text(s.clone()), Key::Number)
-            }
-            (_, Value::String(s)) => Key::Text(s.clone()),
-            (_, other) => Key::Text(other.to_string()),
-        }
-    }
-
-    fn rank(&self) -> u8 {
-        match self {
-            Key::Bool(_) => 0,
-            Key::Number(_) => 1,
-            Key::Text(_) => 2,
-            Key::Null => 3,
-        }
-    }
-}
-
-impl Eq for Key {}
-
-impl PartialOrd for Key {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Key {
-    fn cmp(&self, other: &Self) -> Ordering {
-        match (self, other) {
-            (Key::Bool(a), Key::Bool(b)) => a.cmp(b),
-            (Key::Number(a), Key::Number(b)) => a.total_cmp(b),
-            (Key::Text(a), Key::Text(b)) => a.cmp(b),
-            _ => self.rank().cmp(&other.rank()),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -410,15 +348,5 @@ mod tests {
         assert_eq!(rows, [1, 2, 4, 6, 7, 10]);
         let all: Vec<u64> = merged(2, 8, &[3, 5], &[1, 10]).collect();
         assert_eq!(all, rows);
-    }
-
-    #[test]
-    fn keys_order_nulls_last() {
-        let mut keys = vec![Key::Null, Key::Number(2.0), Key::Number(-1.0), Key::Null];
-        keys.sort();
-        assert_eq!(
-            keys,
-            [Key::Number(-1.0), Key::Number(2.0), Key::Null, Key::Null]
-        );
     }
 }

@@ -1,6 +1,8 @@
 //! The request log: one entry per API request with its outcome, for tests to assert on
 //! (`SandboxHandle::requests`, `GET /_sandbox/requests`). Control routes are not logged.
+//! A long-running sandbox keeps the most recent [`CAPACITY`] entries.
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
@@ -28,21 +30,33 @@ pub struct LoggedRequest {
     pub at: DateTime<Utc>,
 }
 
+/// Entries kept; older ones are dropped first.
+pub const CAPACITY: usize = 100_000;
+
 /// The log of a sandbox.
 #[derive(Debug, Default)]
 pub(crate) struct RequestLog {
-    entries: Mutex<Vec<LoggedRequest>>,
+    entries: Mutex<VecDeque<LoggedRequest>>,
 }
 
 impl RequestLog {
-    /// Appends an entry.
+    /// Appends an entry (dropping the oldest beyond [`CAPACITY`]).
     pub(crate) fn push(&self, entry: LoggedRequest) {
-        self.entries.lock().expect("request log").push(entry);
+        let mut entries = self.entries.lock().expect("request log");
+        if entries.len() == CAPACITY {
+            entries.pop_front();
+        }
+        entries.push_back(entry);
     }
 
     /// A copy of every entry, oldest first.
     pub(crate) fn all(&self) -> Vec<LoggedRequest> {
-        self.entries.lock().expect("request log").clone()
+        self.entries
+            .lock()
+            .expect("request log")
+            .iter()
+            .cloned()
+            .collect()
     }
 
     /// Forgets every entry.

@@ -10,16 +10,18 @@
 //! request: latency, 5xx, stalls, truncated bodies, connection resets, rate-limit blips,
 //! unstable default order, missing `total_pages`.
 //!
-//! The data is generated on the fly from a seed (see [`data`]), so a sandbox of any scale
+//! The data is generated on the fly from a seed (see the `data` module), so a sandbox of any scale
 //! starts instantly and uses little memory; `advance` simulates days of practice activity on
 //! top of it. Layout:
 //!
 //! * [`config`] and [`faults`]: what a sandbox is asked to be;
-//! * `server` (pipeline), `endpoints`, `query`, `listing`, `respond`: answering requests;
+//! * `server` (pipeline), `endpoints`, `query`, `listing`, `matching`, `respond`: answering
+//!   requests;
 //! * `auth`, `ratelimit`, `log`: tokens, budgets and the request log;
-//! * `store`, `advance`: the live state (base data + overlay) and simulated days;
+//! * `store`, `advance`, `activity`: the live state (base data + overlay) and simulated days;
 //! * `control`: the `/_sandbox/` routes; [`cli`]: `dentally-etl sandbox`.
 
+mod activity;
 mod advance;
 mod auth;
 pub mod cli;
@@ -31,6 +33,7 @@ pub mod error;
 pub mod faults;
 mod listing;
 pub mod log;
+mod matching;
 mod query;
 mod ratelimit;
 mod respond;

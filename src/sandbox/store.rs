@@ -127,3 +127,64 @@ impl Clock {
         timeline::local_ms(self.today + Duration::days(i64::from(self.days)), 9 * 60)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_overlay_wins_over_generated_records() {
+        let world = World::new(
+            1,
+            1,
+            0.05,
+            chrono::NaiveDate::from_ymd_opt(2026, 6, 15).unwrap(),
+        );
+        let practice = Practice::new(world);
+        let base = practice.with_view("patients", |v| v.base_len()).unwrap();
+        {
+            let mut overlay = practice.overlay.write().unwrap();
+            let changes = overlay.tables.entry("patients").or_default();
+            changes.deleted.insert(1);
+            changes
+                .updated
+                .insert(2, json!({"id": 20003, "first_name": "Changed"}));
+            changes
+                .appended
+                .push(json!({"id": 20001 + base as i64, "first_name": "New"}));
+        }
+        practice
+            .with_view("patients", |v| {
+                assert_eq!(v.index_len(), base + 1);
+                assert!(v.raw(1).is_none());
+                assert_eq!(v.raw(2).unwrap()["first_name"], "Changed");
+                assert_eq!(v.raw(base).unwrap()["first_name"], "New");
+                assert_eq!(v.index_of(20001), Some(0));
+                assert_eq!(v.index_of(20002), None, "deleted");
+                assert_eq!(v.index_of(20001 + base as i64), Some(base));
+                assert_eq!(v.index_of(1), None);
+                let resource = catalog::find("patients").unwrap();
+                assert_eq!(v.all(resource).len() as u64, base);
+            })
+            .unwrap();
+        assert!(practice.with_view("nope", |_| ()).is_none());
+    }
+
+    #[test]
+    fn the_clock_keeps_nine_local_across_summer_time() {
+        let clock = Clock {
+            today: chrono::NaiveDate::from_ymd_opt(2026, 10, 24).unwrap(),
+            days: 0,
+        };
+        let after = Clock { days: 2, ..clock };
+        assert_eq!(
+            super::super::data::fmt::timestamp(clock.now()),
+            "2026-10-24T09:00:00.000+01:00"
+        );
+        assert_eq!(
+            super::super::data::fmt::timestamp(after.now()),
+            "2026-10-26T09:00:00.000+00:00"
+        );
+    }
+}

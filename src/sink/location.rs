@@ -300,6 +300,7 @@ mod tests {
             region: Some("us-east-1".into()),
             allow_http: Some(true),
             virtual_hosted_style: Some(false),
+            retry_timeout: Some(std::time::Duration::from_secs(5)),
         };
         let loc = Location::parse_with_env("s3://bucket", &options, &fake_aws_env()).unwrap();
         assert_eq!(loc.prefix().as_ref(), "");

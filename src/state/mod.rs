@@ -218,6 +218,14 @@ impl StateStore {
         Ok(())
     }
 
+    /// The folder of the state files, for cleaning up interrupted writes: `_state/` for a
+    /// single-practice pipeline, `_state/<pipeline>/practice=<name>/` for one practice of many.
+    pub fn dir(&self) -> &str {
+        self.path
+            .rsplit_once('/')
+            .map_or("_state/", |(dir, _)| &self.path[..=dir.len()])
+    }
+
     /// Where the state lives (for messages).
     pub fn path(&self) -> &str {
         &self.path

@@ -110,3 +110,18 @@ pub fn count_rows(out: &Path, table: &str) -> usize {
         .map(RecordBatch::num_rows)
         .sum()
 }
+
+/// `meta.total_count` the sandbox reports for `path_and_query` (read with `sandbox-read`).
+pub async fn total_count(base_url: &str, path_and_query: &str) -> u64 {
+    let body: serde_json::Value = reqwest::Client::new()
+        .get(format!("{base_url}{path_and_query}"))
+        .header("Authorization", "Bearer sandbox-read")
+        .header("User-Agent", "tests")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["meta"]["total_count"].as_u64().unwrap()
+}

@@ -52,18 +52,11 @@ async fn windowed_total(base: &str, resource: &str) -> u64 {
         today - chrono::Days::new(400),
         today + chrono::Days::new(90),
     );
-    let url = format!("{base}/v1/{resource}?per_page=1&after={from}&before={to}");
-    let body: Value = reqwest::Client::new()
-        .get(url)
-        .header("Authorization", "Bearer sandbox-read")
-        .header("User-Agent", "tests")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["meta"]["total_count"].as_u64().unwrap()
+    crate::common::total_count(
+        base,
+        &format!("/v1/{resource}?per_page=1&after={from}&before={to}"),
+    )
+    .await
 }
 
 fn column<'a>(batch: &'a RecordBatch, name: &str) -> &'a dyn Array {

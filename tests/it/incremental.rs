@@ -85,17 +85,7 @@ fn truth_keys(sb: &SandboxHandle, resource: &str) -> HashSet<i64> {
 }
 
 async fn total(sb: &SandboxHandle, path_and_query: &str) -> u64 {
-    let body: serde_json::Value = reqwest::Client::new()
-        .get(format!("{}{path_and_query}", sb.base_url()))
-        .header("Authorization", "Bearer sandbox-read")
-        .header("User-Agent", "tests")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["meta"]["total_count"].as_u64().unwrap()
+    crate::common::total_count(&sb.base_url(), path_and_query).await
 }
 
 fn state(out: &Path) -> serde_json::Value {

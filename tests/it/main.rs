@@ -3,12 +3,17 @@
 
 mod cli;
 mod common;
+mod deploy;
 mod extract;
 mod incremental;
 mod interop;
+mod models;
+mod practices;
 mod preflight;
 mod pyenv;
 mod resilience;
 mod s3;
+mod s3_run;
 mod s3_server;
 mod sandbox;
+mod tcp_proxy;

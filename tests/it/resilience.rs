@@ -206,23 +206,10 @@ async fn a_clean_run_makes_the_minimum_number_of_requests() {
     let (code, stderr) = run(&pipeline(dir.path(), &sb.base_url(), "out", "")).await;
     assert_eq!(code, 0, "{stderr}");
     let made = sb.requests().len();
-    let client = reqwest::Client::new();
+    let base = sb.base_url();
     let total = |query: String| {
-        let client = client.clone();
-        let base = sb.base_url();
-        async move {
-            let body: serde_json::Value = client
-                .get(format!("{base}{query}"))
-                .header("Authorization", "Bearer sandbox-read")
-                .header("User-Agent", "tests")
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            body["meta"]["total_count"].as_u64().unwrap()
-        }
+        let base = base.clone();
+        async move { crate::common::total_count(&base, &query).await }
     };
     let pages = |n: u64| n.div_ceil(100).max(1);
     let mut minimum = 1; // the preflight

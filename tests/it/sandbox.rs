@@ -31,6 +31,22 @@ pub(crate) fn small() -> SandboxConfig {
     }
 }
 
+/// A query-parameter instant (`2026-06-10`, `…Z`, `…%2B01:00`) as UTC ms; dates are London
+/// midnight.
+pub(crate) fn sandbox_instant(value: &str) -> i64 {
+    let value = value.replace("%2B", "+");
+    chrono::DateTime::parse_from_rfc3339(&value)
+        .map(|t| t.timestamp_millis())
+        .unwrap_or_else(|_| {
+            let day = NaiveDate::parse_from_str(&value, "%Y-%m-%d").unwrap();
+            let local = chrono::TimeZone::from_local_datetime(
+                &chrono_tz::Europe::London,
+                &day.and_hms_opt(0, 0, 0).unwrap(),
+            );
+            local.earliest().unwrap().timestamp_millis()
+        })
+}
+
 /// A started sandbox and a client for it.
 pub(crate) struct Api {
     pub sandbox: SandboxHandle,

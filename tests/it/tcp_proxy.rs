@@ -33,9 +33,16 @@ impl TcpProxy {
                         tokio::spawn(async move {
                             let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InvalidAccessKeyId</Code>\
                                 <Message>The AWS Access Key Id you provided does not exist in our records.</Message></Error>";
-                            let head = format!("HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                            let head = format!(
+                                "HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                                body.len()
+                            );
                             let mut buf = [0u8; 4096];
-                            let _ = tokio::time::timeout(std::time::Duration::from_millis(200), tokio::io::AsyncReadExt::read(&mut inbound, &mut buf)).await;
+                            let _ = tokio::time::timeout(
+                                std::time::Duration::from_millis(200),
+                                tokio::io::AsyncReadExt::read(&mut inbound, &mut buf),
+                            )
+                            .await;
                             let _ = inbound.write_all(head.as_bytes()).await;
                             let _ = inbound.write_all(body.as_bytes()).await;
                         });
@@ -43,7 +50,8 @@ impl TcpProxy {
                     _ => {
                         tokio::spawn(async move {
                             if let Ok(mut outbound) = TcpStream::connect(target).await {
-                                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound)
+                                    .await;
                             }
                         });
                     }

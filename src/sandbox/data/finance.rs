@@ -1,19 +1,18 @@
-//! Money: invoices with their items, and payments with their explanations.
+//! Money owed: invoices and their items (payments are in `payments`).
 //!
 //! Invoices are spread over the last two years; pairs of invoices share four items (so each has
 //! one to three and item `k` finds its invoice in O(1)), and the invoice amount is always the
 //! sum of its items' `total_price`. Items include the quirks the ETL must survive: negative
 //! "Discount" lines, imported balances with no practitioner, sundry ids sent as strings.
-//! Payment `p` settles invoice `p · invoices / payments` (refunds are negative payments), and
-//! sometimes the next, otherwise unpaid, invoice as a second explanation; an invoice is `paid`
-//! exactly when some payment explains it.
+//! An invoice is `paid` exactly when some payment explains it.
 
 use chrono::Duration;
 use serde_json::{Value, json};
 
 use super::organisation::{self, practitioner_id, user_id};
+use super::payments::{paid_at, payment_of};
 use super::rng::Rng;
-use super::timeline::{local_date, local_ms, updated_after};
+use super::timeline::local_date;
 use super::{Pairs, World, fmt, ids, patients, plans};
 use super::{setup, vocab};
 
@@ -49,10 +48,22 @@ pub(crate) struct InvoiceHead {
     pub dentist: u64,
 }
 
+/// `created_at` of base invoice `i` (strictly increasing in `i`).
+pub(crate) fn invoice_created(w: &World, i: u64) -> i64 {
+    w.recent
+        .spread(i, w.counts.invoices, &w.rng("invoices", i), "created")
+}
+
+/// `created_at` (and `updated_at`) of base invoice item `k` (increasing in `k`).
+pub(crate) fn item_created(w: &World, k: u64) -> i64 {
+    let (i, slot) = pairs(w).parent_of(w, "invoice_items", k);
+    invoice_created(w, i) + slot as i64
+}
+
 /// Head of base invoice `i`.
 pub(crate) fn head(w: &World, i: u64) -> InvoiceHead {
     let r = w.rng("invoices", i);
-    let created = w.recent.spread(i, w.counts.invoices, &r, "created");
+    let created = invoice_created(w, i);
     let patient = patients::pick_existing(w, &r, "patient", created);
     InvoiceHead {
         created,
@@ -179,53 +190,12 @@ fn setup_sundry_name(w: &World, s: u64) -> String {
 }
 
 /// The lines of base invoice `i`, with the index of its first item.
-fn invoice_lines(w: &World, i: u64, head: &InvoiceHead) -> (u64, Vec<Line>) {
+pub(crate) fn invoice_lines(w: &World, i: u64, head: &InvoiceHead) -> (u64, Vec<Line>) {
     let (first, n) = pairs(w).children_of(w, "invoice_items", i);
     (
         first,
         lines(w, head, n, |s| w.rng("invoice_items", first + s)),
     )
-}
-
-/// Payments whose first explanation is invoice `i`.
-fn payers(w: &World, i: u64) -> std::ops::Range<u64> {
-    let (inv, pay) = (w.counts.invoices, w.counts.payments);
-    (i * pay).div_ceil(inv)..((i + 1) * pay).div_ceil(inv)
-}
-
-/// The invoice a payment settles first.
-fn settled_by(w: &World, p: u64) -> u64 {
-    p * w.counts.invoices / w.counts.payments
-}
-
-/// Whether payment `p` also settles the next invoice (which has no payment of its own).
-fn settles_next(w: &World, p: u64) -> bool {
-    let a = settled_by(w, p);
-    a + 1 < w.counts.invoices
-        && payers(w, a + 1).is_empty()
-        && payers(w, a).end == p + 1
-        && w.rng("payments", p).chance("second", 0.5)
-}
-
-/// The payment that explains invoice `i`, if any.
-fn payment_of(w: &World, i: u64) -> Option<u64> {
-    let own = payers(w, i);
-    if !own.is_empty() {
-        return Some(own.start);
-    }
-    let prev = if i > 0 { payers(w, i - 1) } else { 0..0 };
-    (!prev.is_empty() && settles_next(w, prev.end - 1)).then(|| prev.end - 1)
-}
-
-/// The date payment `p` was taken (UTC ms), from the invoice it settles.
-fn paid_at(w: &World, p: u64) -> i64 {
-    let r = w.rng("payments", p);
-    let invoiced = local_date(head(w, settled_by(w, p)).created);
-    let latest = w.today - Duration::days(1);
-    let day = (invoiced + Duration::days(r.range("lag", 0, 10)))
-        .min(latest)
-        .max(invoiced);
-    local_ms(day, 9 * 60 + r.range("minute", 0, 540) as u32)
 }
 
 /// `/v1/invoices` record `i`.
@@ -329,100 +299,6 @@ pub(crate) fn render_item(
     })
 }
 
-/// `/v1/payments` record `p`.
-pub(crate) fn payment(w: &World, p: u64) -> Value {
-    let r = w.rng("payments", p);
-    let a = settled_by(w, p);
-    let mut settled = vec![a];
-    if settles_next(w, p) {
-        settled.push(a + 1);
-    }
-    let invoices: Vec<(i64, i64)> = settled
-        .iter()
-        .map(|&i| {
-            let h = head(w, i);
-            let (_, lines) = invoice_lines(w, i, &h);
-            (invoice_id(i), lines.iter().map(Line::total).sum())
-        })
-        .collect();
-    render_payment(
-        w,
-        &r,
-        ids::PAYMENTS + p as i64,
-        ids::EXPLANATIONS + 2 * p as i64,
-        &head(w, a),
-        &invoices,
-        paid_at(w, p),
-    )
-}
-
-/// A payment for `head`'s patient explaining `invoices` (`(id, amount)`), taken at `taken`
-/// (also used by `advance`).
-pub(crate) fn render_payment(
-    w: &World,
-    r: &Rng,
-    id: i64,
-    first_explanation: i64,
-    h: &InvoiceHead,
-    invoices: &[(i64, i64)],
-    taken: i64,
-) -> Value {
-    let explained: i64 = invoices.iter().map(|(_, a)| a).sum();
-    let extra = if explained > 0 && r.chance("overpaid", 0.05) {
-        r.range("extra", 1, 4) * 500
-    } else {
-        0
-    };
-    let method = *r.weighted(
-        "method",
-        &[
-            ("Card", 60),
-            ("Cash", 10),
-            ("BACS", 10),
-            ("Direct Debit", 8),
-            ("Cheque", 2),
-            ("Finance", 2),
-        ],
-    );
-    let reference = format!("PAY-{id}");
-    let explanations: Vec<Value> = invoices
-        .iter()
-        .enumerate()
-        .map(|(e, (invoice, amount))| {
-            json!({
-                "id": first_explanation + e as i64,
-                "amount": fmt::money(*amount),
-                "comments": if r.chance("comment", 0.1) { json!("Paid at reception") } else { Value::Null },
-                "invoice_id": invoice,
-                "invoice_reference": format!("INV-{invoice}"),
-                "payment_reference": reference,
-                "user_id": user_id(r.below("user", w.counts.users)),
-            })
-        })
-        .collect();
-    json!({
-        "id": id,
-        "account_id": patients::account_id(h.patient),
-        "patient_id": patients::patient_id(h.patient),
-        "site_id": organisation::site_id(w, patients::site(w, h.patient)),
-        "user_id": user_id(r.below("user", w.counts.users)),
-        "practitioner_id": practitioner_id(h.dentist),
-        "payment_plan_id": ids::PAYMENT_PLANS + patients::payment_plan(w, h.patient) as i64,
-        "amount": fmt::money(explained + extra),
-        "amount_unexplained": fmt::money(extra),
-        "dated_on": fmt::date(local_date(taken)),
-        "method": method,
-        "reference": reference,
-        "status": "Complete",
-        "transaction_number": if method == "Card" { json!(format!("TXN{:010}", r.below("txn", 10_000_000_000))) } else { Value::Null },
-        "deleted": r.chance("deleted", 0.01),
-        "fully_explained": extra == 0,
-        "created_at": fmt::timestamp(taken),
-        "updated_at": fmt::timestamp(updated_after(r, taken, w.now.max(taken + 1_000))),
-        "explanations": explanations,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -455,7 +331,10 @@ mod tests {
         let w = world();
         let mut explained = std::collections::BTreeSet::new();
         for p in 0..w.counts.payments {
-            for e in payment(&w, p)["explanations"].as_array().unwrap() {
+            for e in super::super::payments::payment(&w, p)["explanations"]
+                .as_array()
+                .unwrap()
+            {
                 explained.insert(e["invoice_id"].as_i64().unwrap());
             }
         }

@@ -24,6 +24,7 @@ pub(crate) mod names;
 pub(crate) mod organisation;
 mod pairs;
 pub(crate) mod patients;
+pub(crate) mod payments;
 pub(crate) mod plans;
 pub(crate) mod rng;
 pub(crate) mod rota;
@@ -38,7 +39,7 @@ pub(crate) use pairs::Pairs;
 use rng::Rng;
 #[cfg(test)]
 pub(crate) use tables::tables;
-pub(crate) use tables::{Table, table};
+pub(crate) use tables::{Table, Updated, table};
 use timeline::WorkCalendar;
 
 /// First integer id of each resource. Every practice uses the same ranges, so ids overlap
@@ -78,7 +79,7 @@ pub(crate) mod ids {
 pub(crate) const ROTA_DAYS_EACH_SIDE: i64 = 365;
 
 /// How many rows each resource has; everything scales with `scale` (1 ≈ 1,000 patients) and
-/// no table drops below one row.
+/// no table drops below one row (users below three).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Counts {
     pub sites: u64,
@@ -109,7 +110,9 @@ impl Counts {
     /// The counts of a practice of size `scale`.
     pub(crate) fn new(scale: f64) -> Counts {
         let n = |base: f64| ((base * scale).round() as u64).max(1);
-        let users = n(12.0);
+        // A practice has at least an owner, a receptionist and one more member of staff, so
+        // the sandbox tokens always belong to different users.
+        let users = n(12.0).max(3);
         Counts {
             sites: n(2.0),
             users,
@@ -248,6 +251,37 @@ mod tests {
                             .unwrap()
                             .timestamp_millis();
                         assert!(at <= w.now, "{} {i}: {stamp} {s} after the clock", t.name);
+                    }
+                }
+                if let Some(st) = t.stamps {
+                    let ms = |f: &str| {
+                        chrono::DateTime::parse_from_rfc3339(record[f].as_str().unwrap())
+                            .unwrap()
+                            .timestamp_millis()
+                    };
+                    let (created, updated) = (ms("created_at"), ms("updated_at"));
+                    assert_eq!(
+                        (st.created)(&w, i),
+                        created,
+                        "{} {i}: cheap created_at",
+                        t.name
+                    );
+                    assert!(
+                        i == 0 || (st.created)(&w, i - 1) <= created,
+                        "{} {i}: created_at decreases",
+                        t.name
+                    );
+                    assert!(
+                        updated - created <= st.max_lag,
+                        "{} {i}: updated too late",
+                        t.name
+                    );
+                    match st.updated {
+                        Updated::SameAsCreated => assert_eq!(updated, created, "{} {i}", t.name),
+                        Updated::Cheap(key) => {
+                            assert_eq!(key(&w, i), updated, "{} {i}: cheap updated_at", t.name)
+                        }
+                        Updated::Unknown => {}
                     }
                 }
                 if let Some((field, key)) = t.grouped {

@@ -31,6 +31,16 @@ pub(crate) fn created(w: &World, j: u64) -> i64 {
         .spread(j, w.counts.patients, &w.rng("patients", j), "created")
 }
 
+/// When a patient registered at `created` was last updated (at most two years later).
+fn last_update(w: &World, r: &Rng, created: i64) -> i64 {
+    updated_after(r, created, w.now.max(created + 1_000))
+}
+
+/// `updated_at` of base patient `j`, without generating the record.
+pub(crate) fn updated(w: &World, j: u64) -> i64 {
+    last_update(w, &w.rng("patients", j), created(w, j))
+}
+
 /// `(title, first, last, female)` of patient `j`.
 pub(crate) fn identity(w: &World, j: u64) -> (&'static str, &'static str, &'static str, bool) {
     names::person(&w.rng("patients", j))
@@ -127,7 +137,7 @@ pub(crate) fn build(w: &World, j: u64, created: i64) -> Value {
     let emergency = r.chance("emergency", 0.4);
     let (_, ec_first, ec_last, _) = names::person(&r.child("emergency", 0));
     let ec_phone = names::mobile(&r, "ec.phone");
-    let updated = updated_after(&r, created, w.now.max(created + 1_000));
+    let updated = last_update(w, &r, created);
     let mut record = json!({
         "id": patient_id(j),
         "uuid": fmt::guid_v4(r.bits("uuid.hi"), r.bits("uuid.lo")),

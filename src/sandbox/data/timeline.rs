@@ -123,14 +123,21 @@ fn weekday_ordinal(anchor: NaiveDate, day: NaiveDate) -> i64 {
 }
 
 /// An `updated_at` for a record created at `created`, never before it and never after `now`:
-/// most records were not touched after creation, some were edited weeks or years later.
+/// most records were not touched after creation, some were edited weeks or years later (an
+/// edit that would fall after `now` is redrawn before it, so no timestamps pile up at `now`).
 pub(crate) fn updated_after(rng: &Rng, created: i64, now: i64) -> i64 {
     let delta = match rng.below("updated.kind", 10) {
         0..=5 => rng.range("updated.ms", 0, 900),
         6..=8 => rng.range("updated.ms", 60_000, 90 * DAY_MS),
         _ => rng.range("updated.ms", DAY_MS, 730 * DAY_MS),
     };
-    (created + delta).min(now - 1_000).max(created)
+    let room = (now - 1_000 - created).max(0);
+    created
+        + if delta <= room {
+            delta
+        } else {
+            rng.range("updated.fit", 0, room)
+        }
 }
 
 #[cfg(test)]

@@ -89,6 +89,46 @@ async fn updated_and_created_filters() {
     assert_eq!(bad.json()["error"]["type"], "bad_request");
 }
 
+#[tokio::test]
+async fn stamp_filters_agree_with_the_truth_on_every_resource() {
+    let api = Api::start(small()).await;
+    api.sandbox.advance(2).await;
+    let cuts = [
+        "2024-12-01T10:00:00Z",
+        "2026-06-10",
+        "2026-06-15T12:00:00%2B01:00",
+    ];
+    for resource in dentally_etl::catalog::all().iter().filter(|r| {
+        r.field("updated_at").is_some() && r.window == dentally_etl::catalog::Window::None
+    }) {
+        let truth = api.sandbox.truth(1, resource.name);
+        for cut in cuts {
+            let ms = super::sandbox_instant(cut);
+            for (param, field, after) in [
+                ("updated_after", "updated_at", true),
+                ("updated_before", "updated_at", false),
+                ("created_after", "created_at", true),
+                ("created_before", "created_at", false),
+            ] {
+                if resource.field(field).is_none() {
+                    continue;
+                }
+                let expected = truth
+                    .iter()
+                    .filter(|r| (instant(&r[field]) >= ms) == after)
+                    .count();
+                let got = api
+                    .get(&format!("{}?{param}={cut}&per_page=1", resource.path))
+                    .await
+                    .json()["meta"]["total_count"]
+                    .as_u64()
+                    .unwrap();
+                assert_eq!(got as usize, expected, "{} {param}={cut}", resource.name);
+            }
+        }
+    }
+}
+
 /// Local (London) midnight of a date: 2025-01-01 is in winter, so UTC midnight.
 fn dentally_etl_local_midnight(date: &str) -> i64 {
     chrono::DateTime::parse_from_rfc3339(&format!("{date}T00:00:00Z"))
