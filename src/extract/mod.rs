@@ -13,7 +13,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 pub use dedupe::{KeySet, digest as text_key_digest};
-pub use pages::{PER_PAGE, Page, Resume, SliceReader, SliceReport};
+pub use pages::{PER_PAGE, Page, Resume, SliceReader, SliceReport, SliceTotals};
 pub use slice::{Slice, months, per_treatment};
 
 use crate::api::{ApiError, Client, Target};

@@ -35,6 +35,45 @@ pub struct Page {
     pub progress: SliceReport,
 }
 
+/// What the finished slices of a resource found, summed (kept in checkpoints: constant size
+/// however many slices a resource has, e.g. one per treatment for `fees`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SliceTotals {
+    /// Slices finished.
+    pub slices: usize,
+    /// Pages requested.
+    pub pages: u64,
+    /// Distinct rows kept.
+    pub rows: u64,
+    /// Rows dropped as repeats.
+    pub duplicates: u64,
+    /// Sum of `meta.total_count` (`None` when a slice had none).
+    pub total_count: Option<u64>,
+}
+
+impl Default for SliceTotals {
+    fn default() -> Self {
+        Self {
+            slices: 0,
+            pages: 0,
+            rows: 0,
+            duplicates: 0,
+            total_count: Some(0),
+        }
+    }
+}
+
+impl SliceTotals {
+    /// Adds a finished slice.
+    pub fn add(&mut self, r: &SliceReport) {
+        self.slices += 1;
+        self.pages += u64::from(r.pages);
+        self.rows += r.rows;
+        self.duplicates += r.duplicates;
+        self.total_count = self.total_count.zip(r.total_count).map(|(a, b)| a + b);
+    }
+}
+
 /// Where to pick a slice up again: the next page, and what the pages before it found.
 #[derive(Debug, Clone)]
 pub struct Resume {

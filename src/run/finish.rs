@@ -58,11 +58,11 @@ pub(super) async fn finish(
         .map(|t| t.to_rfc3339_opts(SecondsFormat::Micros, true));
     entry.reconciled = strategy.reconciles();
     let done = &progress.done;
-    entry.slices = done.len();
-    entry.pages = done.iter().map(|r| r.pages).sum();
-    entry.rows = done.iter().map(|r| r.rows).sum();
-    entry.duplicates = done.iter().map(|r| r.duplicates).sum();
-    entry.total_count = done.iter().map(|r| r.total_count).sum();
+    entry.slices = done.slices;
+    entry.pages = u32::try_from(done.pages).unwrap_or(u32::MAX);
+    entry.rows = done.rows;
+    entry.duplicates = done.duplicates;
+    entry.total_count = done.total_count;
     entry.rejects = progress.reject_count;
     entry.unknown_fields = progress.unknown.into_iter().collect();
     for field in &entry.unknown_fields {

@@ -22,7 +22,9 @@ use super::resume::{plan_fingerprint, reload_keys};
 use super::strategy::{Choice, Strategy};
 use crate::catalog::{Kind, Table};
 use crate::config::ResourceSpec;
-use crate::extract::{self, ExtractError, KeySet, Page, Resume, Slice, SliceReader, SliceReport};
+use crate::extract::{
+    self, ExtractError, KeySet, Page, Resume, Slice, SliceReader, SliceReport, SliceTotals,
+};
 use crate::flatten::{Flattener, Reject};
 use crate::sink::SinkError;
 use crate::state::{Checkpoint, ResourceState, StateError};
@@ -47,7 +49,7 @@ pub(super) struct Progress {
     pub(super) rejects: Vec<Reject>,
     pub(super) reject_count: u64,
     pub(super) unknown: BTreeSet<String>,
-    pub(super) done: Vec<SliceReport>,
+    pub(super) done: SliceTotals,
     last: Option<(usize, u32, SliceReport)>,
     pages_since_checkpoint: u32,
     pub(super) max_cursor: Option<i64>,
@@ -249,7 +251,7 @@ async fn run_pages(
     consumed?;
     produced?;
     if let Some((_, _, last)) = progress.last.take() {
-        progress.done.push(last);
+        progress.done.add(&last);
     }
     Ok(())
 }
@@ -258,7 +260,7 @@ async fn run_pages(
 fn note_page(progress: &mut Progress, page: &Page) {
     if let Some((slice, _, report)) = progress.last.take() {
         if slice != page.slice {
-            progress.done.push(report);
+            progress.done.add(&report);
         }
     }
     progress.last = Some((page.slice, page.number, page.progress.clone()));

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
-use crate::extract::SliceReport;
+use crate::extract::{SliceReport, SliceTotals};
 use crate::run::FileEntry;
 use crate::sink::{Location, SinkError};
 
@@ -65,7 +65,7 @@ pub struct Checkpoint {
     /// Identity of the slices planned (window dates, treatments); resuming needs the same plan.
     pub plan: String,
     /// Slices fully read, with what they found.
-    pub done: Vec<SliceReport>,
+    pub done: SliceTotals,
     /// Slice being read.
     pub slice: usize,
     /// Next page of that slice to request.
