@@ -290,7 +290,9 @@ async fn commit(
 ) -> Result<RunOutcome, RunError> {
     let stats = ctx.client.stats();
     let failed = resources.iter().any(|r| r.status == "failed");
-    let partial = resources.iter().any(|r| r.status != "succeeded");
+    let partial = resources
+        .iter()
+        .any(|r| r.status != "succeeded" && r.status != "unavailable");
     let mut manifest = Manifest {
         models: Vec::new(),
         version: 1,
@@ -336,7 +338,11 @@ async fn commit(
     crash_point("after-manifest");
     // State before removing the old files: a crash in between leaves stale files (removed by the
     // next run), never a state naming files that are gone.
-    for r in manifest.resources.iter().filter(|r| r.status != "failed") {
+    for r in manifest
+        .resources
+        .iter()
+        .filter(|r| r.status == "succeeded" || r.status == "partial")
+    {
         let run_id = ctx.run_id.clone();
         let now = ctx.started.to_rfc3339();
         ctx.state
@@ -363,13 +369,21 @@ async fn commit(
             .await
             .map_err(|e| RunError::Usage(e.to_string()))?;
     }
-    for r in manifest.resources.iter().filter(|r| r.status != "failed") {
+    for r in manifest
+        .resources
+        .iter()
+        .filter(|r| r.status == "succeeded" || r.status == "partial")
+    {
         ctx.state
             .set_checkpoint(&r.name, None)
             .await
             .map_err(|e| RunError::Usage(e.to_string()))?;
     }
-    for r in manifest.resources.iter().filter(|r| r.status != "failed") {
+    for r in manifest
+        .resources
+        .iter()
+        .filter(|r| r.status == "succeeded" || r.status == "partial")
+    {
         for t in &r.tables {
             current::remove_stale(&ctx.loc, &t.name, &ctx.part, &t.files).await?;
         }

@@ -43,6 +43,16 @@ pub(super) enum ResourceError {
     State(#[from] StateError),
 }
 
+impl ResourceError {
+    /// A 404 on the resource's list: the practice does not use the feature.
+    fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            Self::Extract(ExtractError::Api(crate::api::ApiError::NotFound { .. }))
+        )
+    }
+}
+
 /// What the pages of this resource produced so far (this run and a resumed checkpoint).
 #[derive(Default)]
 pub(super) struct Progress {
@@ -125,10 +135,20 @@ pub async fn extract(ctx: &RunContext, spec: &ResourceSpec) -> ResourceEntry {
         for raw in &mut raws {
             raw.abort().await;
         }
-        tracing::error!(resource = resource.name, error = %e, "Resource failed.");
-        entry.status = "failed";
+        if e.is_unavailable() {
+            // Dentally answers 404 for the lists of features a practice does not use (NHS
+            // claims, rota, rooms): nothing to extract, not a failure.
+            tracing::warn!(
+                resource = resource.name,
+                "The practice does not use this feature (404); skipped."
+            );
+            entry.status = "unavailable";
+        } else {
+            tracing::error!(resource = resource.name, error = %e, "Resource failed.");
+            entry.status = "failed";
+        }
         entry.error = Some(e.to_string());
-        bar.abandon_with_message(format!("failed: {e}"));
+        bar.abandon_with_message(format!("{}: {e}", entry.status));
     } else {
         bar.finish_with_message(format!("{} pages, done", entry.pages));
     }

@@ -43,6 +43,9 @@ pub struct SandboxArgs {
     /// Leave `meta.total_pages` out of list answers.
     #[arg(long)]
     pub no_total_pages: bool,
+    /// A resource whose feature the practices do not use: its list answers 404 (repeatable).
+    #[arg(long = "feature-off", value_name = "RESOURCE")]
+    pub features_off: Vec<String>,
     /// Do not send `X-OAuth-Scopes`.
     #[arg(long)]
     pub no_scopes_header: bool,
@@ -89,6 +92,7 @@ impl SandboxArgs {
             },
             faults: FaultConfig::profile(&self.faults)?,
             total_pages: !self.no_total_pages,
+            features_off: self.features_off.clone(),
             scopes_header: !self.no_scopes_header,
             latency: Duration::from_millis(self.latency_ms),
             port: self.port,

@@ -47,6 +47,9 @@ pub struct SandboxConfig {
     /// Answer 422 instead of an empty list when a windowed list (appointments, rota) is asked
     /// for without its `after`/`before` window. Default false (empty list).
     pub strict_windows: bool,
+    /// Resources whose feature the practices do not use (`nhs_claims`, `rota_practitioner_diaries`,
+    /// `rooms`…): their lists answer 404, as Dentally's do for features a practice lacks.
+    pub features_off: Vec<String>,
 }
 
 impl Default for SandboxConfig {
@@ -64,6 +67,7 @@ impl Default for SandboxConfig {
             port: 0,
             token_idle_days: Some(14),
             strict_windows: false,
+            features_off: Vec::new(),
         }
     }
 }

@@ -112,6 +112,12 @@ pub(crate) fn body(
                 .ok_or_else(not_found)?;
             json!({r.envelope: conform(r, record)})
         }
+        Endpoint::List(r) if sandbox.config.features_off.iter().any(|f| f == r.name) => {
+            return Err(ApiError::NotFound(format!(
+                "{} is not enabled for this practice",
+                r.name
+            )));
+        }
         Endpoint::List(r) => {
             let query = query::parse(r, params)?;
             if query.window_missing && sandbox.config.strict_windows {

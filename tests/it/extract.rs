@@ -315,3 +315,41 @@ async fn csv_output_reads_back_through_arrow_csv_and_agrees() {
     }
     sb.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feature_the_practice_does_not_use_is_skipped_not_failed() {
+    let config = SandboxConfig {
+        features_off: vec!["nhs_claims".into()],
+        ..SandboxConfig::default().with_scale(0.05)
+    };
+    let sb = sandbox::spawn(config).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = crate::common::pipeline(
+        dir.path(),
+        &sb.base_url(),
+        &["patients", "nhs_claims"],
+        "parquet",
+        "",
+    );
+    let (code, stdout, stderr) = run_bin(
+        &["--quiet", "run", "--json", p.to_str().unwrap()],
+        &[("DENTALLY_API_TOKEN", "sandbox-read")],
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    let manifest: Value = serde_json::from_str(&stdout).unwrap();
+    let claims = manifest["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "nhs_claims")
+        .unwrap();
+    assert_eq!(claims["status"], "unavailable");
+    assert!(
+        claims["error"].as_str().unwrap().contains("404"),
+        "{claims}"
+    );
+    assert_eq!(manifest["status"], "succeeded");
+    assert!(count_rows(&dir.path().join("out"), "patients") > 0);
+    assert!(!dir.path().join("out/nhs_claims").exists());
+}
