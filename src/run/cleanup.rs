@@ -1,0 +1,46 @@
+//! Cleaning what runs that died left behind, before a run starts.
+
+use std::time::Duration;
+
+use super::{RunError, resume};
+use crate::config::ResourceSpec;
+use crate::sink::Location;
+use crate::state::StateStore;
+
+/// Deletes what runs that died left behind: raw files no checkpoint names, and staging files of
+/// interrupted writes, under this practice's partition only (other practices may be running).
+pub(super) async fn remove_dead_runs_files(
+    loc: &Location,
+    state: &StateStore,
+    specs: &[ResourceSpec],
+    run_id: &str,
+    part: &str,
+) -> Result<(), RunError> {
+    let snapshot = state.snapshot().await;
+    let keep: std::collections::BTreeSet<String> = snapshot
+        .resources
+        .values()
+        .filter_map(|r| r.checkpoint.as_ref())
+        .flat_map(|cp| cp.raw_files.values().flatten().map(|f| f.path.clone()))
+        .collect();
+    let tables: Vec<String> = specs
+        .iter()
+        .flat_map(|s| {
+            crate::catalog::tables(s.resource, &crate::catalog::PiiPolicy::Keep)
+                .into_iter()
+                .map(|t| t.name)
+        })
+        .collect();
+    resume::remove_orphan_raw_files(loc, &tables, part, &keep, run_id).await?;
+    // Staging files of a killed writer: this run's tables, manifests and state. (Two runs of
+    // the same pipeline and practice writing at the same moment are not supported.)
+    let mut prefixes = vec![format!("_runs/{part}"), state.dir().to_string()];
+    for table in &tables {
+        prefixes.push(format!("_raw/{table}/{part}"));
+        prefixes.push(format!("{table}/{part}"));
+    }
+    for prefix in prefixes {
+        crate::sink::cleanup::remove_leftovers(loc, &prefix, Duration::ZERO).await?;
+    }
+    Ok(())
+}

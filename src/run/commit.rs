@@ -1,0 +1,127 @@
+//! The commit of one practice's run: manifest (with the models' reports), then the state, then
+//! the removal of the previous current files, then the progress file. A crash between any two
+//! steps leaves a consistent set of current files that some manifest names (design §4).
+
+use std::sync::atomic::Ordering;
+
+use chrono::Utc;
+
+use super::context::RunContext;
+use super::manifest::{ApiEntry, Manifest, ResourceEntry};
+use super::{RunError, RunOutcome, crash_point, current, manifest_path};
+use crate::config::Pipeline;
+
+pub(super) async fn commit(
+    ctx: &RunContext,
+    pipeline: &Pipeline,
+    practice: Option<&str>,
+    resources: Vec<ResourceEntry>,
+) -> Result<RunOutcome, RunError> {
+    let stats = ctx.client.stats();
+    let failed = resources.iter().any(|r| r.status == "failed");
+    let partial = resources
+        .iter()
+        .any(|r| r.status != "succeeded" && r.status != "unavailable");
+    let mut manifest = Manifest {
+        models: Vec::new(),
+        version: 1,
+        run_id: ctx.run_id.clone(),
+        pipeline: pipeline.name.clone(),
+        practice: practice.map(str::to_string),
+        practice_id: ctx.practice_id.clone(),
+        started_at: ctx.started.to_rfc3339(),
+        finished_at: Utc::now().to_rfc3339(),
+        status: if failed && resources.iter().all(|r| r.status == "failed") {
+            "failed"
+        } else if partial {
+            "partial"
+        } else {
+            "succeeded"
+        },
+        output: ctx.loc.display().to_string(),
+        format: ctx.out_format.extension(),
+        api: ApiEntry {
+            base_url: ctx.client.base_url().to_string(),
+            requests: stats.requests.load(Ordering::Relaxed),
+            retries: stats.retries.load(Ordering::Relaxed),
+            rate_limited: stats.rate_limited.load(Ordering::Relaxed),
+            waited_seconds: stats.waited_ms.load(Ordering::Relaxed) as f64 / 1000.0,
+            budget: ctx.client.budget().snapshot(),
+        },
+        resources,
+    };
+    // Models read the new current files (they exist now); their reports go in the manifest.
+    if manifest.status != "failed" && !pipeline.models.is_empty() {
+        manifest.models =
+            crate::models::run_models(&ctx.loc, &manifest, &pipeline.models, &ctx.run_id).await;
+        if manifest
+            .models
+            .iter()
+            .any(crate::models::ModelReport::is_failed)
+        {
+            manifest.status = "partial";
+        }
+    }
+    let path = manifest_path(&ctx.part, &ctx.run_id);
+    ctx.loc.put_json_atomic(&path, &manifest).await?;
+    crash_point("after-manifest");
+    // State before removing the old files: a crash in between leaves stale files (removed by the
+    // next run), never a state naming files that are gone.
+    for r in manifest
+        .resources
+        .iter()
+        .filter(|r| r.status == "succeeded" || r.status == "partial")
+    {
+        let run_id = ctx.run_id.clone();
+        let now = ctx.started.to_rfc3339();
+        ctx.state
+            .update(&r.name, |s| {
+                s.last_run = Some(run_id);
+                s.cursor.clone_from(&r.cursor);
+                s.tables = r
+                    .tables
+                    .iter()
+                    .map(|t| {
+                        (
+                            t.name.clone(),
+                            t.files.iter().map(|f| f.path.clone()).collect(),
+                        )
+                    })
+                    .collect();
+                if r.reconciled {
+                    s.last_reconcile = Some(now);
+                    s.runs_since_reconcile = 0;
+                } else {
+                    s.runs_since_reconcile += 1;
+                }
+            })
+            .await
+            .map_err(|e| RunError::Usage(e.to_string()))?;
+    }
+    for r in manifest
+        .resources
+        .iter()
+        .filter(|r| r.status == "succeeded" || r.status == "partial")
+    {
+        ctx.state
+            .set_checkpoint(&r.name, None)
+            .await
+            .map_err(|e| RunError::Usage(e.to_string()))?;
+    }
+    for r in manifest
+        .resources
+        .iter()
+        .filter(|r| r.status == "succeeded" || r.status == "partial")
+    {
+        for t in &r.tables {
+            current::remove_stale(&ctx.loc, &t.name, &ctx.part, &t.files).await?;
+        }
+    }
+    let exit_code = if manifest.status == "succeeded" { 0 } else { 4 };
+    Ok(RunOutcome {
+        manifests: vec![manifest],
+        failures: Vec::new(),
+        manifest_path: path,
+        exit_code,
+    })
+}

@@ -1,0 +1,124 @@
+//! Building what a run needs from the pipeline: the API client, the output location, the
+//! formats, the PII key and the selected resources, each failing with the right exit code.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::RunError;
+use crate::api::{self, Budget, Client, RetryConfig};
+use crate::config::{Compression, OutputFormat, PiiMode, Pipeline, ResourceSpec};
+use crate::sink::{Format, Location, ParquetCompression, ParquetOptions, SinkError, StoreOptions};
+
+/// Builds the API client of a pipeline (reads the token).
+pub fn client_for(pipeline: &Pipeline) -> Result<Client, RunError> {
+    let (token, warnings) =
+        api::load_token(&pipeline.source.token).map_err(|e| RunError::Usage(e.to_string()))?;
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    let source = &pipeline.source;
+    let budget = Arc::new(Budget::new(
+        source.reserve_percent,
+        source.requests_per_hour,
+    ));
+    Ok(Client::new(
+        source.base_url.clone(),
+        token,
+        &source.user_agent,
+        Duration::from_secs(source.timeout_secs),
+        budget,
+        RetryConfig::default(),
+    )?)
+}
+
+/// Opens the output location of a pipeline.
+pub fn location_for(pipeline: &Pipeline) -> Result<Location, RunError> {
+    let o = &pipeline.output;
+    let options = StoreOptions {
+        endpoint: o.endpoint.clone(),
+        region: o.region.clone(),
+        allow_http: o.allow_http,
+        virtual_hosted_style: o.virtual_hosted_style,
+        retry_timeout: o.retry_timeout_secs.map(Duration::from_secs),
+    };
+    Ok(Location::parse(&o.url, &options)?)
+}
+
+pub(super) fn formats(pipeline: &Pipeline) -> (Format, Format) {
+    let o = &pipeline.output;
+    let parquet = ParquetOptions {
+        compression: match o.compression {
+            Compression::Zstd => ParquetCompression::Zstd,
+            Compression::Snappy => ParquetCompression::Snappy,
+            Compression::None => ParquetCompression::None,
+        },
+        max_row_group_rows: o.row_group_rows,
+        max_row_group_bytes: o.row_group_bytes,
+    };
+    let out = match o.format {
+        OutputFormat::Parquet => Format::Parquet(parquet),
+        OutputFormat::Csv => Format::Csv,
+    };
+    (Format::Parquet(parquet), out)
+}
+
+pub(super) fn pii_key(
+    pipeline: &Pipeline,
+    specs: &[ResourceSpec],
+) -> Result<Option<Vec<u8>>, RunError> {
+    if !specs.iter().any(|s| s.pii == PiiMode::Hash) {
+        return Ok(None);
+    }
+    let var = pipeline
+        .pii_hash_key_env
+        .as_deref()
+        .unwrap_or("DENTALLY_PII_KEY");
+    match std::env::var(var) {
+        Ok(key) if key.len() >= 16 => Ok(Some(key.into_bytes())),
+        Ok(_) => Err(RunError::Usage(format!(
+            "the PII hash key in `{var}` is shorter than 16 characters; use a long random secret"
+        ))),
+        Err(_) => Err(RunError::Usage(format!(
+            "`pii = \"hash\"` needs a secret key in the environment variable `{var}` (named by `pii_hash_key_env`); refusing to hash without a key"
+        ))),
+    }
+}
+
+pub(super) fn selected(
+    pipeline: &Pipeline,
+    only: &[String],
+) -> Result<Vec<ResourceSpec>, RunError> {
+    if only.is_empty() {
+        return Ok(pipeline.resources.clone());
+    }
+    let unknown: Vec<&String> = only
+        .iter()
+        .filter(|n| {
+            !pipeline
+                .resources
+                .iter()
+                .any(|r| r.resource.name == n.as_str())
+        })
+        .collect();
+    if !unknown.is_empty() {
+        let names: Vec<String> = unknown.iter().map(|n| format!("`{n}`")).collect();
+        return Err(RunError::Usage(format!(
+            "--resources names {} which the pipeline does not select",
+            names.join(", ")
+        )));
+    }
+    Ok(pipeline
+        .resources
+        .iter()
+        .filter(|r| only.iter().any(|n| n == r.resource.name))
+        .cloned()
+        .collect())
+}
+
+/// Checks that the output location is writable (one small object written and removed), so a
+/// wrong bucket or credential fails before any API budget is spent.
+pub async fn check_output(loc: &Location, tag: &str) -> Result<(), SinkError> {
+    let probe = format!("_runs/.write-check-{}", tag.replace('/', "-"));
+    loc.put_bytes(&probe, b"ok".to_vec()).await?;
+    loc.delete(&probe).await
+}
