@@ -10,6 +10,7 @@ mod models;
 mod parse;
 mod practices;
 mod reader;
+mod source;
 mod window;
 
 use std::path::Path;

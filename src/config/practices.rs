@@ -3,8 +3,9 @@
 use std::ops::Range;
 
 use super::model::Practice;
-use super::parse::{SOURCE, secret_key_hint, source_from, valid_name};
+use super::parse::{secret_key_hint, valid_name};
 use super::reader::{Ctx, Section};
+use super::source::{SOURCE, source_from};
 
 /// Keys of one `[[sources]]` entry: a source's keys plus its `name`.
 const ENTRY: &[&str] = &[
