@@ -81,6 +81,8 @@ pub struct Resume {
     pub next_page: u32,
     /// What pages `1..next_page` found.
     pub report: SliceReport,
+    /// Whether the last page read was full (unknown after a restart: assume it was).
+    pub last_full: bool,
 }
 
 /// What reading a slice found.
@@ -168,7 +170,7 @@ impl SliceReader<'_> {
         out: &mpsc::Sender<Page>,
     ) -> Result<SliceReport, ExtractError> {
         let (mut report, mut next, mut last_full) = match resume {
-            Some(r) => (r.report, r.next_page, true),
+            Some(r) => (r.report, r.next_page, r.last_full),
             None => {
                 let mut report = SliceReport::default();
                 let first = self.fetch(slice, 1).await?;
@@ -207,6 +209,52 @@ impl SliceReader<'_> {
         }
         self.check_total(slice, &report)?;
         Ok(report)
+    }
+
+    /// Reads `slices[first..]` (the first one from `resume` when given), sending new records to
+    /// `out` in slice and page order. The first pages of the following slices are fetched ahead,
+    /// `concurrency` at a time, so a resource cut into many small slices (fees per treatment,
+    /// month windows) does not pay one round trip after another.
+    pub async fn read_all(
+        &self,
+        slices: &[Slice],
+        first: usize,
+        resume: Option<Resume>,
+        keys: &mut KeySet,
+        out: &mpsc::Sender<Page>,
+    ) -> Result<(), ExtractError> {
+        let mut next = first;
+        if let Some(r) = resume {
+            if let Some(slice) = slices.get(next) {
+                self.read(next, slice, Some(r), keys, out).await?;
+            }
+            next += 1;
+        }
+        let mut firsts = futures::stream::iter(next..slices.len())
+            .map(|i| async move { (i, self.fetch(&slices[i], 1).await) })
+            .buffered(self.concurrency.max(1));
+        while let Some((i, fetched)) = firsts.next().await {
+            let fetched = fetched?;
+            let mut report = SliceReport {
+                page_size: page_size(&fetched),
+                ..SliceReport::default()
+            };
+            let last_full = self.accept(fetched, i, keys, out, &mut report).await?;
+            // The rest of this slice (nothing more when page 1 held it all).
+            self.read(
+                i,
+                &slices[i],
+                Some(Resume {
+                    next_page: 2,
+                    report,
+                    last_full,
+                }),
+                keys,
+                out,
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     async fn accept(

@@ -213,6 +213,7 @@ async fn prepare(
     let resume = (cp.slice < slices.len()).then(|| Resume {
         next_page: cp.next_page,
         report: cp.partial.clone(),
+        last_full: true,
     });
     Ok(Start {
         slices,
@@ -366,11 +367,9 @@ async fn produce(
         concurrency: ctx.concurrency,
     };
     let mut keys = start.keys;
-    let mut resume = start.resume;
-    for (i, slice) in start.slices.iter().enumerate().skip(start.slice) {
-        reader.read(i, slice, resume.take(), &mut keys, &tx).await?;
-    }
-    Ok(())
+    reader
+        .read_all(&start.slices, start.slice, start.resume, &mut keys, &tx)
+        .await
 }
 
 /// Largest value of a timestamp column (µs), if any.
