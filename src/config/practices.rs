@@ -5,30 +5,13 @@ use std::ops::Range;
 use super::model::Practice;
 use super::parse::{secret_key_hint, valid_name};
 use super::reader::{Ctx, Section};
-use super::source::{SOURCE, source_from};
+use super::source::{source_from, source_keys};
 
 /// Keys of one `[[sources]]` entry: a source's keys plus its `name`.
-const ENTRY: &[&str] = &[
-    "name",
-    "region",
-    "base_url",
-    "token_env",
-    "token_file",
-    "requests_per_hour",
-    "reserve_percent",
-    "concurrency",
-    "timeout_secs",
-    "user_agent",
-    "allow_write_scopes",
-    "checkpoint_pages",
-];
+const ENTRY: &[&str] = source_keys!("name");
 
 /// Reads `[[sources]]` (empty when absent).
 pub(super) fn read(ctx: &mut Ctx<'_>, top: &Section<'_, '_>) -> Vec<Practice> {
-    debug_assert!(
-        SOURCE.iter().all(|k| ENTRY.contains(k)),
-        "a source key is missing from ENTRY"
-    );
     let mut out: Vec<Practice> = Vec::new();
     for (table, span) in top.tables(ctx, "sources") {
         let s = Section::new(table, "[[sources]]", ENTRY);

@@ -95,7 +95,7 @@ impl<'t, 'i> Section<'t, 'i> {
         let parsed = v
             .get_ref()
             .as_integer()
-            .and_then(|i| i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok());
+            .and_then(|i| int_value(i.as_str(), i.radix()));
         match parsed {
             Some(n) if n >= 0 && n.unsigned_abs() <= max => Some(n.unsigned_abs()),
             Some(n) => {
@@ -121,7 +121,8 @@ impl<'t, 'i> Section<'t, 'i> {
             .get(key)?
             .get_ref()
             .as_integer()
-            .and_then(|i| u64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok())
+            .and_then(|i| int_value(i.as_str(), i.radix()))
+            .and_then(|n| u64::try_from(n).ok())
     }
 
     /// A boolean.
@@ -199,6 +200,11 @@ impl<'t, 'i> Section<'t, 'i> {
             }
         }
     }
+}
+
+/// A TOML integer's text (`1_000`, in its radix) as a number.
+fn int_value(text: &str, radix: u32) -> Option<i64> {
+    i64::from_str_radix(&text.replace('_', ""), radix).ok()
 }
 
 /// The candidate closest to `name`, if it is close enough to be a likely typo.

@@ -12,19 +12,30 @@ use super::model::{Source, TokenSource, region_base_url};
 use super::parse::{DEFAULT_USER_AGENT, required, secret_key_hint};
 use super::reader::{Ctx, Section};
 
-pub(super) const SOURCE: &[&str] = &[
-    "region",
-    "base_url",
-    "token_env",
-    "token_file",
-    "requests_per_hour",
-    "reserve_percent",
-    "concurrency",
-    "timeout_secs",
-    "user_agent",
-    "allow_write_scopes",
-    "checkpoint_pages",
-];
+/// The keys of a source table, after any `extra` ones: one list for `[source]` and for each
+/// `[[sources]]` entry (which adds `name`).
+macro_rules! source_keys {
+    ($($extra:literal),*) => {
+        &[
+            $($extra,)*
+            "region",
+            "base_url",
+            "token_env",
+            "token_file",
+            "requests_per_hour",
+            "reserve_percent",
+            "concurrency",
+            "timeout_secs",
+            "user_agent",
+            "allow_write_scopes",
+            "checkpoint_pages",
+        ]
+    };
+}
+pub(super) use source_keys;
+
+/// Keys of `[source]`.
+pub(super) const SOURCE: &[&str] = source_keys!();
 
 pub(super) fn read_source(ctx: &mut Ctx<'_>, top: &Section<'_, '_>) -> Option<Source> {
     if top.span_of("sources").is_some() {

@@ -141,11 +141,7 @@ fn s3(url: &str, options: &StoreOptions, env: &[(String, String)]) -> Result<Res
     if let Some(timeout) = options.retry_timeout {
         builder = builder.with_retry(retry_config(timeout));
     }
-    let store = builder.build().map_err(|source| SinkError::BuildStore {
-        location: clean.to_string(),
-        source: Box::new(source),
-    })?;
-    Ok(remote(Arc::new(store), prefix, &clean))
+    built(builder.build(), prefix, &clean)
 }
 
 fn gcs(url: &str, options: &StoreOptions, env: &[(String, String)]) -> Result<Resolved, SinkError> {
@@ -157,15 +153,7 @@ fn gcs(url: &str, options: &StoreOptions, env: &[(String, String)]) -> Result<Re
         GoogleCloudStorageBuilder::new(),
         |b, k: GoogleConfigKey, v| b.with_config(k, v),
     );
-    let store =
-        builder
-            .with_url(clean.as_str())
-            .build()
-            .map_err(|source| SinkError::BuildStore {
-                location: clean.to_string(),
-                source: Box::new(source),
-            })?;
-    Ok(remote(Arc::new(store), prefix, &clean))
+    built(builder.with_url(clean.as_str()).build(), prefix, &clean)
 }
 
 fn azure(
@@ -181,15 +169,20 @@ fn azure(
         MicrosoftAzureBuilder::new(),
         |b, k: AzureConfigKey, v| b.with_config(k, v),
     );
-    let store =
-        builder
-            .with_url(clean.as_str())
-            .build()
-            .map_err(|source| SinkError::BuildStore {
-                location: clean.to_string(),
-                source: Box::new(source),
-            })?;
-    Ok(remote(Arc::new(store), prefix, &clean))
+    built(builder.with_url(clean.as_str()).build(), prefix, &clean)
+}
+
+/// A remote store just built (or the reason it could not be), as a resolved location.
+fn built<S: ObjectStore>(
+    store: object_store::Result<S>,
+    prefix: Path,
+    clean: &Url,
+) -> Result<Resolved, SinkError> {
+    let store = store.map_err(|source| SinkError::BuildStore {
+        location: clean.to_string(),
+        source: Box::new(source),
+    })?;
+    Ok(remote(Arc::new(store), prefix, clean))
 }
 
 fn remote(store: Arc<dyn ObjectStore>, prefix: Path, clean: &Url) -> Resolved {
