@@ -2,8 +2,9 @@
 //! `patients` (wide, PII-heavy), `payments` (a child table of explanations) and
 //! `treatment_plan_items` (teeth/surfaces lists, JSON text).
 //!
-//! * `parse`: one API page (100 records) of JSON text → `serde_json::Value`s;
-//! * `flatten`: pages of `Value`s → `RecordBatch`es with the real catalog schemas;
+//! * `parse`: one API page (100 records) of JSON text → a `json::Doc` (what each fetch does),
+//!   and, for comparison, → `serde_json::Value` (what it did before the tape);
+//! * `flatten`: parsed pages → `RecordBatch`es with the real catalog schemas;
 //! * `parquet`: 100-row batches (as the run hands them over) → Parquet bytes, through
 //!   `sink::FileWriter` on a `memory://` location, and through a bare `ArrowWriter` into a `Vec`
 //!   (the pure encode cost); every table of the resource is written (payments: two);
@@ -21,6 +22,7 @@ use arrow::record_batch::RecordBatch;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use dentally_etl::catalog::{self, PiiPolicy};
 use dentally_etl::flatten::Flattener;
+use dentally_etl::json::Doc;
 use dentally_etl::sink::{FileWriter, Format, Location, StoreOptions};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -33,11 +35,13 @@ const PAGE: usize = 100;
 /// Pages per measured iteration (10,000 records).
 const PAGES: usize = 100;
 
-/// `PAGES` pages of `PAGE` records each.
-fn pages(name: &str) -> Vec<Vec<Value>> {
+/// `PAGES` pages of `PAGE` records each, parsed (each a JSON array of records).
+fn pages(name: &str) -> Vec<Doc> {
     let resource = catalog::find(name).expect("catalog resource");
     let all = records::records(resource, PAGE * PAGES, 7);
-    all.chunks(PAGE).map(<[Value]>::to_vec).collect()
+    all.chunks(PAGE)
+        .map(|page| Doc::from_value(&Value::Array(page.to_vec())))
+        .collect()
 }
 
 /// The flattened pages: for each page, one batch per table.
@@ -46,7 +50,7 @@ fn batches(name: &str) -> Vec<Vec<RecordBatch>> {
     pages(name)
         .iter()
         .map(|p| {
-            let flat = flattener.flatten(p);
+            let flat = flattener.flatten(p.root().items());
             assert!(
                 flat.rejects.is_empty(),
                 "{name}: {:?}",
@@ -73,6 +77,9 @@ fn parse(c: &mut Criterion) {
         let text = records::page_text(catalog::find(name).unwrap(), PAGE, 7);
         group.throughput(Throughput::Elements(PAGE as u64));
         group.bench_function(name, |b| {
+            b.iter(|| black_box(Doc::parse(black_box(text.clone())).unwrap()))
+        });
+        group.bench_function(format!("{name}/serde_value"), |b| {
             b.iter(|| black_box(serde_json::from_str::<Value>(black_box(&text)).unwrap()))
         });
     }
@@ -88,7 +95,7 @@ fn flatten(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter(|| {
                 for page in &pages {
-                    black_box(flattener.flatten(black_box(page)));
+                    black_box(flattener.flatten(black_box(page).root().items()));
                 }
             })
         });

@@ -4,12 +4,13 @@
 //! cargo run --release --example ndjson_to_parquet -- OUT_DIR RESOURCE=FILE.ndjson...
 //! ```
 //!
-//! Each file holds one JSON record per line, of the named catalog resource. As in a run, the
-//! records are parsed into `serde_json::Value`s by one thread (in a run: the page fetches) while
-//! another flattens them a page (100 records) at a time with `flatten::Flattener` (PII kept) and
-//! writes them with `sink::FileWriter` (Parquet, the default options: Zstd, statistics, Arrow
-//! schema) to `OUT_DIR/<table>.parquet`, one file per table. This is the run's own flatten +
-//! write path, without the HTTP client, the raw/current split and the manifest. The last stdout line is
+//! Each file holds one JSON record per line, of the named catalog resource. Lines are taken a
+//! page (100 records) at a time, as an API page's array: one thread parses each page into a
+//! `json::Doc` (in a run: the page fetch) and flattens it with `flatten::Flattener` (PII kept);
+//! the other encodes the batches with `sink::FileWriter` (Parquet, the default options: Zstd,
+//! statistics, Arrow schema) to `OUT_DIR/<table>.parquet`, one file per table. This is the run's
+//! own parse + flatten + write path, without the HTTP client, the raw/current split and the
+//! manifest, split over the two threads where a run overlaps them with network waits. The last stdout line is
 //! JSON: `{"seconds": …, "rows": …, "resources": {name: {"rows", "seconds"}}}`, timed in-process
 //! (reading, parsing, flattening, encoding, writing; not process start).
 //!
@@ -27,7 +28,9 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use dentally_etl::catalog::{self, Kind, PiiPolicy, Window};
-use dentally_etl::flatten::Flattener;
+use arrow::record_batch::RecordBatch;
+use dentally_etl::flatten::{Flattener, Reject};
+use dentally_etl::json::Doc;
 use dentally_etl::sink::{FileWriter, Format, Location, StoreOptions};
 use serde_json::{Value, json};
 
@@ -70,25 +73,43 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reads and parses `path` into chunks of `CHUNK` records (the parser thread).
-fn parse(path: &str, tx: &std::sync::mpsc::SyncSender<Vec<Value>>) -> anyhow::Result<()> {
+/// The batches of one page, one per table, and its rejects.
+type Flat = (Vec<RecordBatch>, Vec<Reject>);
+
+/// Reads `path` a page of `CHUNK` lines at a time, parses and flattens each (the parser thread).
+fn parse(
+    path: &str,
+    mut flattener: Flattener,
+    tx: &std::sync::mpsc::SyncSender<Flat>,
+) -> anyhow::Result<()> {
     let reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
-    let mut chunk = Vec::with_capacity(CHUNK);
+    let mut page = String::with_capacity(CHUNK * 2048);
+    let mut count = 0;
+    let mut send = |page: &mut String| -> anyhow::Result<bool> {
+        page.push(']');
+        let doc = Doc::parse(std::mem::take(page)).with_context(|| format!("{path}: bad JSON"))?;
+        let flat = flattener.flatten(doc.root().items());
+        let batches = flat.tables.into_iter().map(|(_, b)| b).collect();
+        // A closed channel means the writer failed; it reports why.
+        Ok(tx.send((batches, flat.rejects)).is_ok())
+    };
     for line in reader.lines() {
         let line = line?;
         if line.trim().is_empty() {
             continue;
         }
-        chunk.push(serde_json::from_str(&line).with_context(|| format!("{path}: bad JSON"))?);
-        if chunk.len() == CHUNK {
-            if tx.send(std::mem::take(&mut chunk)).is_err() {
-                return Ok(()); // the writer failed; it reports why
+        page.push(if count == 0 { '[' } else { ',' });
+        page.push_str(&line);
+        count += 1;
+        if count == CHUNK {
+            count = 0;
+            if !send(&mut page)? {
+                return Ok(());
             }
-            chunk.reserve(CHUNK);
         }
     }
-    if !chunk.is_empty() {
-        let _ = tx.send(chunk);
+    if count > 0 {
+        send(&mut page)?;
     }
     Ok(())
 }
@@ -96,7 +117,7 @@ fn parse(path: &str, tx: &std::sync::mpsc::SyncSender<Vec<Value>>) -> anyhow::Re
 /// Converts one NDJSON file; returns the rows of the main table.
 async fn convert(location: &Location, name: &str, path: &str) -> anyhow::Result<u64> {
     let resource = catalog::find(name).with_context(|| format!("no resource `{name}`"))?;
-    let mut flattener = Flattener::new(resource, PiiPolicy::Keep);
+    let flattener = Flattener::new(resource, PiiPolicy::Keep);
     let format = Format::default();
     let mut files = Vec::new();
     for table in flattener.tables() {
@@ -108,17 +129,16 @@ async fn convert(location: &Location, name: &str, path: &str) -> anyhow::Result<
             &format,
         )?);
     }
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Value>>(8);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Flat>(8);
     let parser = std::thread::spawn({
         let path = path.to_string();
-        move || parse(&path, &tx)
+        move || parse(&path, flattener, &tx)
     });
-    for chunk in rx {
-        let flat = flattener.flatten(&chunk);
-        if let Some(first) = flat.rejects.first() {
-            eprintln!("{name}: {} rejects, first {first:?}", flat.rejects.len());
+    for (batches, rejects) in rx {
+        if let Some(first) = rejects.first() {
+            eprintln!("{name}: {} rejects, first {first:?}", rejects.len());
         }
-        for ((_, batch), file) in flat.tables.iter().zip(files.iter_mut()) {
+        for (batch, file) in batches.iter().zip(files.iter_mut()) {
             file.write(batch).await?;
         }
     }

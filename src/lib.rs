@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod extract;
 pub mod flatten;
+pub mod json;
 pub mod models;
 pub mod preflight;
 pub mod run;

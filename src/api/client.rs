@@ -32,7 +32,7 @@ pub struct Target<'a> {
 #[derive(Debug)]
 pub struct Reply {
     /// The parsed JSON body.
-    pub body: serde_json::Value,
+    pub body: crate::json::Doc,
     /// `X-OAuth-Scopes`, when sent.
     pub scopes: Option<String>,
     /// The rate headers.
@@ -235,7 +235,7 @@ impl Client {
                 .to_string()
         };
         if status.is_success() {
-            return match serde_json::from_slice(body) {
+            return match crate::json::Doc::from_bytes(body.to_vec()) {
                 Ok(json) => Outcome::Done(Reply {
                     body: json,
                     scopes: headers

@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 use std::hash::{BuildHasher, Hasher};
 
-use serde_json::Value;
+use crate::json::Node;
 
 /// Keys seen so far for one resource.
 #[derive(Debug, Default)]
@@ -24,10 +24,13 @@ pub struct MissingKey;
 
 impl KeySet {
     /// Records the key of `record[field]`; false when it was seen before.
-    pub fn insert(&mut self, record: &Value, field: &str) -> Result<bool, MissingKey> {
-        match record.get(field) {
-            Some(Value::Number(n)) => n.as_i64().map(|i| self.ints.insert(i)).ok_or(MissingKey),
-            Some(Value::String(s)) if !s.is_empty() => Ok(self.texts.insert(digest(s))),
+    pub fn insert(&mut self, record: Node<'_>, field: &str) -> Result<bool, MissingKey> {
+        let key = record.get(field).ok_or(MissingKey)?;
+        if let Some(n) = key.number() {
+            return n.parse().map(|i| self.ints.insert(i)).map_err(|_| MissingKey);
+        }
+        match key.as_str() {
+            Some(s) if !s.is_empty() => Ok(self.texts.insert(digest(&s))),
             _ => Err(MissingKey),
         }
     }
@@ -40,6 +43,17 @@ impl KeySet {
     /// Records a text key (when rebuilding the set from committed files).
     pub fn insert_text(&mut self, key: &str) -> bool {
         self.texts.insert(digest(key))
+    }
+
+    /// Every key, ascending, when all are integers (`None` when any is text: only its digest is
+    /// kept).
+    pub fn ascending_ints(&self) -> Option<Vec<i64>> {
+        if !self.texts.is_empty() {
+            return None;
+        }
+        let mut ints: Vec<i64> = self.ints.iter().copied().collect();
+        ints.sort_unstable();
+        Some(ints)
     }
 
     /// Keys seen.
@@ -71,17 +85,18 @@ pub fn digest(s: &str) -> u128 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::Doc;
     use serde_json::json;
 
     #[test]
     fn detects_repeats_of_int_and_text_keys() {
         let mut k = KeySet::default();
-        assert_eq!(k.insert(&json!({"id": 1}), "id"), Ok(true));
-        assert_eq!(k.insert(&json!({"id": 1}), "id"), Ok(false));
-        assert_eq!(k.insert(&json!({"id": "6f1c-a"}), "id"), Ok(true));
-        assert_eq!(k.insert(&json!({"id": "6f1c-a"}), "id"), Ok(false));
-        assert_eq!(k.insert(&json!({"id": "6f1c-b"}), "id"), Ok(true));
-        assert_eq!(k.insert(&json!({"id": null}), "id"), Err(MissingKey));
+        assert_eq!(k.insert(Doc::from_value(&json!({"id": 1})).root(), "id"), Ok(true));
+        assert_eq!(k.insert(Doc::from_value(&json!({"id": 1})).root(), "id"), Ok(false));
+        assert_eq!(k.insert(Doc::from_value(&json!({"id": "6f1c-a"})).root(), "id"), Ok(true));
+        assert_eq!(k.insert(Doc::from_value(&json!({"id": "6f1c-a"})).root(), "id"), Ok(false));
+        assert_eq!(k.insert(Doc::from_value(&json!({"id": "6f1c-b"})).root(), "id"), Ok(true));
+        assert_eq!(k.insert(Doc::from_value(&json!({"id": null})).root(), "id"), Err(MissingKey));
         assert_eq!(k.len(), 3);
     }
 }

@@ -9,7 +9,6 @@ mod pages;
 mod slice;
 
 use chrono::NaiveDate;
-use serde_json::Value;
 use tokio::sync::mpsc;
 
 pub use dedupe::{KeySet, digest as text_key_digest};
@@ -19,6 +18,7 @@ pub use slice::{Slice, months, per_treatment};
 use crate::api::{ApiError, Client, Target};
 use crate::catalog::{self, Kind, Resource, Window};
 use crate::config::ResourceSpec;
+use crate::json::Node;
 
 /// Why a resource could not be extracted.
 #[derive(Debug, thiserror::Error)]
@@ -56,11 +56,13 @@ pub enum ExtractError {
     Cancelled,
 }
 
-/// The slices of a selected resource on `today` (fees need the treatment ids, read from the API).
+/// The slices of a selected resource on `today`. Fees need the treatment ids: `treatment_ids`
+/// when the run already read them, otherwise they are listed from the API.
 pub async fn slices(
     client: &Client,
     spec: &ResourceSpec,
     today: NaiveDate,
+    treatment_ids: Option<&[String]>,
 ) -> Result<Vec<Slice>, ExtractError> {
     match (spec.resource.window, spec.window) {
         (
@@ -74,13 +76,16 @@ pub async fn slices(
             let (from, to) = window.resolve(today);
             Ok(months(from, to, after_param, before_param))
         }
-        (Window::PerTreatment, _) => Ok(per_treatment(&treatment_ids(client).await?)),
+        (Window::PerTreatment, _) => match treatment_ids {
+            Some(ids) => Ok(per_treatment(ids)),
+            None => Ok(per_treatment(&list_treatment_ids(client).await?)),
+        },
         _ => Ok(vec![Slice::whole()]),
     }
 }
 
 /// Every treatment id, for the per-treatment fan-out of `fees`.
-async fn treatment_ids(client: &Client) -> Result<Vec<String>, ExtractError> {
+async fn list_treatment_ids(client: &Client) -> Result<Vec<String>, ExtractError> {
     let treatments = catalog::find("treatments").expect("treatments is in the catalog");
     let reader = SliceReader {
         client,
@@ -98,10 +103,12 @@ async fn treatment_ids(client: &Client) -> Result<Vec<String>, ExtractError> {
     let collect = async {
         let mut ids = Vec::new();
         while let Some(page) = rx.recv().await {
-            ids.extend(page.records.iter().filter_map(|r| match r.get("id") {
-                Some(Value::Number(n)) => Some(n.to_string()),
-                Some(Value::String(s)) => Some(s.clone()),
-                _ => None,
+            ids.extend(page.records().filter_map(|r| {
+                let id = r.get("id")?;
+                match id.number() {
+                    Some(n) => Some(n.to_string()),
+                    None => id.as_str().map(std::borrow::Cow::into_owned),
+                }
             }));
         }
         ids
@@ -127,11 +134,18 @@ pub async fn read_single(
             },
         )
         .await?;
-    match reply.body.get(resource.envelope) {
-        Some(obj @ Value::Object(_)) => Ok(Page {
+    let record = reply
+        .body
+        .root()
+        .get(resource.envelope)
+        .filter(|r| r.is_object())
+        .map(Node::position);
+    match record {
+        Some(position) => Ok(Page {
             slice: 0,
             number: 1,
-            records: vec![obj.clone()],
+            doc: reply.body,
+            records: vec![position],
             progress: SliceReport {
                 pages: 1,
                 rows: 1,

@@ -10,7 +10,6 @@
 //! - finish with fewer distinct rows than `total_count` → fail loudly, never truncate silently.
 
 use futures::StreamExt;
-use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::ExtractError;
@@ -18,6 +17,7 @@ use super::dedupe::KeySet;
 use super::slice::Slice;
 use crate::api::{Client, Target};
 use crate::catalog::Resource;
+use crate::json::{Doc, Kind, Node};
 
 /// Page size we ask for: the API's documented maximum.
 pub const PER_PAGE: u32 = 100;
@@ -29,10 +29,19 @@ pub struct Page {
     pub slice: usize,
     /// 1-based page number.
     pub number: u32,
-    /// The records whose keys were not seen before, in API order.
-    pub records: Vec<Value>,
+    /// The page as received.
+    pub doc: Doc,
+    /// Positions in `doc` of the records whose keys were not seen before, in API order.
+    pub records: Vec<u32>,
     /// What the slice had found up to and including this page (for checkpoints).
     pub progress: SliceReport,
+}
+
+impl Page {
+    /// The new records, in API order.
+    pub fn records(&self) -> impl Iterator<Item = Node<'_>> {
+        self.records.iter().map(|at| self.doc.node(*at))
+    }
 }
 
 /// What the finished slices of a resource found, summed (kept in checkpoints: constant size
@@ -114,7 +123,9 @@ pub struct SliceReader<'a> {
 
 struct Fetched {
     number: u32,
-    records: Vec<Value>,
+    doc: Doc,
+    /// Positions of the envelope's records in `doc`.
+    records: Vec<u32>,
     total: Option<u64>,
 }
 
@@ -140,9 +151,9 @@ impl SliceReader<'_> {
             .client
             .get(self.resource.path, &self.query(slice, page), target)
             .await?;
-        let mut body = reply.body;
-        let records = match body.get_mut(self.resource.envelope).map(Value::take) {
-            Some(Value::Array(items)) => items,
+        let root = reply.body.root();
+        let records = match root.get(self.resource.envelope) {
+            Some(list) if list.kind() == Kind::Array => list.items().map(Node::position).collect(),
             _ => {
                 return Err(ExtractError::Shape {
                     resource: self.resource.name.into(),
@@ -151,9 +162,13 @@ impl SliceReader<'_> {
                 });
             }
         };
-        let total = body.pointer("/meta/total_count").and_then(Value::as_u64);
+        let total = root
+            .get("meta")
+            .and_then(|m| m.get("total_count"))
+            .and_then(|t| t.number()?.parse().ok());
         Ok(Fetched {
             number: page,
+            doc: reply.body,
             records,
             total,
         })
@@ -272,13 +287,13 @@ impl SliceReader<'_> {
         let full =
             !fetched.records.is_empty() && fetched.records.len() >= report.page_size as usize;
         let mut fresh = Vec::with_capacity(fetched.records.len());
-        for record in fetched.records {
+        for at in fetched.records {
             // A record without a readable key cannot repeat-check; it is kept.
             if keys
-                .insert(&record, self.resource.primary_key)
+                .insert(fetched.doc.node(at), self.resource.primary_key)
                 .unwrap_or(true)
             {
-                fresh.push(record);
+                fresh.push(at);
             } else {
                 report.duplicates += 1;
             }
@@ -288,6 +303,7 @@ impl SliceReader<'_> {
         let page = Page {
             slice,
             number: fetched.number,
+            doc: fetched.doc,
             records: fresh,
             progress: report.clone(),
         };

@@ -7,11 +7,12 @@
 use std::borrow::Cow;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat};
-use serde_json::{Number, Value};
+use serde_json::Number;
 
 use super::decimal;
 use super::invalid::Invalid;
 use crate::catalog::FieldType;
+use crate::json::{Kind, Node};
 
 /// Money columns: Decimal128(18, 2).
 pub(crate) const MONEY_SCALE: u32 = 2;
@@ -42,7 +43,7 @@ pub(crate) enum Cell<'a> {
 }
 
 /// Converts `value` to the cell of a `ty` column. Null stays null for every type.
-pub(crate) fn convert(ty: FieldType, value: &Value) -> Result<Cell<'_>, Invalid> {
+pub(crate) fn convert(ty: FieldType, value: Node<'_>) -> Result<Cell<'_>, Invalid> {
     if value.is_null() {
         return Ok(Cell::Null);
     }
@@ -50,75 +51,109 @@ pub(crate) fn convert(ty: FieldType, value: &Value) -> Result<Cell<'_>, Invalid>
         FieldType::Int => int(value).map(Cell::Int),
         FieldType::Guid | FieldType::Text => text(value),
         FieldType::IdText => id_text(value),
-        FieldType::TimeOfDay => value.as_str().map(Cell::Str).ok_or(Invalid::Text),
+        FieldType::TimeOfDay => value.as_str().map(cow_cell).ok_or(Invalid::Text),
         FieldType::Bool => bool(value).map(Cell::Bool),
         FieldType::Money => decimal(value, MONEY_SCALE).map(Cell::Decimal),
         FieldType::Decimal => decimal(value, DECIMAL_SCALE).map(Cell::Decimal),
         FieldType::Timestamp => timestamp(value).map(Cell::Micros),
         FieldType::Date => date(value).map(Cell::Days),
         FieldType::TextList => list(value).map(Cell::List),
-        FieldType::Json => Ok(Cell::Owned(value.to_string())),
+        FieldType::Json => Ok(cow_cell(value.json())),
     }
 }
 
-fn int(value: &Value) -> Result<i64, Invalid> {
-    match value {
-        Value::Number(n) if n.is_i64() => n.as_i64().ok_or(Invalid::Integer),
-        Value::Number(n) if n.is_u64() => Err(Invalid::IntegerRange),
-        Value::String(s) => s.parse().map_err(|_| Invalid::Integer),
-        _ => Err(Invalid::Integer),
+fn cow_cell(text: Cow<'_, str>) -> Cell<'_> {
+    match text {
+        Cow::Borrowed(s) => Cell::Str(s),
+        Cow::Owned(s) => Cell::Owned(s),
     }
 }
 
-fn text(value: &Value) -> Result<Cell<'_>, Invalid> {
-    match value {
-        Value::String(s) => Ok(Cell::Str(s)),
-        Value::Number(n) => Ok(Cell::Owned(n.to_string())),
-        Value::Bool(b) => Ok(Cell::Str(if *b { "true" } else { "false" })),
+/// Whether a JSON number's text is a plain integer (no fraction, no exponent).
+fn is_integer(number: &str) -> bool {
+    let digits = number.strip_prefix('-').unwrap_or(number);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A number's text as serde_json would print it: integers as sent, others by their shortest
+/// round-trip `f64` text (`1E+2` → `100.0`), so text columns do not depend on the sender's style.
+fn number_text(number: &str) -> Cow<'_, str> {
+    if is_integer(number) && number != "-0" {
+        return Cow::Borrowed(number);
+    }
+    match number.parse::<Number>() {
+        Ok(n) => Cow::Owned(n.to_string()),
+        Err(_) => Cow::Borrowed(number),
+    }
+}
+
+fn int(value: Node<'_>) -> Result<i64, Invalid> {
+    if let Some(n) = value.number() {
+        return match n.parse::<i64>() {
+            Ok(i) => Ok(i),
+            Err(_) if is_integer(n) && !n.starts_with('-') => Err(Invalid::IntegerRange),
+            Err(_) => Err(Invalid::Integer),
+        };
+    }
+    match value.as_str() {
+        Some(s) => s.parse().map_err(|_| Invalid::Integer),
+        None => Err(Invalid::Integer),
+    }
+}
+
+fn text(value: Node<'_>) -> Result<Cell<'_>, Invalid> {
+    match value.kind() {
+        Kind::String => Ok(cow_cell(value.as_str().unwrap_or_default())),
+        Kind::Number => Ok(cow_cell(number_text(value.number().unwrap_or_default()))),
+        Kind::Bool => Ok(Cell::Str(if value.as_bool() == Some(true) { "true" } else { "false" })),
         _ => Err(Invalid::Text),
     }
 }
 
 /// Ids sent as strings or numbers; numbers are rendered without a fraction (`12.0` → `12`).
-fn id_text(value: &Value) -> Result<Cell<'_>, Invalid> {
-    match value {
-        Value::String(s) => Ok(Cell::Str(s)),
-        Value::Number(n) if n.is_f64() => match n.as_f64() {
-            Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Cell::Owned(format!("{f:.0}"))),
-            _ => Err(Invalid::Id),
-        },
-        Value::Number(n) => Ok(Cell::Owned(n.to_string())),
+fn id_text(value: Node<'_>) -> Result<Cell<'_>, Invalid> {
+    if let Some(s) = value.as_str() {
+        return Ok(cow_cell(s));
+    }
+    let n = value.number().ok_or(Invalid::Id)?;
+    if is_integer(n) {
+        return Ok(cow_cell(number_text(n)));
+    }
+    match n.parse::<f64>() {
+        Ok(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Cell::Owned(format!("{f:.0}"))),
         _ => Err(Invalid::Id),
     }
 }
 
-fn bool(value: &Value) -> Result<bool, Invalid> {
-    match value {
-        Value::Bool(b) => Ok(*b),
-        Value::Number(n) if n.as_u64() == Some(0) => Ok(false),
-        Value::Number(n) if n.as_u64() == Some(1) => Ok(true),
+fn bool(value: Node<'_>) -> Result<bool, Invalid> {
+    if let Some(b) = value.as_bool() {
+        return Ok(b);
+    }
+    match value.number() {
+        Some("0" | "-0") => Ok(false),
+        Some("1") => Ok(true),
         _ => Err(Invalid::Bool),
     }
 }
 
-fn decimal(value: &Value, scale: u32) -> Result<i128, Invalid> {
-    match value {
-        Value::String(s) => decimal::parse(s, scale),
-        Value::Number(n) => number_decimal(n, scale),
-        _ => Err(Invalid::Decimal),
+/// Money and decimals from the exact digits sent (a string, or a JSON number's own text), never
+/// through `f64` arithmetic; a number in exponent form goes through its shortest round-trip text.
+fn decimal(value: Node<'_>, scale: u32) -> Result<i128, Invalid> {
+    if let Some(s) = value.as_str() {
+        return decimal::parse(&s, scale);
+    }
+    let n = value.number().ok_or(Invalid::Decimal)?;
+    if n.contains(['e', 'E']) {
+        decimal::parse(&number_text(n), scale)
+    } else {
+        decimal::parse(n, scale)
     }
 }
 
-/// Numbers go through their shortest round-trip text, which is the text the API sent for any
-/// value an API would send (`12.5`, `3`); never through `f64` arithmetic.
-fn number_decimal(n: &Number, scale: u32) -> Result<i128, Invalid> {
-    decimal::parse(&n.to_string(), scale)
-}
-
 /// RFC 3339 with an offset, converted to UTC microseconds.
-fn timestamp(value: &Value) -> Result<i64, Invalid> {
+fn timestamp(value: Node<'_>) -> Result<i64, Invalid> {
     let text = value.as_str().ok_or(Invalid::Timestamp)?;
-    let parsed = DateTime::parse_from_rfc3339(text).map_err(|_| Invalid::Timestamp)?;
+    let parsed = DateTime::parse_from_rfc3339(&text).map_err(|_| Invalid::Timestamp)?;
     if parsed.timestamp_subsec_nanos() % 1_000 != 0 {
         return Err(Invalid::SubMicrosecond);
     }
@@ -126,7 +161,7 @@ fn timestamp(value: &Value) -> Result<i64, Invalid> {
 }
 
 /// `YYYY-MM-DD` exactly (no time, no short forms), as days since 1970-01-01.
-fn date(value: &Value) -> Result<i32, Invalid> {
+fn date(value: Node<'_>) -> Result<i32, Invalid> {
     let text = value.as_str().ok_or(Invalid::Date)?;
     let b = text.as_bytes();
     let shaped = b.len() == 10
@@ -138,21 +173,27 @@ fn date(value: &Value) -> Result<i32, Invalid> {
     if !shaped {
         return Err(Invalid::Date);
     }
-    let day = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| Invalid::Date)?;
+    let day = NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|_| Invalid::Date)?;
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).ok_or(Invalid::Date)?;
     i32::try_from(day.signed_duration_since(epoch).num_days()).map_err(|_| Invalid::Date)
 }
 
-fn list(value: &Value) -> Result<Vec<Option<Cow<'_, str>>>, Invalid> {
-    let items = value.as_array().ok_or(Invalid::List)?;
-    items
-        .iter()
-        .map(|item| match item {
-            Value::Null => Ok(None),
-            Value::String(s) => Ok(Some(Cow::Borrowed(s.as_str()))),
-            Value::Number(n) => Ok(Some(Cow::Owned(n.to_string()))),
-            Value::Bool(b) => Ok(Some(Cow::Borrowed(if *b { "true" } else { "false" }))),
-            Value::Array(_) | Value::Object(_) => Err(Invalid::List),
+fn list(value: Node<'_>) -> Result<Vec<Option<Cow<'_, str>>>, Invalid> {
+    if value.kind() != Kind::Array {
+        return Err(Invalid::List);
+    }
+    value
+        .items()
+        .map(|item| match item.kind() {
+            Kind::Null => Ok(None),
+            Kind::String => Ok(item.as_str()),
+            Kind::Number => Ok(item.number().map(number_text)),
+            Kind::Bool => Ok(Some(Cow::Borrowed(if item.as_bool() == Some(true) {
+                "true"
+            } else {
+                "false"
+            }))),
+            Kind::Array | Kind::Object => Err(Invalid::List),
         })
         .collect()
 }
@@ -188,15 +229,39 @@ pub(crate) fn canonical_text(ty: FieldType, cell: &Cell<'_>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json::Doc;
+    use serde_json::{Value, json};
 
     fn ok(ty: FieldType, v: Value) -> Cell<'static> {
-        let leaked: &'static Value = Box::leak(Box::new(v));
-        convert(ty, leaked).unwrap()
+        let doc: &'static Doc = Box::leak(Box::new(Doc::from_value(&v)));
+        convert(ty, doc.root()).unwrap()
     }
 
     fn err(ty: FieldType, v: Value) -> Invalid {
-        convert(ty, &v).unwrap_err()
+        convert(ty, Doc::from_value(&v).root()).unwrap_err()
+    }
+
+    fn raw(ty: FieldType, json: &str) -> Result<Cell<'static>, Invalid> {
+        let doc: &'static Doc = Box::leak(Box::new(Doc::parse(json.to_string()).unwrap()));
+        convert(ty, doc.root())
+    }
+
+    #[test]
+    fn numbers_convert_from_the_digits_sent() {
+        assert_eq!(raw(FieldType::Money, "12.50"), Ok(Cell::Decimal(1250)));
+        assert_eq!(raw(FieldType::Money, "1e2"), Ok(Cell::Decimal(10000)));
+        assert_eq!(
+            raw(FieldType::Decimal, "0.30000000000000004"),
+            Err(Invalid::TooManyDecimals { scale: 4 }),
+            "no float rounding either way"
+        );
+        assert_eq!(raw(FieldType::Text, "1.50"), Ok(Cell::Owned("1.5".into())));
+        assert_eq!(raw(FieldType::Text, "12"), Ok(Cell::Str("12")));
+        assert_eq!(raw(FieldType::IdText, "12"), Ok(Cell::Str("12")));
+        assert_eq!(raw(FieldType::Int, "-9223372036854775809"), Err(Invalid::Integer));
+        assert_eq!(raw(FieldType::Int, "9223372036854775808"), Err(Invalid::IntegerRange));
+        assert_eq!(raw(FieldType::Int, "1e3"), Err(Invalid::Integer));
+        assert_eq!(raw(FieldType::Json, r#"{"a":1.50}"#), Ok(Cell::Str(r#"{"a":1.50}"#)));
     }
 
     #[test]
@@ -266,9 +331,9 @@ mod tests {
         assert_eq!(ok(FieldType::Bool, json!(0)), Cell::Bool(false));
         assert_eq!(err(FieldType::Bool, json!("true")), Invalid::Bool);
         assert_eq!(err(FieldType::Bool, json!(2)), Invalid::Bool);
-        assert_eq!(ok(FieldType::Text, json!(5)), Cell::Owned("5".into()));
+        assert_eq!(ok(FieldType::Text, json!(5)), Cell::Str("5"), "integers borrow their digits");
         assert_eq!(err(FieldType::Text, json!({"a": 1})), Invalid::Text);
-        assert_eq!(ok(FieldType::IdText, json!(12)), Cell::Owned("12".into()));
+        assert_eq!(ok(FieldType::IdText, json!(12)), Cell::Str("12"));
         assert_eq!(ok(FieldType::IdText, json!(12.0)), Cell::Owned("12".into()));
         assert_eq!(err(FieldType::IdText, json!(12.5)), Invalid::Id);
         assert_eq!(err(FieldType::IdText, json!(false)), Invalid::Id);
@@ -280,7 +345,8 @@ mod tests {
         assert_eq!(err(FieldType::TextList, json!("UL1")), Invalid::List);
         assert_eq!(
             ok(FieldType::Json, json!({"a": [1]})),
-            Cell::Owned(r#"{"a":[1]}"#.into())
+            Cell::Str(r#"{"a":[1]}"#),
+            "compact JSON is borrowed as sent"
         );
         assert_eq!(ok(FieldType::Json, Value::Null), Cell::Null);
     }

@@ -1,6 +1,6 @@
 //! JSON records → typed Arrow record batches, one per output table of a resource.
 //!
-//! The flatten stage sits between extraction (pages of `serde_json::Value` records) and the
+//! The flatten stage sits between extraction (pages of JSON records) and the
 //! sinks (Parquet/CSV writers of `RecordBatch`es). It enforces the type contract of
 //! `docs/design.md` §5 with the types the catalog declares: nested objects become
 //! `parent__child` columns, arrays of objects become child tables, unknown fields go to
@@ -10,9 +10,10 @@
 //! primary key is rejected too (it could not be merged by key). Columns that `pii = drop`
 //! removes are not checked: they are not written, so they cannot break the contract.
 //!
-//! Columns are built directly with Arrow builders from the JSON values, skipping arrow-json's
-//! decoder: the types here (money strings → Decimal128, offsets → UTC, 0/1 booleans, rejects
-//! with the record's key) are stricter and richer than its coercions.
+//! Columns are built directly with Arrow builders from the page's JSON tape ([`crate::json`]),
+//! skipping arrow-json's decoder: the types here (money strings → Decimal128, offsets → UTC, 0/1
+//! booleans, rejects with the record's key) are stricter and richer than its coercions. Each
+//! record is walked once, key by key; values are converted straight from the text the API sent.
 
 mod builder;
 mod convert;
@@ -22,19 +23,21 @@ mod invalid;
 mod shape;
 mod table;
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use arrow::record_batch::RecordBatch;
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 pub use crate::catalog::{PiiPolicy, Table};
 use crate::catalog::{Resource, schema};
+use crate::json::{Kind, Node};
 use convert::Cell;
-use hash::{Hasher, raw_text, redact};
+use hash::{Hasher, redact};
 use invalid::Invalid;
 use shape::Misfit;
-use table::TableFlattener;
+use table::{RowOut, TableFlattener};
 
 /// A record that broke the type contract, once per offending field. Written to
 /// `_rejects/<table>/<run_id>.jsonl`; PII in `value` and `record` follows the policy.
@@ -80,8 +83,6 @@ pub struct Flattener {
 /// A problem, tagged with the index of its table.
 type Problem<'a> = (usize, Misfit<'a>);
 
-static NULL: Value = Value::Null;
-
 impl Flattener {
     /// A flattener for `resource` under the PII policy `pii`.
     pub fn new(resource: &'static Resource, pii: PiiPolicy) -> Self {
@@ -89,9 +90,19 @@ impl Flattener {
             PiiPolicy::Hash { key } => Some(Hasher::new(key)),
             PiiPolicy::Keep | PiiPolicy::Drop => None,
         };
-        let tables: Vec<_> = schema::layouts(resource)
+        let layouts = schema::layouts(resource);
+        let child = |name: &'static str| {
+            layouts
+                .iter()
+                .position(|l| l.source.is_some_and(|f| f.name == name))
+        };
+        let tables: Vec<_> = layouts
             .iter()
-            .map(|l| TableFlattener::new(l, &pii))
+            .enumerate()
+            .map(|(i, l)| {
+                let main_only = |name: &'static str| if i == 0 { child(name) } else { None };
+                TableFlattener::new(l, &pii, &main_only)
+            })
             .collect();
         let key_index = tables[0].column_index(resource.primary_key);
         Self {
@@ -113,36 +124,32 @@ impl Flattener {
         self.tables.iter().map(|t| t.table.clone()).collect()
     }
 
-    /// Flattens one page of records.
-    pub fn flatten(&mut self, records: &[Value]) -> FlatPage {
-        let mut stages: Vec<Vec<Cell<'_>>> = self.tables.iter().map(|_| Vec::new()).collect();
-        let mut problems: Vec<Problem<'_>> = Vec::new();
+    /// Flattens one page of records (nodes of the page's [`crate::json::Doc`]).
+    pub fn flatten<'d>(&mut self, records: impl IntoIterator<Item = Node<'d>>) -> FlatPage {
+        let mut stages: Vec<Vec<Cell<'d>>> = self.tables.iter().map(|_| Vec::new()).collect();
+        let mut problems: Vec<Problem<'d>> = Vec::new();
         let mut rejects = Vec::new();
         let mut unknown_fields = BTreeSet::new();
         for record in records {
             stages.iter_mut().for_each(Vec::clear);
             problems.clear();
-            let Some(object) = record.as_object() else {
+            if !record.is_object() {
                 let misfit = Misfit {
                     path: String::new(),
-                    value: record,
+                    value: Some(record),
                     reason: Invalid::NotARecord,
                     direct: false,
                 };
-                rejects.push(self.reject(record, None, 0, &misfit));
+                rejects.push(self.reject(record, 0, &misfit));
                 continue;
-            };
-            self.stage_record(object, &mut stages, &mut problems, &mut unknown_fields);
+            }
+            self.stage_record(record, &mut stages, &mut problems, &mut unknown_fields);
             if problems.is_empty() {
                 for (table, stage) in self.tables.iter_mut().zip(&stages) {
                     table.commit(stage);
                 }
             } else {
-                rejects.extend(
-                    problems
-                        .iter()
-                        .map(|(t, m)| self.reject(record, Some(object), *t, m)),
-                );
+                rejects.extend(problems.iter().map(|(t, m)| self.reject(record, *t, m)));
             }
         }
         let tables = self
@@ -160,86 +167,92 @@ impl Flattener {
     /// Stages the main row and every child row of one record.
     fn stage_record<'a>(
         &self,
-        object: &'a Map<String, Value>,
+        record: Node<'a>,
         stages: &mut [Vec<Cell<'a>>],
         problems: &mut Vec<Problem<'a>>,
         unknown: &mut BTreeSet<String>,
     ) {
         let hasher = self.hasher.as_ref();
         let mut misfits = Vec::new();
+        let mut children: Vec<Option<Node<'a>>> = vec![None; self.tables.len()];
         let main = &self.tables[0];
-        main.stage(object, None, hasher, &mut stages[0], &mut misfits, unknown);
+        let out = RowOut {
+            misfits: &mut misfits,
+            unknown,
+            children: &mut children,
+            watch: self.key_index,
+        };
+        let key_present = main.stage(record, None, hasher, &mut stages[0], out);
         problems.extend(misfits.drain(..).map(|m| (0, m)));
-        let key = self.resource.primary_key;
-        if object.get(key).is_none_or(Value::is_null) {
-            let path = key.to_owned();
-            problems.push((
-                0,
-                Misfit {
-                    path,
-                    value: &NULL,
-                    reason: Invalid::MissingKey,
-                    direct: false,
-                },
-            ));
+        let key_present = match self.key_index {
+            Some(_) => key_present,
+            None => record
+                .get(self.resource.primary_key)
+                .is_some_and(|v| !v.is_null()),
+        };
+        if !key_present {
+            let misfit = Misfit {
+                path: self.resource.primary_key.to_owned(),
+                value: None,
+                reason: Invalid::MissingKey,
+                direct: false,
+            };
+            problems.push((0, misfit));
         }
         let key_cell = self.key_index.map_or(Cell::Null, |i| stages[0][i].clone());
         for (t, child) in self.tables.iter().enumerate().skip(1) {
-            let Some(source) = child.source else { continue };
-            match object.get(source.name) {
-                None | Some(Value::Null) => {}
-                Some(Value::Array(items)) => {
-                    for (idx, item) in items.iter().enumerate() {
-                        let Some(row) = item.as_object() else {
-                            let path = format!("{}[{idx}]", source.name);
-                            problems.push((
-                                t,
-                                Misfit {
-                                    path,
-                                    value: item,
-                                    reason: Invalid::Children,
-                                    direct: false,
-                                },
-                            ));
+            let (Some(source), Some(list)) = (child.source, children[t]) else {
+                continue;
+            };
+            match list.kind() {
+                Kind::Null => {}
+                Kind::Array => {
+                    for (idx, item) in list.items().enumerate() {
+                        if !item.is_object() {
+                            let misfit = Misfit {
+                                path: format!("{}[{idx}]", source.name),
+                                value: Some(item),
+                                reason: Invalid::Children,
+                                direct: false,
+                            };
+                            problems.push((t, misfit));
                             continue;
-                        };
+                        }
                         let parent = Some((key_cell.clone(), idx));
-                        child.stage(row, parent, hasher, &mut stages[t], &mut misfits, unknown);
+                        let out = RowOut {
+                                            misfits: &mut misfits,
+                            unknown,
+                            children: &mut [],
+                            watch: None,
+                        };
+                        child.stage(item, parent, hasher, &mut stages[t], out);
                         problems.extend(misfits.drain(..).map(|m| (t, m)));
                     }
                 }
-                Some(other) => {
-                    let path = source.name.to_owned();
-                    problems.push((
-                        t,
-                        Misfit {
-                            path,
-                            value: other,
-                            reason: Invalid::Children,
-                            direct: false,
-                        },
-                    ));
+                _ => {
+                    let misfit = Misfit {
+                        path: source.name.to_owned(),
+                        value: Some(list),
+                        reason: Invalid::Children,
+                        direct: false,
+                    };
+                    problems.push((t, misfit));
                 }
             }
         }
     }
 
     /// The reject entry of one problem, with PII redacted by the policy.
-    fn reject(
-        &self,
-        record: &Value,
-        object: Option<&Map<String, Value>>,
-        table: usize,
-        misfit: &Misfit<'_>,
-    ) -> Reject {
-        let key = object
-            .and_then(|o| o.get(self.resource.primary_key))
+    fn reject(&self, record: Node<'_>, table: usize, misfit: &Misfit<'_>) -> Reject {
+        let key = record
+            .get(self.resource.primary_key)
             .filter(|v| !v.is_null())
-            .map(raw_text);
+            .map(node_text);
+        let value_json = misfit.value.map_or(Cow::Borrowed("null"), Node::json);
         let value = match (misfit.direct, &self.hasher, &self.pii) {
-            (true, Some(h), _) => h.digest(&raw_text(misfit.value)),
+            (true, Some(h), _) => h.digest(&misfit.value.map_or_else(|| "null".into(), node_text)),
             (true, None, PiiPolicy::Drop) => "<dropped>".to_owned(),
-            _ => misfit.value.to_string(),
+            _ => value_json.into_owned(),
         };
         Reject {
             table: self.tables[table].table.name.clone(),
@@ -248,12 +261,21 @@ impl Flattener {
             value,
             reason: misfit.reason.to_string(),
             record: redact(
-                record,
+                &record.to_value(),
                 self.resource.fields,
                 &self.pii,
                 self.hasher.as_ref(),
             ),
         }
+    }
+}
+
+/// The text of a value: a string's contents, or compact JSON for anything else (what
+/// `pii = hash` digests in a reject).
+fn node_text(node: Node<'_>) -> String {
+    match node.as_str() {
+        Some(s) => s.into_owned(),
+        None => node.json().into_owned(),
     }
 }
 
@@ -266,10 +288,12 @@ mod tests {
         TimestampMicrosecondArray,
     };
     use arrow::datatypes::{DataType, TimeUnit};
+    use crate::json::Doc;
     use serde_json::json;
 
     fn flatten(name: &str, pii: PiiPolicy, records: Vec<Value>) -> FlatPage {
-        Flattener::new(find(name).unwrap(), pii).flatten(&records)
+        let doc = Doc::from_value(&Value::Array(records));
+        Flattener::new(find(name).unwrap(), pii).flatten(doc.root().items())
     }
 
     fn col<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> &'a T {
@@ -562,7 +586,8 @@ mod tests {
                 let expected = crate::catalog::tables(resource, &pii);
                 let key = resource.primary_key;
                 for records in [vec![], vec![json!({ key: 1 })]] {
-                    let page = flattener.flatten(&records);
+                    let doc = Doc::from_value(&Value::Array(records.clone()));
+                    let page = flattener.flatten(doc.root().items());
                     assert!(
                         page.rejects.is_empty(),
                         "{}: {:?}",

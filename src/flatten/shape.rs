@@ -1,136 +1,100 @@
-//! The known keys of a record, level by level: finds the fields the catalog does not know (for
-//! `_extra` and the run's warning) and nested objects that are not objects.
+//! The known keys of a row, level by level, and what each one feeds.
 //!
-//! Keys are looked up in a sorted list per level, so a record costs a few comparisons per key.
-//! Unknown keys are copied, nested as in the record (`{"user": {"nickname": "Jo"}}`), into the
-//! row's `_extra`; their dotted paths go to [`FlatPage::unknown_fields`](super::FlatPage).
-
-use std::collections::BTreeSet;
-
-use serde_json::{Map, Value};
+//! A row is walked once, key by key in the order the API sent them; each key is looked up by
+//! binary search in its level's sorted key list (a few comparisons of short strings), which says
+//! whether it fills a column, opens a nested object, feeds a child table, or is known but not
+//! written (personal data under `pii = drop`). A key found nowhere is unknown: it goes to `_extra`.
 
 use super::invalid::Invalid;
 use crate::catalog::{Field, FieldKind};
+use crate::json::Node;
 
-/// The known keys of one object level, and the shapes of its nested objects.
+/// What a known key feeds.
 #[derive(Debug)]
-pub(crate) struct Shape {
-    /// Known keys, sorted.
-    known: Vec<&'static str>,
-    /// Nested objects with known keys.
-    objects: Vec<(&'static str, Shape)>,
+pub(crate) enum Slot {
+    /// The column at this index of the table's plans.
+    Column(usize),
+    /// A nested object with known keys of its own.
+    Object(Level),
+    /// An array of objects: the child table at this index of the resource's tables.
+    Child(usize),
+    /// Known, not written (a dropped column).
+    Skip,
 }
 
-/// A structural problem found while scanning: a nested object that is not an object.
+/// The known keys of one object level.
+#[derive(Debug)]
+pub(crate) struct Level {
+    /// Known keys, sorted, with their slots.
+    keys: Vec<(&'static str, Slot)>,
+}
+
+impl Level {
+    /// The level holding `fields`, found under `path` from the row. `column` gives the plan
+    /// index of a leaf column by its path (none when the column is not written); `child` the
+    /// table index of a children field.
+    pub(crate) fn new(
+        fields: &'static [Field],
+        path: &mut Vec<&'static str>,
+        column: &dyn Fn(&[&'static str]) -> Option<usize>,
+        child: &dyn Fn(&'static str) -> Option<usize>,
+    ) -> Self {
+        let mut keys: Vec<_> = fields
+            .iter()
+            .map(|f| {
+                path.push(f.name);
+                let slot = match f.kind {
+                    FieldKind::Object(sub) => Slot::Object(Level::new(sub, path, column, child)),
+                    FieldKind::Children(_) => child(f.name).map_or(Slot::Skip, Slot::Child),
+                    FieldKind::Scalar(_) => column(path).map_or(Slot::Skip, Slot::Column),
+                };
+                path.pop();
+                (f.name, slot)
+            })
+            .collect();
+        keys.sort_unstable_by_key(|(name, _)| *name);
+        Self { keys }
+    }
+
+    /// The slot of `key`, or `None` for a key the catalog does not know.
+    pub(crate) fn find(&self, key: &str) -> Option<&Slot> {
+        self.keys
+            .binary_search_by(|(name, _)| (*name).cmp(key))
+            .ok()
+            .map(|i| &self.keys[i].1)
+    }
+}
+
+/// A value that does not fit: a column value of the wrong type, a nested object or child list
+/// that is not one, a missing key.
 #[derive(Debug)]
 pub(crate) struct Misfit<'a> {
-    /// Dotted path from the row's root.
+    /// JSON path from the record's root (`amount`, `explanations[1].amount`).
     pub(crate) path: String,
-    /// The offending value.
-    pub(crate) value: &'a Value,
+    /// The offending value (`None`: the value is missing).
+    pub(crate) value: Option<Node<'a>>,
     /// Why.
     pub(crate) reason: Invalid,
     /// Whether the value is tagged personal data (redacted in rejects by the policy).
     pub(crate) direct: bool,
 }
 
-impl Shape {
-    /// The shape of a level holding `fields`.
-    pub(crate) fn new(fields: &'static [Field]) -> Self {
-        let mut known: Vec<_> = fields.iter().map(|f| f.name).collect();
-        known.sort_unstable();
-        let objects = fields
-            .iter()
-            .filter_map(|f| match f.kind {
-                FieldKind::Object(sub) => Some((f.name, Shape::new(sub))),
-                _ => None,
-            })
-            .collect();
-        Self { known, objects }
-    }
-
-    /// Scans `object`: returns its unknown keys (nested like the record) or `None`, records
-    /// their paths as `<prefix><path>` in `unknown`, and reports nested objects that are not
-    /// objects in `misfits`.
-    pub(crate) fn scan<'a>(
-        &self,
-        object: &'a Map<String, Value>,
-        prefix: &str,
-        unknown: &mut BTreeSet<String>,
-        misfits: &mut Vec<Misfit<'a>>,
-    ) -> Option<Map<String, Value>> {
-        let mut extra: Option<Map<String, Value>> = None;
-        for (key, value) in object {
-            if self.known.binary_search(&key.as_str()).is_err() {
-                unknown.insert(format!("{prefix}{key}"));
-                extra
-                    .get_or_insert_with(Map::new)
-                    .insert(key.clone(), value.clone());
-                continue;
-            }
-            let Some((_, shape)) = self.objects.iter().find(|(name, _)| *name == key) else {
-                continue;
-            };
-            match value {
-                Value::Object(inner) => {
-                    let nested = format!("{prefix}{key}.");
-                    if let Some(found) = shape.scan(inner, &nested, unknown, misfits) {
-                        extra
-                            .get_or_insert_with(Map::new)
-                            .insert(key.clone(), found.into());
-                    }
-                }
-                Value::Null => {}
-                _ => misfits.push(Misfit {
-                    path: format!("{prefix}{key}"),
-                    value,
-                    reason: Invalid::Object,
-                    direct: false,
-                }),
-            }
-        }
-        extra
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::catalog::find;
-    use serde_json::json;
 
     #[test]
-    fn finds_unknown_keys_at_every_level() {
-        let shape = Shape::new(find("practitioners").unwrap().fields);
-        let record = json!({
-            "id": 1, "portal": true,
-            "user": {"id": 2, "nickname": "Jo"},
-            "site": {"opening_hours": {"Monday": {"open": "09:00", "lunch": "12:00"}}}
-        });
-        let (mut unknown, mut misfits) = (BTreeSet::new(), Vec::new());
-        let extra = shape.scan(record.as_object().unwrap(), "", &mut unknown, &mut misfits);
-        assert!(misfits.is_empty());
-        assert_eq!(
-            Value::Object(extra.unwrap()),
-            json!({"portal": true, "user": {"nickname": "Jo"},
-                   "site": {"opening_hours": {"Monday": {"lunch": "12:00"}}}})
-        );
-        let paths: Vec<_> = unknown.iter().map(String::as_str).collect();
-        assert_eq!(
-            paths,
-            ["portal", "site.opening_hours.Monday.lunch", "user.nickname"]
-        );
-    }
-
-    #[test]
-    fn known_records_have_no_extra_and_bad_objects_are_misfits() {
-        let shape = Shape::new(find("practitioners").unwrap().fields);
-        let record = json!({"id": 1, "user": null, "site": "HQ"});
-        let (mut unknown, mut misfits) = (BTreeSet::new(), Vec::new());
-        let extra = shape.scan(record.as_object().unwrap(), "", &mut unknown, &mut misfits);
-        assert!(extra.is_none() && unknown.is_empty());
-        assert_eq!(misfits.len(), 1);
-        assert_eq!(misfits[0].path, "site");
-        assert_eq!(misfits[0].reason, Invalid::Object);
+    fn levels_know_every_catalog_key_at_every_depth() {
+        let fields = find("practitioners").unwrap().fields;
+        let level = Level::new(fields, &mut Vec::new(), &|p| Some(p.len()), &|_| None);
+        assert!(matches!(level.find("id"), Some(Slot::Column(1))));
+        let Some(Slot::Object(user)) = level.find("user") else {
+            panic!("user is a nested object")
+        };
+        assert!(matches!(user.find("last_name"), Some(Slot::Column(2))));
+        assert!(level.find("portal").is_none());
+        let none = Level::new(fields, &mut Vec::new(), &|_| None, &|_| None);
+        assert!(matches!(none.find("id"), Some(Slot::Skip)));
     }
 }

@@ -7,14 +7,15 @@
 use std::collections::BTreeSet;
 
 use arrow::record_batch::RecordBatch;
-use serde_json::{Map, Value};
 
 use super::builder::ColumnBuilder;
 use super::convert::{Cell, canonical_text, convert};
 use super::hash::Hasher;
-use super::shape::{Misfit, Shape};
+use super::invalid::Invalid;
+use super::shape::{Level, Misfit, Slot};
 use crate::catalog::schema::Layout;
 use crate::catalog::{Column, Field, Pii, PiiPolicy, Table};
+use crate::json::{Kind, Node};
 
 /// How one kept column is filled.
 #[derive(Debug)]
@@ -34,9 +35,9 @@ pub(crate) struct TableFlattener {
     pub(crate) table: Table,
     /// For a child table, the array-of-objects field it comes from.
     pub(crate) source: Option<&'static Field>,
-    /// Known keys of each row.
-    shape: Shape,
-    /// Kept columns, in schema order.
+    /// Known keys of each row and what they feed.
+    level: Level,
+    /// Kept columns, in schema order (after the parent key and `_idx` of a child table).
     plans: Vec<ColumnPlan>,
     /// One builder per schema field.
     builders: Vec<ColumnBuilder>,
@@ -44,12 +45,29 @@ pub(crate) struct TableFlattener {
     unknown_prefix: String,
 }
 
+/// Where one row's walk puts what it finds.
+pub(crate) struct RowOut<'s, 'a> {
+    /// Values that do not fit.
+    pub(crate) misfits: &'s mut Vec<Misfit<'a>>,
+    /// Dotted paths of unknown fields seen in the page.
+    pub(crate) unknown: &'s mut BTreeSet<String>,
+    /// Child-table values met in a main row, by table index.
+    pub(crate) children: &'s mut [Option<Node<'a>>],
+    /// A column (the primary key's) whose presence the caller wants to know.
+    pub(crate) watch: Option<usize>,
+}
+
 impl TableFlattener {
-    /// The flattener of `layout`'s table under `pii`.
-    pub(crate) fn new(layout: &Layout, pii: &PiiPolicy) -> Self {
+    /// The flattener of `layout`'s table under `pii`; `child` gives the table index of each
+    /// children field of a main table.
+    pub(crate) fn new(
+        layout: &Layout,
+        pii: &PiiPolicy,
+        child: &dyn Fn(&'static str) -> Option<usize>,
+    ) -> Self {
         let table = layout.table(pii);
         let hashing = matches!(pii, PiiPolicy::Hash { .. });
-        let plans = layout
+        let plans: Vec<ColumnPlan> = layout
             .columns
             .iter()
             .filter(|c| layout.arrow_field(c, pii).is_some())
@@ -59,6 +77,8 @@ impl TableFlattener {
                 rel_path: c.path.join("."),
             })
             .collect();
+        let column = |path: &[&'static str]| plans.iter().position(|p| p.column.path == path);
+        let level = Level::new(layout.fields, &mut Vec::new(), &column, child);
         let builders = table
             .schema
             .fields()
@@ -71,11 +91,16 @@ impl TableFlattener {
         Self {
             table,
             source: layout.source,
-            shape: Shape::new(layout.fields),
+            level,
             plans,
             builders,
             unknown_prefix,
         }
+    }
+
+    /// Cells per row: every schema field.
+    pub(crate) fn width(&self) -> usize {
+        self.builders.len()
     }
 
     /// Position, in a staged main-table row, of the column filled from the top-level `key`.
@@ -83,46 +108,43 @@ impl TableFlattener {
         self.plans.iter().position(|p| p.column.path == [key])
     }
 
-    /// Stages one row of `row`'s values onto `stage`. `parent` is the parent key cell and the
-    /// row's position for a child table. Values that do not fit are reported in `misfits` (and
-    /// staged as null; the caller then discards the record).
+    /// Stages one row of `row`'s values onto `stage` (a row of [`Self::width`] cells is
+    /// appended). `parent` is the parent key cell and the row's position for a child table.
+    /// Values that do not fit are reported in `out.misfits` (and staged as null; the caller then
+    /// discards the record). Returns whether the column `out.watch` held a non-null value.
     pub(crate) fn stage<'a>(
         &self,
-        row: &'a Map<String, Value>,
+        row: Node<'a>,
         parent: Option<(Cell<'a>, usize)>,
         hasher: Option<&Hasher>,
         stage: &mut Vec<Cell<'a>>,
-        misfits: &mut Vec<Misfit<'a>>,
-        unknown: &mut BTreeSet<String>,
-    ) {
+        out: RowOut<'_, 'a>,
+    ) -> bool {
+        let start = stage.len();
+        stage.resize(start + self.width(), Cell::Null);
         let index = parent.as_ref().map(|(_, idx)| *idx);
+        let mut first = start;
         if let Some((key, idx)) = parent {
-            stage.push(key);
-            stage.push(Cell::Int(i64::try_from(idx).unwrap_or(i64::MAX)));
+            stage[start] = key;
+            stage[start + 1] = Cell::Int(i64::try_from(idx).unwrap_or(i64::MAX));
+            first += 2;
         }
-        for plan in &self.plans {
-            let Some(value) = lookup(row, &plan.column.path) else {
-                stage.push(Cell::Null);
-                continue;
-            };
-            match convert(plan.column.ty, value) {
-                Ok(cell) if plan.hash => stage.push(digest(plan, &cell, hasher)),
-                Ok(cell) => stage.push(cell),
-                Err(reason) => {
-                    let path = self.problem_path(index, &plan.rel_path);
-                    let direct = plan.column.pii == Pii::Direct;
-                    misfits.push(Misfit {
-                        path,
-                        value,
-                        reason,
-                        direct,
-                    });
-                    stage.push(Cell::Null);
-                }
-            }
+        let (cells, extra_cell) = stage[first..].split_at_mut(self.plans.len());
+        let mut walk = Walk {
+            table: self,
+            hasher,
+            index,
+            cells,
+            out,
+            path: self.unknown_prefix.clone(),
+            watched: false,
+        };
+        let mut extra = String::new();
+        walk.level(&self.level, row, &mut extra);
+        if !extra.is_empty() {
+            extra_cell[0] = Cell::Owned(format!("{{{extra}}}"));
         }
-        let extra = self.shape.scan(row, &self.unknown_prefix, unknown, misfits);
-        stage.push(extra.map_or(Cell::Null, |m| Cell::Owned(Value::Object(m).to_string())));
+        walk.watched
     }
 
     /// `explanations[3].amount` for a child row, `user.first_name` for a main row.
@@ -159,15 +181,98 @@ impl TableFlattener {
     }
 }
 
-/// The value at `path` under `row`; `None` when missing, or when an intermediate value is not
-/// an object (the shape scan reports that).
-fn lookup<'a>(row: &'a Map<String, Value>, path: &[&'static str]) -> Option<&'a Value> {
-    let (first, rest) = path.split_first()?;
-    let mut value = row.get(*first)?;
-    for key in rest {
-        value = value.as_object()?.get(*key)?;
+/// One row's walk over its keys.
+struct Walk<'t, 's, 'a> {
+    table: &'t TableFlattener,
+    hasher: Option<&'t Hasher>,
+    /// The row's position in its parent's list (child tables).
+    index: Option<usize>,
+    /// The row's cells for the table's plans, filled in place.
+    cells: &'s mut [Cell<'a>],
+    out: RowOut<'s, 'a>,
+    /// Dotted path of the current level, after the table's unknown-field prefix
+    /// (`explanations[].user.`), for unknown-field names.
+    path: String,
+    /// Whether the watched column held a non-null value.
+    watched: bool,
+}
+
+impl<'a> Walk<'_, '_, 'a> {
+    /// Walks one object level; unknown members are appended to `extra` as JSON members.
+    fn level(&mut self, level: &Level, object: Node<'a>, extra: &mut String) {
+        for (key, value) in object.entries() {
+            match level.find(&key) {
+                None => self.unknown(&key, value, extra),
+                Some(Slot::Column(i)) => self.column(*i, value),
+                Some(Slot::Object(inner)) => match value.kind() {
+                    Kind::Object => {
+                        let depth = self.path.len();
+                        self.path.push_str(&key);
+                        self.path.push('.');
+                        let mut nested = String::new();
+                        self.level(inner, value, &mut nested);
+                        self.path.truncate(depth);
+                        if !nested.is_empty() {
+                            member(extra, &key, &format!("{{{nested}}}"));
+                        }
+                    }
+                    Kind::Null => {}
+                    _ => self.out.misfits.push(Misfit {
+                        path: format!("{}{key}", self.path),
+                        value: Some(value),
+                        reason: Invalid::Object,
+                        direct: false,
+                    }),
+                },
+                Some(Slot::Child(t)) => {
+                    if let Some(slot) = self.out.children.get_mut(*t) {
+                        *slot = Some(value);
+                    }
+                }
+                Some(Slot::Skip) => {}
+            }
+        }
     }
-    Some(value)
+
+    fn unknown(&mut self, key: &str, value: Node<'a>, extra: &mut String) {
+        let depth = self.path.len();
+        self.path.push_str(key);
+        if !self.out.unknown.contains(self.path.as_str()) {
+            self.out.unknown.insert(self.path.clone());
+        }
+        self.path.truncate(depth);
+        member(extra, key, &value.json());
+    }
+
+    fn column(&mut self, i: usize, value: Node<'a>) {
+        let plan = &self.table.plans[i];
+        if self.out.watch == Some(i) && !value.is_null() {
+            self.watched = true;
+        }
+        self.cells[i] = match convert(plan.column.ty, value) {
+            Ok(cell) if plan.hash => digest(plan, &cell, self.hasher),
+            Ok(cell) => cell,
+            Err(reason) => {
+                self.out.misfits.push(Misfit {
+                    path: self.table.problem_path(self.index, &plan.rel_path),
+                    value: Some(value),
+                    reason,
+                    direct: plan.column.pii == Pii::Direct,
+                });
+                Cell::Null
+            }
+        };
+    }
+}
+
+/// Appends `"key":json` to a JSON object's members.
+fn member(members: &mut String, key: &str, json: &str) {
+    if !members.is_empty() {
+        members.push(',');
+    }
+    members.push_str(&serde_json::to_string(key).unwrap_or_default());
+    members.push(':');
+    members.push_str(json);
 }
 
 /// The digest cell of a converted PII value (null stays null).

@@ -17,7 +17,9 @@
 //! to a temporary directory through our own `object_store` (polars' cloud features would bring a
 //! second HTTP and storage stack), and the result is uploaded the same way.
 
+#[cfg(feature = "models")]
 mod engine;
+#[cfg(feature = "models")]
 mod functions;
 mod inputs;
 mod publish;
@@ -92,6 +94,11 @@ pub async fn run_models(
     if models.is_empty() {
         return Vec::new();
     }
+    if !cfg!(feature = "models") {
+        let why = "this dentally-etl was built without SQL models (`--no-default-features`); \
+                   build it with the default features to run `[[models]]`";
+        return fail_all(models, why);
+    }
     if manifest.format != "parquet" {
         let why = format!(
             "models read Parquet current tables, and this output is `{}`; set `format = \"parquet\"` in [output]",
@@ -125,6 +132,18 @@ fn fail_all(models: &[ModelSpec], why: &str) -> Vec<ModelReport> {
         .collect()
 }
 
+#[cfg(not(feature = "models"))]
+async fn run_one(
+    _loc: &Location,
+    _staged: &inputs::Staged,
+    model: &ModelSpec,
+    _practice: Option<&str>,
+    _run_id: &str,
+) -> ModelReport {
+    ModelReport::failed(&model.name, failure(model, &"built without SQL models"))
+}
+
+#[cfg(feature = "models")]
 async fn run_one(
     loc: &Location,
     staged: &inputs::Staged,
@@ -171,5 +190,5 @@ fn failure(model: &ModelSpec, e: &dyn std::fmt::Display) -> String {
     format!("model `{}` failed: {e}", model.name)
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "models"))]
 mod tests;

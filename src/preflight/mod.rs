@@ -88,7 +88,8 @@ pub async fn check(client: &Client, pipeline: &Pipeline) -> Result<Report, Refus
             },
         )
         .await?;
-    let user = reply.body.get("user");
+    let body = reply.body.root().to_value();
+    let user = body.get("user");
     let needed: BTreeSet<&'static str> = pipeline
         .resources
         .iter()

@@ -46,6 +46,8 @@ pub struct RunContext {
     pub part: String,
     /// The practice's id for the `practice_id` column (multi-practice pipelines only).
     pub practice_id: Option<String>,
+    /// Treatment ids from `treatments` to `fees`.
+    pub treatment_ids: super::handoff::TreatmentIds,
     warned: Mutex<BTreeSet<String>>,
 }
 
@@ -84,6 +86,7 @@ impl RunContext {
             force_reconcile,
             part: String::new(),
             practice_id: None,
+            treatment_ids: super::handoff::TreatmentIds::new(false),
             warned: Mutex::default(),
         }
     }
@@ -92,6 +95,12 @@ impl RunContext {
     pub fn for_practice(mut self, part: String, practice_id: Option<String>) -> Self {
         self.part = part;
         self.practice_id = practice_id;
+        self
+    }
+
+    /// The same context with `fees` waiting for the ids of `treatments` (see [`super::handoff`]).
+    pub fn with_treatment_handoff(mut self, expected: bool) -> Self {
+        self.treatment_ids = super::handoff::TreatmentIds::new(expected);
         self
     }
 

@@ -11,6 +11,7 @@ mod context;
 mod current;
 mod finish;
 mod group;
+mod handoff;
 mod layout;
 mod manifest;
 mod merge;
@@ -125,7 +126,8 @@ pub(crate) async fn run_practice(
 ) -> Result<RunOutcome, RunError> {
     let run_id = run_id.to_string();
     let part = layout::partition(practice);
-    let specs = selected(pipeline, options.only.as_slice())?;
+    let mut specs = selected(pipeline, options.only.as_slice())?;
+    let handoff = handoff::order(&mut specs);
     let pii_key = pii_key(pipeline, &specs)?;
     let client = client_for(pipeline)?;
     let loc = location_for(pipeline)?;
@@ -168,7 +170,8 @@ pub(crate) async fn run_practice(
         options.full_refresh,
         options.reconcile_deletes,
     )
-    .for_practice(part, practice_id);
+    .for_practice(part, practice_id)
+    .with_treatment_handoff(handoff);
     let entries: Vec<ResourceEntry> = futures::stream::iter(specs.iter())
         .map(|spec| resource::extract(&ctx, spec))
         .buffered(2)

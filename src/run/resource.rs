@@ -20,7 +20,7 @@ use super::manifest::{FileEntry, ResourceEntry};
 use super::raw::RawTable;
 use super::resume::{plan_fingerprint, reload_keys};
 use super::strategy::{Choice, Strategy};
-use crate::catalog::{Kind, Table};
+use crate::catalog::{Kind, Table, Window};
 use crate::config::ResourceSpec;
 use crate::extract::{
     self, ExtractError, KeySet, Page, Resume, Slice, SliceReader, SliceReport, SliceTotals,
@@ -103,7 +103,7 @@ pub async fn extract(ctx: &RunContext, spec: &ResourceSpec) -> ResourceEntry {
         let (strategy, state) = (start.strategy.clone(), start.state.clone());
         entry.mode = strategy.label();
         let (slices, plan) = (start.slices.len(), start.plan.clone());
-        run_pages(
+        let keys = run_pages(
             ctx,
             spec,
             start,
@@ -113,6 +113,13 @@ pub async fn extract(ctx: &RunContext, spec: &ResourceSpec) -> ResourceEntry {
             &bar,
         )
         .await?;
+        if resource.name == "treatments" {
+            let whole = matches!(strategy, Strategy::Full | Strategy::Everything);
+            ctx.treatment_ids
+                .publish(keys.ascending_ints().filter(|_| whole).map(|ids| {
+                    ids.iter().map(i64::to_string).collect()
+                }));
+        }
         // Extraction complete: a crash from here on rebuilds the current files without
         // reading a single page again.
         if resource.kind == Kind::List {
@@ -131,6 +138,10 @@ pub async fn extract(ctx: &RunContext, spec: &ResourceSpec) -> ResourceEntry {
         .await
     }
     .await;
+    if resource.name == "treatments" {
+        // Unless published above: `fees` lists the ids itself rather than wait forever.
+        ctx.treatment_ids.publish(None);
+    }
     if let Err(e) = result {
         for raw in &mut raws {
             raw.abort().await;
@@ -166,7 +177,14 @@ async fn prepare(
     let resource = spec.resource;
     let slices = match resource.kind {
         Kind::Single => vec![Slice::whole()],
-        Kind::List => extract::slices(&ctx.client, spec, ctx.today).await?,
+        Kind::List => {
+            let known = match resource.window {
+                Window::PerTreatment => ctx.treatment_ids.wait().await,
+                _ => None,
+            };
+            let known = known.as_deref().map(Vec::as_slice);
+            extract::slices(&ctx.client, spec, ctx.today, known).await?
+        }
     };
     let state = ctx.state.resource(resource.name).await;
     let choice = Choice {
@@ -235,7 +253,7 @@ async fn run_pages(
     raws: &mut [RawTable],
     progress: &mut Progress,
     bar: &indicatif::ProgressBar,
-) -> Result<(), ResourceError> {
+) -> Result<KeySet, ResourceError> {
     // As deep as the fetches in flight: pages fetched but not yet written are what a crash
     // loses, so keep them few.
     let (tx, rx) = mpsc::channel::<Page>(ctx.concurrency.max(1));
@@ -246,7 +264,7 @@ async fn run_pages(
         // fails (`Cancelled`) instead of waiting forever on a full queue.
         let mut rx = rx;
         while let Some(page) = rx.recv().await {
-            let flat = flattener.flatten(&page.records);
+            let flat = flattener.flatten(page.records());
             for ((_, batch), raw) in flat.tables.iter().zip(raws.iter_mut()) {
                 raw.write(&ctx.loc, batch).await?;
             }
@@ -270,11 +288,11 @@ async fn run_pages(
     let (produced, consumed) = tokio::join!(producer, consumer);
     // A consumer failure shows up in the producer as `Cancelled`: report the cause.
     consumed?;
-    produced?;
+    let keys = produced?;
     if let Some((_, _, last)) = progress.last.take() {
         progress.done.add(&last);
     }
-    Ok(())
+    Ok(keys)
 }
 
 /// Tracks slice boundaries: when a page of a new slice arrives, the previous slice is done.
@@ -353,12 +371,12 @@ async fn produce(
     spec: &ResourceSpec,
     start: Start,
     tx: mpsc::Sender<Page>,
-) -> Result<(), ExtractError> {
+) -> Result<KeySet, ExtractError> {
     let resource = spec.resource;
     if resource.kind == Kind::Single {
         let page = extract::read_single(&ctx.client, resource).await?;
         tx.send(page).await.map_err(|_| ExtractError::Cancelled)?;
-        return Ok(());
+        return Ok(start.keys);
     }
     let reader = SliceReader {
         client: &ctx.client,
@@ -369,7 +387,8 @@ async fn produce(
     let mut keys = start.keys;
     reader
         .read_all(&start.slices, start.slice, start.resume, &mut keys, &tx)
-        .await
+        .await?;
+    Ok(keys)
 }
 
 /// Largest value of a timestamp column (µs), if any.
