@@ -4,13 +4,15 @@
 //! cargo run --release --example ndjson_to_parquet -- OUT_DIR RESOURCE=FILE.ndjson...
 //! ```
 //!
-//! Each file holds one JSON record per line, of the named catalog resource. Lines are taken a
-//! page (100 records) at a time, as an API page's array: one thread parses each page into a
-//! `json::Doc` (in a run: the page fetch) and flattens it with `flatten::Flattener` (PII kept);
-//! the other encodes the batches with `sink::FileWriter` (Parquet, the default options: Zstd,
-//! statistics, Arrow schema) to `OUT_DIR/<table>.parquet`, one file per table. This is the run's
-//! own parse + flatten + write path, without the HTTP client, the raw/current split and the
-//! manifest, split over the two threads where a run overlaps them with network waits. The last stdout line is
+//! Each file holds one JSON record per line, of the named catalog resource. A reader thread cuts
+//! the lines into pages of 100 records, as an API page's array, and deals them out in groups of
+//! `flatten::BATCH_ROWS` rows, as a run batches them; `WORKERS` threads, each with its own
+//! `flatten::Flattener` (PII kept), parse the pages into `json::Doc`s and push them, then take
+//! one batch per table for the group; the main thread takes the batches back in order and encodes them with
+//! `sink::FileWriter` (Parquet, the default options: Zstd, statistics, Arrow schema) to
+//! `OUT_DIR/<table>.parquet`, one file per table. These are the run's own parse, flatten and
+//! write stages, without the HTTP client, the raw/current split and the manifest; in a run the
+//! same stages overlap with network waits instead of with each other. The last stdout line is
 //! JSON: `{"seconds": …, "rows": …, "resources": {name: {"rows", "seconds"}}}`, timed in-process
 //! (reading, parsing, flattening, encoding, writing; not process start).
 //!
@@ -24,18 +26,25 @@ mod records;
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
 use dentally_etl::catalog::{self, Kind, PiiPolicy, Window};
 use arrow::record_batch::RecordBatch;
-use dentally_etl::flatten::{Flattener, Reject};
+use dentally_etl::flatten::{BATCH_ROWS, Flattener, Reject};
 use dentally_etl::json::Doc;
 use dentally_etl::sink::{FileWriter, Format, Location, StoreOptions};
 use serde_json::{Value, json};
 
 /// Records flattened into one batch: one API page, as in a run.
 const CHUNK: usize = 100;
+/// Parse + flatten threads (the machine's two cores; the encoder shares them).
+const WORKERS: usize = 2;
+/// Groups of pages queued per thread.
+const QUEUE: usize = 2;
+/// Pages per batch, as a run writes them.
+const PAGES_PER_BATCH: usize = BATCH_ROWS / CHUNK;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
@@ -76,40 +85,66 @@ async fn main() -> anyhow::Result<()> {
 /// The batches of one page, one per table, and its rejects.
 type Flat = (Vec<RecordBatch>, Vec<Reject>);
 
-/// Reads `path` a page of `CHUNK` lines at a time, parses and flattens each (the parser thread).
-fn parse(
-    path: &str,
-    mut flattener: Flattener,
-    tx: &std::sync::mpsc::SyncSender<Flat>,
-) -> anyhow::Result<()> {
-    let reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
-    let mut page = String::with_capacity(CHUNK * 2048);
-    let mut count = 0;
-    let mut send = |page: &mut String| -> anyhow::Result<bool> {
-        page.push(']');
-        let doc = Doc::parse(std::mem::take(page)).with_context(|| format!("{path}: bad JSON"))?;
-        let flat = flattener.flatten(doc.root().items());
-        let batches = flat.tables.into_iter().map(|(_, b)| b).collect();
-        // A closed channel means the writer failed; it reports why.
-        Ok(tx.send((batches, flat.rejects)).is_ok())
-    };
-    for line in reader.lines() {
-        let line = line?;
-        if line.trim().is_empty() {
+/// Cuts `path` into pages of `CHUNK` lines (JSON array text), dealing them to the workers in
+/// groups of `BATCH_ROWS / CHUNK` pages, in turn.
+fn read_pages(path: &str, workers: &[SyncSender<Vec<String>>]) -> anyhow::Result<()> {
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
+    let (mut page, mut count, mut turn) = (String::from("["), 0, 0);
+    let mut group = Vec::with_capacity(PAGES_PER_BATCH);
+    loop {
+        let before = page.len();
+        if count > 0 {
+            page.push(',');
+        }
+        let read = reader.read_line(&mut page)?;
+        if page[before..].trim_matches([',', ' ', '\t', '\r', '\n']).is_empty() {
+            page.truncate(before);
+            if read == 0 {
+                break;
+            }
             continue;
         }
-        page.push(if count == 0 { '[' } else { ',' });
-        page.push_str(&line);
         count += 1;
         if count == CHUNK {
+            page.push(']');
+            group.push(std::mem::replace(&mut page, "[".into()));
             count = 0;
-            if !send(&mut page)? {
-                return Ok(());
+            if group.len() == PAGES_PER_BATCH {
+                let full = std::mem::replace(&mut group, Vec::with_capacity(PAGES_PER_BATCH));
+                if workers[turn % WORKERS].send(full).is_err() {
+                    return Ok(()); // a worker failed; it reports why
+                }
+                turn += 1;
             }
         }
     }
     if count > 0 {
-        send(&mut page)?;
+        page.push(']');
+        group.push(page);
+    }
+    if !group.is_empty() {
+        let _ = workers[turn % WORKERS].send(group);
+    }
+    Ok(())
+}
+
+/// Parses and flattens the groups of pages one worker is dealt: one batch per table per group.
+fn flatten_pages(
+    path: &str,
+    mut flattener: Flattener,
+    groups: Receiver<Vec<String>>,
+    out: &SyncSender<Flat>,
+) -> anyhow::Result<()> {
+    for group in groups {
+        let mut rejects = Vec::new();
+        for page in group {
+            let doc = Doc::parse(page).with_context(|| format!("{path}: bad JSON"))?;
+            rejects.extend(flattener.push(doc.root().items()).rejects);
+        }
+        let batches = flattener.take().into_iter().map(|(_, b)| b).collect();
+        if out.send((batches, rejects)).is_err() {
+            return Ok(()); // the writer failed; it reports why
+        }
     }
     Ok(())
 }
@@ -117,10 +152,9 @@ fn parse(
 /// Converts one NDJSON file; returns the rows of the main table.
 async fn convert(location: &Location, name: &str, path: &str) -> anyhow::Result<u64> {
     let resource = catalog::find(name).with_context(|| format!("no resource `{name}`"))?;
-    let flattener = Flattener::new(resource, PiiPolicy::Keep);
     let format = Format::default();
     let mut files = Vec::new();
-    for table in flattener.tables() {
+    for table in Flattener::new(resource, PiiPolicy::Keep).tables() {
         let rel = format!("{}.parquet", table.name);
         files.push(FileWriter::create(
             location,
@@ -129,12 +163,26 @@ async fn convert(location: &Location, name: &str, path: &str) -> anyhow::Result<
             &format,
         )?);
     }
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Flat>(8);
-    let parser = std::thread::spawn({
+    let (mut to_workers, mut from_workers, mut threads) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..WORKERS {
+        let (page_tx, page_rx) = sync_channel::<Vec<String>>(QUEUE);
+        let (flat_tx, flat_rx) = sync_channel::<Flat>(QUEUE);
+        let (path, flattener) = (path.to_string(), Flattener::new(resource, PiiPolicy::Keep));
+        threads.push(std::thread::spawn(move || {
+            flatten_pages(&path, flattener, page_rx, &flat_tx)
+        }));
+        to_workers.push(page_tx);
+        from_workers.push(flat_rx);
+    }
+    let reader = std::thread::spawn({
         let path = path.to_string();
-        move || parse(&path, flattener, &tx)
+        move || read_pages(&path, &to_workers)
     });
-    for (batches, rejects) in rx {
+    // Pages come back in the order they were dealt: the first worker to run dry ends the file.
+    for turn in 0.. {
+        let Ok((batches, rejects)) = from_workers[turn % WORKERS].recv() else {
+            break;
+        };
         if let Some(first) = rejects.first() {
             eprintln!("{name}: {} rejects, first {first:?}", rejects.len());
         }
@@ -142,7 +190,10 @@ async fn convert(location: &Location, name: &str, path: &str) -> anyhow::Result<
             file.write(batch).await?;
         }
     }
-    parser.join().expect("parser thread")?;
+    reader.join().expect("reader thread")?;
+    for thread in threads {
+        thread.join().expect("worker thread")?;
+    }
     let mut rows = None;
     for file in files {
         let report = file.finish().await?;

@@ -98,6 +98,8 @@ pub struct Output {
     pub row_group_rows: usize,
     /// Most encoded bytes buffered per Parquet row group.
     pub row_group_bytes: usize,
+    /// Parquet dictionary encoding (`dictionary = true`; off by default).
+    pub dictionary: bool,
     /// Object store overrides (`endpoint`, `region`, `allow_http`, `virtual_hosted_style`).
     pub endpoint: Option<String>,
     /// S3 region override.

@@ -32,6 +32,7 @@ const OUTPUT: &[&str] = &[
     "compression",
     "row_group_rows",
     "row_group_bytes",
+    "dictionary",
     "endpoint",
     "region",
     "allow_http",
@@ -222,6 +223,7 @@ fn read_output(ctx: &mut Ctx<'_>, top: &Section<'_, '_>) -> Option<Output> {
     let row_group_bytes = s
         .uint(ctx, "row_group_bytes", 1 << 32)
         .map_or(64 << 20, |n| n.max(1 << 16) as usize);
+    let dictionary = s.boolean(ctx, "dictionary").unwrap_or(false);
     let endpoint = s.string(ctx, "endpoint").map(|e| e.0);
     let region = s.string(ctx, "region").map(|e| e.0);
     let allow_http = s.boolean(ctx, "allow_http");
@@ -238,6 +240,7 @@ fn read_output(ctx: &mut Ctx<'_>, top: &Section<'_, '_>) -> Option<Output> {
         compression,
         row_group_rows,
         row_group_bytes,
+        dictionary,
         endpoint,
         region,
         allow_http,

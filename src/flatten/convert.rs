@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use chrono::{DateTime, NaiveDate, SecondsFormat};
+use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat};
 use serde_json::Number;
 
 use super::decimal;
@@ -173,9 +173,15 @@ fn date(value: Node<'_>) -> Result<i32, Invalid> {
     if !shaped {
         return Err(Invalid::Date);
     }
-    let day = NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|_| Invalid::Date)?;
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).ok_or(Invalid::Date)?;
-    i32::try_from(day.signed_duration_since(epoch).num_days()).map_err(|_| Invalid::Date)
+    let number = |range: std::ops::Range<usize>| {
+        b[range]
+            .iter()
+            .fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0'))
+    };
+    let year = i32::try_from(number(0..4)).map_err(|_| Invalid::Date)?;
+    let day = NaiveDate::from_ymd_opt(year, number(5..7), number(8..10)).ok_or(Invalid::Date)?;
+    // 1970-01-01 is day 719,163 of the common era.
+    Ok(day.num_days_from_ce() - 719_163)
 }
 
 fn list(value: Node<'_>) -> Result<Vec<Option<Cow<'_, str>>>, Invalid> {

@@ -57,6 +57,20 @@ pub struct Reject {
     pub record: Value,
 }
 
+/// Rows worth turning into one batch: pushing pages until about this many rows are buffered,
+/// then taking them as one batch per table, costs a fifth less CPU than a batch per 100-row page
+/// (builders and the Parquet encoder pay per batch and per column; BENCHMARKS.md).
+pub const BATCH_ROWS: usize = 1000;
+
+/// What pushing one page found besides its rows.
+#[derive(Debug, Default)]
+pub struct PageReport {
+    /// Records left out, one entry per offending field.
+    pub rejects: Vec<Reject>,
+    /// Dotted paths of fields the catalog does not know, seen in this page.
+    pub unknown_fields: BTreeSet<String>,
+}
+
 /// The result of flattening one page.
 #[derive(Debug)]
 pub struct FlatPage {
@@ -78,6 +92,8 @@ pub struct Flattener {
     hasher: Option<Hasher>,
     tables: Vec<TableFlattener>,
     key_index: Option<usize>,
+    /// Main-table rows pushed since the last [`Flattener::take`].
+    buffered: usize,
 }
 
 /// A problem, tagged with the index of its table.
@@ -111,6 +127,7 @@ impl Flattener {
             hasher,
             tables,
             key_index,
+            buffered: 0,
         }
     }
 
@@ -124,8 +141,35 @@ impl Flattener {
         self.tables.iter().map(|t| t.table.clone()).collect()
     }
 
-    /// Flattens one page of records (nodes of the page's [`crate::json::Doc`]).
+    /// Flattens one page of records (nodes of the page's [`crate::json::Doc`]) into one batch
+    /// per table: [`Self::push`] then [`Self::take`].
     pub fn flatten<'d>(&mut self, records: impl IntoIterator<Item = Node<'d>>) -> FlatPage {
+        let report = self.push(records);
+        FlatPage {
+            tables: self.take(),
+            rejects: report.rejects,
+            unknown_fields: report.unknown_fields,
+        }
+    }
+
+    /// Main-table rows pushed and not yet taken.
+    pub fn buffered_rows(&self) -> usize {
+        self.buffered
+    }
+
+    /// One batch per table (in [`Self::tables`] order, each with exactly that table's schema,
+    /// possibly empty) of every row pushed since the last call.
+    pub fn take(&mut self) -> Vec<(String, RecordBatch)> {
+        self.buffered = 0;
+        self.tables
+            .iter_mut()
+            .map(|t| (t.table.name.clone(), t.finish()))
+            .collect()
+    }
+
+    /// Appends the rows of one page of records to the tables' builders (taken with
+    /// [`Self::take`]); returns the page's rejects and unknown fields.
+    pub fn push<'d>(&mut self, records: impl IntoIterator<Item = Node<'d>>) -> PageReport {
         let mut stages: Vec<Vec<Cell<'d>>> = self.tables.iter().map(|_| Vec::new()).collect();
         let mut problems: Vec<Problem<'d>> = Vec::new();
         let mut rejects = Vec::new();
@@ -148,17 +192,12 @@ impl Flattener {
                 for (table, stage) in self.tables.iter_mut().zip(&stages) {
                     table.commit(stage);
                 }
+                self.buffered += 1;
             } else {
                 rejects.extend(problems.iter().map(|(t, m)| self.reject(record, *t, m)));
             }
         }
-        let tables = self
-            .tables
-            .iter_mut()
-            .map(|t| (t.table.name.clone(), t.finish()))
-            .collect();
-        FlatPage {
-            tables,
+        PageReport {
             rejects,
             unknown_fields,
         }

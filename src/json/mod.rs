@@ -90,7 +90,11 @@ impl Doc {
     }
 
     /// The value at tape position `at` (a [`Node::position`] of this document).
+    ///
+    /// # Panics
+    /// When `at` is past the end of the tape.
     pub fn node(&self, at: u32) -> Node<'_> {
+        assert!((at as usize) < self.tape.len(), "tape position {at} out of range");
         Node::new(self, at)
     }
 

@@ -35,8 +35,9 @@ impl PartialEq for Node<'_> {
 }
 
 impl<'d> Node<'d> {
+    /// The node at `at`, which must be a value's position in `doc`'s tape.
     pub(super) fn new(doc: &'d Doc, at: u32) -> Self {
-        assert!((at as usize) < doc.tape.len(), "tape position {at} out of range");
+        debug_assert!((at as usize) < doc.tape.len(), "tape position {at} out of range");
         Self { doc, at }
     }
 

@@ -168,6 +168,7 @@ impl Parser<'_> {
         let start = self.at;
         let mut escaped = false;
         loop {
+            self.skip_plain();
             let Some(&c) = self.b.get(self.at) else {
                 return Err(self.error("unterminated string"));
             };
@@ -188,6 +189,26 @@ impl Parser<'_> {
         };
         self.at += 1;
         Ok(tok)
+    }
+
+    /// Skips string bytes that need no attention (not `"`, `\\`, or a control character),
+    /// eight at a time while they last.
+    fn skip_plain(&mut self) {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGHS: u64 = 0x8080_8080_8080_8080;
+        let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+        while let Some(chunk) = self.b.get(self.at..self.at + 8) {
+            let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+            let special = has_zero(word ^ (ONES * u64::from(b'"')))
+                | has_zero(word ^ (ONES * u64::from(b'\\')))
+                | (word.wrapping_sub(ONES * 0x20) & !word & HIGHS);
+            if special != 0 {
+                // The lowest flagged byte is the first special one (earlier bytes are exact).
+                self.at += (special.trailing_zeros() / 8) as usize;
+                return;
+            }
+            self.at += 8;
+        }
     }
 
     /// One escape sequence at the backslash; a high surrogate must be followed by a low one.

@@ -25,7 +25,7 @@ use crate::config::ResourceSpec;
 use crate::extract::{
     self, ExtractError, KeySet, Page, Resume, Slice, SliceReader, SliceReport, SliceTotals,
 };
-use crate::flatten::{Flattener, Reject};
+use crate::flatten::{BATCH_ROWS, Flattener, Reject};
 use crate::sink::SinkError;
 use crate::state::{Checkpoint, ResourceState, StateError};
 
@@ -264,25 +264,25 @@ async fn run_pages(
         // fails (`Cancelled`) instead of waiting forever on a full queue.
         let mut rx = rx;
         while let Some(page) = rx.recv().await {
-            let flat = flattener.flatten(page.records());
-            for ((_, batch), raw) in flat.tables.iter().zip(raws.iter_mut()) {
-                raw.write(&ctx.loc, batch).await?;
-            }
-            if let (Some(cursor), Some((_, main))) = (spec.resource.cursor, flat.tables.first()) {
-                progress.max_cursor = progress.max_cursor.max(max_micros(main, cursor));
-            }
-            progress.reject_count += flat.rejects.len() as u64;
+            let report = flattener.push(page.records());
+            progress.reject_count += report.rejects.len() as u64;
             let room = MAX_REJECTS_KEPT.saturating_sub(progress.rejects.len());
-            progress.rejects.extend(flat.rejects.into_iter().take(room));
-            progress.unknown.extend(flat.unknown_fields);
+            progress.rejects.extend(report.rejects.into_iter().take(room));
+            progress.unknown.extend(report.unknown_fields);
             bar.inc(page.records.len() as u64);
             note_page(progress, &page);
-            if progress.pages_since_checkpoint >= ctx.checkpoint_pages
-                && spec.resource.kind == Kind::List
-            {
+            let checkpoint_due = progress.pages_since_checkpoint >= ctx.checkpoint_pages
+                && spec.resource.kind == Kind::List;
+            // Rows are written in batches of about BATCH_ROWS, and always before a checkpoint:
+            // a checkpoint must never name a page whose rows are not in a raw file.
+            if checkpoint_due || flattener.buffered_rows() >= BATCH_ROWS {
+                write_buffered(ctx, spec, flattener, raws, progress).await?;
+            }
+            if checkpoint_due {
                 checkpoint(ctx, spec, &plan, raws, progress).await?;
             }
         }
+        write_buffered(ctx, spec, flattener, raws, progress).await?;
         Ok::<_, ResourceError>(())
     };
     let (produced, consumed) = tokio::join!(producer, consumer);
@@ -293,6 +293,27 @@ async fn run_pages(
         progress.done.add(&last);
     }
     Ok(keys)
+}
+
+/// Writes the rows the flattener holds to the raw files, and moves the cursor past them.
+async fn write_buffered(
+    ctx: &RunContext,
+    spec: &ResourceSpec,
+    flattener: &mut Flattener,
+    raws: &mut [RawTable],
+    progress: &mut Progress,
+) -> Result<(), ResourceError> {
+    if flattener.buffered_rows() == 0 {
+        return Ok(());
+    }
+    let tables = flattener.take();
+    for ((_, batch), raw) in tables.iter().zip(raws.iter_mut()) {
+        raw.write(&ctx.loc, batch).await?;
+    }
+    if let (Some(cursor), Some((_, main))) = (spec.resource.cursor, tables.first()) {
+        progress.max_cursor = progress.max_cursor.max(max_micros(main, cursor));
+    }
+    Ok(())
 }
 
 /// Tracks slice boundaries: when a page of a new slice arrives, the previous slice is done.

@@ -54,6 +54,7 @@ pub(super) fn formats(pipeline: &Pipeline) -> (Format, Format) {
         },
         max_row_group_rows: o.row_group_rows,
         max_row_group_bytes: o.row_group_bytes,
+        dictionary: o.dictionary,
     };
     let out = match o.format {
         OutputFormat::Parquet => Format::Parquet(parquet),
