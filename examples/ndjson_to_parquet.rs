@@ -62,19 +62,20 @@ async fn main() -> anyhow::Result<()> {
         bail!("usage: ndjson_to_parquet OUT_DIR RESOURCE=FILE.ndjson...");
     };
     let location = Location::parse(out, &StoreOptions::default())?;
-    let start = Instant::now();
-    let (mut total, mut per) = (0u64, BTreeMap::new());
+    let mut jobs = Vec::new();
     for input in inputs {
         let (name, path) = input.split_once('=').context("expected RESOURCE=FILE")?;
-        let t = Instant::now();
-        let rows = convert(&location, name, path).await?;
-        per.insert(
-            name.to_string(),
-            json!({"rows": rows, "seconds": t.elapsed().as_secs_f64()}),
-        );
-        total += rows;
+        let resource = catalog::find(name).with_context(|| format!("no resource `{name}`"))?;
+        jobs.push((resource, path.to_string()));
     }
+    let start = Instant::now();
+    let per = convert_all(&location, &jobs).await?;
     let seconds = start.elapsed().as_secs_f64();
+    let total: u64 = per.values().map(|(rows, _)| rows).sum();
+    let per: BTreeMap<_, _> = per
+        .into_iter()
+        .map(|(name, (rows, secs))| (name, json!({"rows": rows, "seconds": secs})))
+        .collect();
     println!(
         "{}",
         json!({"seconds": seconds, "rows": total, "resources": per})
@@ -82,111 +83,154 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The batches of one page, one per table, and its rejects.
-type Flat = (Vec<RecordBatch>, Vec<Reject>);
+/// A group of pages of one input file (by index), as JSON array texts.
+type Group = (usize, Vec<String>);
+/// The batches of one group, one per table, and its rejects.
+type Flat = (usize, Vec<RecordBatch>, Vec<Reject>);
 
-/// Cuts `path` into pages of `CHUNK` lines (JSON array text), dealing them to the workers in
-/// groups of `BATCH_ROWS / CHUNK` pages, in turn.
-fn read_pages(path: &str, workers: &[SyncSender<Vec<String>>]) -> anyhow::Result<()> {
-    let mut reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
-    let (mut page, mut count, mut turn) = (String::from("["), 0, 0);
-    let mut group = Vec::with_capacity(PAGES_PER_BATCH);
-    loop {
-        let before = page.len();
-        if count > 0 {
-            page.push(',');
-        }
-        let read = reader.read_line(&mut page)?;
-        if page[before..].trim_matches([',', ' ', '\t', '\r', '\n']).is_empty() {
-            page.truncate(before);
-            if read == 0 {
-                break;
+/// Cuts each file into pages of `CHUNK` lines (JSON array text) and deals them to the workers
+/// in groups of `BATCH_ROWS / CHUNK` pages, in turn, one file after the other.
+fn read_pages(paths: &[String], workers: &[SyncSender<Group>]) -> anyhow::Result<()> {
+    let mut turn = 0;
+    let mut deal = |group: Group| {
+        let sent = workers[turn % WORKERS].send(group).is_ok();
+        turn += 1;
+        sent
+    };
+    for (file, path) in paths.iter().enumerate() {
+        let mut reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
+        let (mut page, mut count) = (String::from("["), 0);
+        let mut group = Vec::with_capacity(PAGES_PER_BATCH);
+        loop {
+            let before = page.len();
+            if count > 0 {
+                page.push(',');
             }
-            continue;
-        }
-        count += 1;
-        if count == CHUNK {
-            page.push(']');
-            group.push(std::mem::replace(&mut page, "[".into()));
-            count = 0;
-            if group.len() == PAGES_PER_BATCH {
-                let full = std::mem::replace(&mut group, Vec::with_capacity(PAGES_PER_BATCH));
-                if workers[turn % WORKERS].send(full).is_err() {
-                    return Ok(()); // a worker failed; it reports why
+            let read = reader.read_line(&mut page)?;
+            if page[before..].trim_matches([',', ' ', '\t', '\r', '\n']).is_empty() {
+                page.truncate(before);
+                if read == 0 {
+                    break;
                 }
-                turn += 1;
+                continue;
+            }
+            count += 1;
+            if count == CHUNK {
+                page.push(']');
+                group.push(std::mem::replace(&mut page, "[".into()));
+                count = 0;
+                if group.len() == PAGES_PER_BATCH {
+                    let full = std::mem::replace(&mut group, Vec::with_capacity(PAGES_PER_BATCH));
+                    if !deal((file, full)) {
+                        return Ok(()); // a worker failed; it reports why
+                    }
+                }
             }
         }
-    }
-    if count > 0 {
-        page.push(']');
-        group.push(page);
-    }
-    if !group.is_empty() {
-        let _ = workers[turn % WORKERS].send(group);
+        if count > 0 {
+            page.push(']');
+            group.push(page);
+        }
+        if !group.is_empty() && !deal((file, group)) {
+            return Ok(());
+        }
     }
     Ok(())
 }
 
-/// Parses and flattens the groups of pages one worker is dealt: one batch per table per group.
+/// Parses and flattens the groups one worker is dealt: one batch per table per group. Each
+/// worker has its own flattener per file.
 fn flatten_pages(
-    path: &str,
-    mut flattener: Flattener,
-    groups: Receiver<Vec<String>>,
+    resources: &[&'static catalog::Resource],
+    groups: Receiver<Group>,
     out: &SyncSender<Flat>,
 ) -> anyhow::Result<()> {
-    for group in groups {
+    let mut flatteners: Vec<Option<Flattener>> = resources.iter().map(|_| None).collect();
+    for (file, group) in groups {
+        let flattener = flatteners[file]
+            .get_or_insert_with(|| Flattener::new(resources[file], PiiPolicy::Keep));
         let mut rejects = Vec::new();
         for page in group {
-            let doc = Doc::parse(page).with_context(|| format!("{path}: bad JSON"))?;
+            let doc = Doc::parse(page).with_context(|| format!("{}: bad JSON", resources[file].name))?;
             rejects.extend(flattener.push(doc.root().items()).rejects);
         }
         let batches = flattener.take().into_iter().map(|(_, b)| b).collect();
-        if out.send((batches, rejects)).is_err() {
+        if out.send((file, batches, rejects)).is_err() {
             return Ok(()); // the writer failed; it reports why
         }
     }
     Ok(())
 }
 
-/// Converts one NDJSON file; returns the rows of the main table.
-async fn convert(location: &Location, name: &str, path: &str) -> anyhow::Result<u64> {
-    let resource = catalog::find(name).with_context(|| format!("no resource `{name}`"))?;
-    let format = Format::default();
-    let mut files = Vec::new();
-    for table in Flattener::new(resource, PiiPolicy::Keep).tables() {
-        let rel = format!("{}.parquet", table.name);
-        files.push(FileWriter::create(
-            location,
-            &rel,
-            table.schema.clone(),
-            &format,
-        )?);
+/// The files of one resource being written.
+struct Output {
+    files: Vec<FileWriter>,
+}
+
+impl Output {
+    fn create(location: &Location, resource: &'static catalog::Resource) -> anyhow::Result<Self> {
+        let format = Format::default();
+        let mut files = Vec::new();
+        for table in Flattener::new(resource, PiiPolicy::Keep).tables() {
+            let rel = format!("{}.parquet", table.name);
+            files.push(FileWriter::create(location, &rel, table.schema.clone(), &format)?);
+        }
+        Ok(Self { files })
     }
+
+    /// Closes every file; returns the rows of the main table.
+    async fn finish(self) -> anyhow::Result<u64> {
+        let mut rows = None;
+        for file in self.files {
+            let report = file.finish().await?;
+            rows.get_or_insert(report.rows);
+        }
+        Ok(rows.unwrap_or(0))
+    }
+}
+
+/// Converts every file in one pipeline (so no core idles between files); returns each
+/// resource's rows and seconds. A resource's seconds run from the end of the previous one's
+/// last file to the end of its own: the writer's timeline, cut where one output ends.
+async fn convert_all(
+    location: &Location,
+    jobs: &[(&'static catalog::Resource, String)],
+) -> anyhow::Result<BTreeMap<String, (u64, f64)>> {
+    let resources: Vec<_> = jobs.iter().map(|(r, _)| *r).collect();
+    let paths: Vec<_> = jobs.iter().map(|(_, p)| p.clone()).collect();
     let (mut to_workers, mut from_workers, mut threads) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..WORKERS {
-        let (page_tx, page_rx) = sync_channel::<Vec<String>>(QUEUE);
+        let (page_tx, page_rx) = sync_channel::<Group>(QUEUE);
         let (flat_tx, flat_rx) = sync_channel::<Flat>(QUEUE);
-        let (path, flattener) = (path.to_string(), Flattener::new(resource, PiiPolicy::Keep));
+        let resources = resources.clone();
         threads.push(std::thread::spawn(move || {
-            flatten_pages(&path, flattener, page_rx, &flat_tx)
+            flatten_pages(&resources, page_rx, &flat_tx)
         }));
         to_workers.push(page_tx);
         from_workers.push(flat_rx);
     }
-    let reader = std::thread::spawn({
-        let path = path.to_string();
-        move || read_pages(&path, &to_workers)
-    });
-    // Pages come back in the order they were dealt: the first worker to run dry ends the file.
+    let reader = std::thread::spawn(move || read_pages(&paths, &to_workers));
+    let mut per = BTreeMap::new();
+    let mut mark = Instant::now();
+    let (mut current, mut output) = (0, Output::create(location, resources[0])?);
+    let mut finish = |per: &mut BTreeMap<String, (u64, f64)>, rows: u64, file: usize| {
+        per.insert(resources[file].name.to_string(), (rows, mark.elapsed().as_secs_f64()));
+        mark = Instant::now();
+    };
+    // Groups come back in the order they were dealt: the first worker to run dry ends the input.
     for turn in 0.. {
-        let Ok((batches, rejects)) = from_workers[turn % WORKERS].recv() else {
+        let Ok((file, batches, rejects)) = from_workers[turn % WORKERS].recv() else {
             break;
         };
-        if let Some(first) = rejects.first() {
-            eprintln!("{name}: {} rejects, first {first:?}", rejects.len());
+        while current < file {
+            let done = std::mem::replace(&mut output, Output::create(location, resources[current + 1])?);
+            finish(&mut per, done.finish().await?, current);
+            current += 1;
         }
-        for (batch, file) in batches.iter().zip(files.iter_mut()) {
+        if let Some(first) = rejects.first() {
+            eprintln!("{}: {} rejects, first {first:?}", resources[file].name, rejects.len());
+        }
+        for (batch, file) in batches.iter().zip(output.files.iter_mut()) {
             file.write(batch).await?;
         }
     }
@@ -194,12 +238,16 @@ async fn convert(location: &Location, name: &str, path: &str) -> anyhow::Result<
     for thread in threads {
         thread.join().expect("worker thread")?;
     }
-    let mut rows = None;
-    for file in files {
-        let report = file.finish().await?;
-        rows.get_or_insert(report.rows);
+    loop {
+        let rows = output.finish().await?;
+        finish(&mut per, rows, current);
+        current += 1;
+        if current == resources.len() {
+            break;
+        }
+        output = Output::create(location, resources[current])?;
     }
-    Ok(rows.unwrap_or(0))
+    Ok(per)
 }
 
 /// What the peer configurations need to know of each resource.

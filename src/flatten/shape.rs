@@ -49,16 +49,23 @@ struct Words {
 
 impl Words {
     fn of(key: &[u8]) -> Self {
-        let load = |bytes: &[u8]| {
-            let mut word = [0u8; 8];
-            word[..bytes.len()].copy_from_slice(bytes);
-            u64::from_le_bytes(word)
-        };
         let len = key.len();
+        if let (Some(head), Some(tail)) = (key.first_chunk::<8>(), key.last_chunk::<8>()) {
+            return Self {
+                len,
+                head: u64::from_le_bytes(*head),
+                tail: u64::from_le_bytes(*tail),
+            };
+        }
+        // Shorter than a word: head and tail are the same bytes.
+        let word = key
+            .iter()
+            .rev()
+            .fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
         Self {
             len,
-            head: load(&key[..len.min(8)]),
-            tail: load(&key[len.saturating_sub(8)..]),
+            head: word,
+            tail: word,
         }
     }
 
@@ -79,7 +86,7 @@ impl Level {
         column: &dyn Fn(&[&'static str]) -> Option<usize>,
         child: &dyn Fn(&'static str) -> Option<usize>,
     ) -> Self {
-        let mut keys: Vec<_> = fields
+        let keys: Vec<_> = fields
             .iter()
             .map(|f| {
                 path.push(f.name);

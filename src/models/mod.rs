@@ -17,6 +17,9 @@
 //! to a temporary directory through our own `object_store` (polars' cloud features would bring a
 //! second HTTP and storage stack), and the result is uploaded the same way.
 
+// Without the `models` feature the staging and publishing code has no caller.
+#![cfg_attr(not(feature = "models"), allow(dead_code))]
+
 #[cfg(feature = "models")]
 mod engine;
 #[cfg(feature = "models")]
