@@ -221,9 +221,12 @@ mod tests {
     #[tokio::test]
     async fn row_groups_split_by_byte_bound() {
         let loc = memory();
+        // With a dictionary, every value counts towards the row group's size as it is written;
+        // plain values count once their data page fills (1 MiB), too late for these small sizes.
         let options = ParquetOptions {
             compression: ParquetCompression::None,
             max_row_group_bytes: 16 * 1024,
+            dictionary: true,
             ..ParquetOptions::default()
         };
         let mut file = ParquetFile::create(&loc, "big.parquet", sample_schema(), &options).unwrap();
@@ -249,6 +252,7 @@ mod tests {
         let options = ParquetOptions {
             compression: ParquetCompression::None,
             max_row_group_bytes: 1024 * 1024,
+            dictionary: true,
             ..ParquetOptions::default()
         };
         // Enough data to leave BufWriter's 10 MiB buffer and start a multipart upload.
