@@ -74,6 +74,9 @@ pub struct Source {
     pub allow_write_scopes: bool,
     /// Pages between checkpoints of a long extraction (a killed run re-reads at most these).
     pub checkpoint_pages: u32,
+    /// Least seconds between two checkpoints of a resource (default 30): each checkpoint
+    /// closes the open raw files, so this keeps them few and large.
+    pub checkpoint_secs: u64,
 }
 
 /// Where the API token is read from.

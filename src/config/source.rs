@@ -29,6 +29,7 @@ macro_rules! source_keys {
             "user_agent",
             "allow_write_scopes",
             "checkpoint_pages",
+            "checkpoint_secs",
         ]
     };
 }
@@ -75,6 +76,7 @@ pub(super) fn source_from(
     let checkpoint_pages = s
         .uint(ctx, "checkpoint_pages", 100_000)
         .map_or(20, |n| n.max(1) as u32);
+    let checkpoint_secs = s.uint(ctx, "checkpoint_secs", 86_400).unwrap_or(30);
     Some(Source {
         base_url: base_url?,
         token: token?,
@@ -85,6 +87,7 @@ pub(super) fn source_from(
         user_agent,
         allow_write_scopes,
         checkpoint_pages,
+        checkpoint_secs,
     })
 }
 

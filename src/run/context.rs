@@ -38,6 +38,8 @@ pub struct RunContext {
     pub state: StateStore,
     /// Pages between checkpoints.
     pub checkpoint_pages: u32,
+    /// Least time between two checkpoints of a resource.
+    pub checkpoint_every: std::time::Duration,
     /// Ignore checkpoints and cursors.
     pub full_refresh: bool,
     /// Reconcile deletions in this run (`--reconcile-deletes`).
@@ -82,6 +84,7 @@ impl RunContext {
             progress,
             state,
             checkpoint_pages: checkpoint_pages.max(1),
+            checkpoint_every: std::time::Duration::from_secs(30),
             full_refresh,
             force_reconcile,
             part: String::new(),
@@ -101,6 +104,12 @@ impl RunContext {
     /// The same context with `fees` waiting for the ids of `treatments` (see [`super::handoff`]).
     pub fn with_treatment_handoff(mut self, expected: bool) -> Self {
         self.treatment_ids = super::handoff::TreatmentIds::new(expected);
+        self
+    }
+
+    /// The same context with checkpoints at least `secs` seconds apart.
+    pub fn with_checkpoint_secs(mut self, secs: u64) -> Self {
+        self.checkpoint_every = std::time::Duration::from_secs(secs);
         self
     }
 

@@ -171,7 +171,8 @@ pub(crate) async fn run_practice(
         options.reconcile_deletes,
     )
     .for_practice(part, practice_id)
-    .with_treatment_handoff(handoff);
+    .with_treatment_handoff(handoff)
+    .with_checkpoint_secs(pipeline.source.checkpoint_secs);
     let entries: Vec<ResourceEntry> = futures::stream::iter(specs.iter())
         .map(|spec| resource::extract(&ctx, spec))
         .buffered(2)

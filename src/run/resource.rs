@@ -1,7 +1,8 @@
 //! One resource, end to end: slices → pages → flatten → raw files → current files.
 //!
 //! The network (a producer future) and the writing (this task) are joined by a bounded channel,
-//! so at most a few pages are in memory. Every `checkpoint_pages` pages the raw files are
+//! so at most a few pages are in memory. Every `checkpoint_pages` pages, and at most once per
+//! `checkpoint_secs` (each checkpoint closes the raw files: fewer, larger files), the raw files are
 //! published and the position is saved in the state, so a killed run resumes there. A failure
 //! marks only this resource failed: its checkpoint stays for the next run, its current files are
 //! left as they were.
@@ -62,6 +63,8 @@ pub(super) struct Progress {
     pub(super) done: SliceTotals,
     last: Option<(usize, u32, SliceReport)>,
     pages_since_checkpoint: u32,
+    /// When the last checkpoint was saved (the resource's first page, before any).
+    last_checkpoint: Option<Instant>,
     pub(super) max_cursor: Option<i64>,
 }
 
@@ -271,7 +274,9 @@ async fn run_pages(
             progress.unknown.extend(report.unknown_fields);
             bar.inc(page.records.len() as u64);
             note_page(progress, &page);
+            let since = *progress.last_checkpoint.get_or_insert_with(Instant::now);
             let checkpoint_due = progress.pages_since_checkpoint >= ctx.checkpoint_pages
+                && since.elapsed() >= ctx.checkpoint_every
                 && spec.resource.kind == Kind::List;
             // Rows are written in batches of about BATCH_ROWS, and always before a checkpoint:
             // a checkpoint must never name a page whose rows are not in a raw file.
@@ -377,6 +382,7 @@ async fn save_checkpoint(
         .set_checkpoint(spec.resource.name, Some(cp))
         .await?;
     progress.pages_since_checkpoint = 0;
+    progress.last_checkpoint = Some(Instant::now());
     Ok(())
 }
 

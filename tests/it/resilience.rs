@@ -262,7 +262,7 @@ async fn sigkill_at_any_point_then_rerun_gives_a_clean_runs_output() {
         dir.path(),
         &sb.base_url(),
         "clean",
-        "concurrency = 2\ncheckpoint_pages = 1",
+        "concurrency = 2\ncheckpoint_pages = 1\ncheckpoint_secs = 0",
     ))
     .await;
     assert_eq!(code, 0, "{stderr}");
@@ -272,7 +272,7 @@ async fn sigkill_at_any_point_then_rerun_gives_a_clean_runs_output() {
         dir.path(),
         &sb.base_url(),
         "killed",
-        "concurrency = 2\ncheckpoint_pages = 1",
+        "concurrency = 2\ncheckpoint_pages = 1\ncheckpoint_secs = 0",
     );
     let (mut kills, mut finished) = (0, false);
     for delay_ms in [250u64, 500, 750, 1000, 1250] {

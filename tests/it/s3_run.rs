@@ -176,7 +176,7 @@ async fn an_outage_mid_run_publishes_nothing_partial_and_a_rerun_completes() {
         &url,
         &resources,
         "retry_timeout_secs = 2",
-        "concurrency = 2\ncheckpoint_pages = 2",
+        "concurrency = 2\ncheckpoint_pages = 2\ncheckpoint_secs = 0",
     );
     let mut env: Vec<(String, String)> = moto
         .env()
