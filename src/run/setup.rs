@@ -60,8 +60,20 @@ pub(super) fn formats(pipeline: &Pipeline) -> (Format, Format) {
         OutputFormat::Parquet => Format::Parquet(parquet),
         OutputFormat::Csv => Format::Csv,
     };
-    (Format::Parquet(parquet), out)
+    // Raw files are our own staging, read back once to build the current files: small row
+    // groups keep what an open raw file holds in memory small while a big table is read.
+    let raw = ParquetOptions {
+        max_row_group_rows: parquet.max_row_group_rows.min(RAW_ROW_GROUP_ROWS),
+        max_row_group_bytes: parquet.max_row_group_bytes.min(RAW_ROW_GROUP_BYTES),
+        ..parquet
+    };
+    (Format::Parquet(raw), out)
 }
+
+/// Most rows in a row group of a raw file (an eighth of the default for current files).
+const RAW_ROW_GROUP_ROWS: usize = 16_384;
+/// Most encoded bytes of a raw file's row group.
+const RAW_ROW_GROUP_BYTES: usize = 16 << 20;
 
 pub(super) fn pii_key(
     pipeline: &Pipeline,
