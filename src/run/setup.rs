@@ -60,9 +60,12 @@ pub(super) fn formats(pipeline: &Pipeline) -> (Format, Format) {
         OutputFormat::Parquet => Format::Parquet(parquet),
         OutputFormat::Csv => Format::Csv,
     };
-    // Raw files are our own staging, read back once to build the current files: small row
-    // groups keep what an open raw file holds in memory small while a big table is read.
+    // Raw files are our own staging, read back once to build the current files, so they are
+    // written to cost little memory while a big table is read: small row groups, and Snappy,
+    // whose codec holds no state, where a Zstd context per column of every open file took more
+    // than half the run's heap (BENCHMARKS.md).
     let raw = ParquetOptions {
+        compression: ParquetCompression::Snappy,
         max_row_group_rows: parquet.max_row_group_rows.min(RAW_ROW_GROUP_ROWS),
         max_row_group_bytes: parquet.max_row_group_bytes.min(RAW_ROW_GROUP_BYTES),
         ..parquet
@@ -71,9 +74,9 @@ pub(super) fn formats(pipeline: &Pipeline) -> (Format, Format) {
 }
 
 /// Most rows in a row group of a raw file (an eighth of the default for current files).
-const RAW_ROW_GROUP_ROWS: usize = 16_384;
+const RAW_ROW_GROUP_ROWS: usize = 4_096;
 /// Most encoded bytes of a raw file's row group.
-const RAW_ROW_GROUP_BYTES: usize = 16 << 20;
+const RAW_ROW_GROUP_BYTES: usize = 4 << 20;
 
 pub(super) fn pii_key(
     pipeline: &Pipeline,

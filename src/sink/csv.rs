@@ -33,7 +33,7 @@ impl CsvFile {
     /// Starts `rel_path` under `location`; every batch written must have `schema`.
     pub fn create(location: &Location, rel_path: &str, schema: SchemaRef) -> Self {
         Self {
-            sink: BufWriter::new(location.store().clone(), location.child(rel_path)),
+            sink: location.writer(rel_path),
             schema,
             location: location.clone(),
             key: rel_path.to_string(),

@@ -16,6 +16,11 @@ use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload};
 use serde::Serialize;
 
 use super::backend;
+
+/// Bytes buffered per file before a local write goes multipart.
+const LOCAL_BUFFER: usize = 1 << 20;
+/// Part size of a remote multipart upload (S3's minimum for all parts but the last).
+const REMOTE_PART: usize = 5 << 20;
 use super::error::{SinkError, hint_for};
 
 /// Overrides for S3 connection settings, from the pipeline's `[output]` table. Each `None` leaves
@@ -112,6 +117,22 @@ impl Location {
     /// The absolute root directory when the output is on the local filesystem.
     pub fn local_root(&self) -> Option<&std::path::Path> {
         self.local_root.as_deref()
+    }
+
+    /// A buffered writer of the object `rel`: small objects are one `put` when finished, larger
+    /// ones a multipart upload.
+    ///
+    /// The buffer is what an open file costs in memory before any of it is uploaded, so it is
+    /// kept small: 1 MiB on a local disk (object_store's default is 10 MiB, and a run keeps
+    /// several files open), 5 MiB (S3's smallest part) with two parts in flight elsewhere.
+    pub fn writer(&self, rel: &str) -> object_store::buffered::BufWriter {
+        use object_store::buffered::BufWriter;
+        let (store, path) = (Arc::clone(&self.store), self.child(rel));
+        if self.local_root.is_some() {
+            BufWriter::with_capacity(store, path, LOCAL_BUFFER)
+        } else {
+            BufWriter::with_capacity(store, path, REMOTE_PART).with_max_concurrency(2)
+        }
     }
 
     /// The full object path of `rel` (`/`-separated, relative to the location).

@@ -106,7 +106,7 @@ impl ParquetFile {
         schema: SchemaRef,
         options: &ParquetOptions,
     ) -> Result<Self, SinkError> {
-        let sink = BufWriter::new(location.store().clone(), location.child(rel_path));
+        let sink = location.writer(rel_path);
         let props = options.writer_properties();
         let writer = AsyncArrowWriter::try_new(sink, schema, Some(props)).map_err(|source| {
             SinkError::Parquet {
@@ -255,7 +255,7 @@ mod tests {
             dictionary: true,
             ..ParquetOptions::default()
         };
-        // Enough data to leave BufWriter's 10 MiB buffer and start a multipart upload.
+        // Enough data to leave BufWriter's 1 MiB local buffer and start a multipart upload.
         let mut file = ParquetFile::create(&loc, "t/x.parquet", sample_schema(), &options).unwrap();
         let mut aborted =
             ParquetFile::create(&loc, "t/y.parquet", sample_schema(), &options).unwrap();
