@@ -153,11 +153,70 @@ fn decimal(value: Node<'_>, scale: u32) -> Result<i128, Invalid> {
 /// RFC 3339 with an offset, converted to UTC microseconds.
 fn timestamp(value: Node<'_>) -> Result<i64, Invalid> {
     let text = value.as_str().ok_or(Invalid::Timestamp)?;
+    if let Some(micros) = common_timestamp(text.as_bytes()) {
+        return micros;
+    }
     let parsed = DateTime::parse_from_rfc3339(&text).map_err(|_| Invalid::Timestamp)?;
     if parsed.timestamp_subsec_nanos() % 1_000 != 0 {
         return Err(Invalid::SubMicrosecond);
     }
     Ok(parsed.timestamp_micros())
+}
+
+/// The shape the API sends (`2026-07-04T20:35:55.599+01:00`, `…Z`, up to 9 fraction digits),
+/// read by hand: chrono's general parser was a tenth of the conversion time. `None` for anything
+/// else (leap seconds, lower-case separators, odd offsets), which then goes through chrono.
+fn common_timestamp(b: &[u8]) -> Option<Result<i64, Invalid>> {
+    let num = |from: usize, to: usize| -> Option<i64> {
+        b.get(from..to)?.iter().try_fold(0i64, |acc, c| {
+            c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
+        })
+    };
+    let shaped = b.len() >= 20
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':';
+    if !shaped {
+        return None;
+    }
+    let (hour, minute, second) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let mut at = 19;
+    let mut nanos = 0i64;
+    if b[at] == b'.' {
+        let digits = b[at + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits == 0 || digits > 9 {
+            return None;
+        }
+        nanos = num(at + 1, at + 1 + digits)? * 10i64.pow(9 - digits as u32);
+        at += 1 + digits;
+    }
+    let offset = match &b[at..] {
+        [b'Z'] => 0,
+        [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
+            let (h, m) = (num(at + 1, at + 3)?, num(at + 4, at + 6)?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let minutes = h * 60 + m;
+            if *sign == b'-' { -minutes } else { minutes }
+        }
+        _ => return None,
+    };
+    let month = u32::try_from(num(5, 7)?).ok()?;
+    let day = u32::try_from(num(8, 10)?).ok()?;
+    let date = NaiveDate::from_ymd_opt(i32::try_from(num(0, 4)?).ok()?, month, day)?;
+    if nanos % 1_000 != 0 {
+        return Some(Err(Invalid::SubMicrosecond));
+    }
+    // 1970-01-01 is day 719,163 of the common era.
+    let days = i64::from(date.num_days_from_ce() - 719_163);
+    let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second - offset * 60;
+    Some(Ok(seconds * 1_000_000 + nanos / 1_000))
 }
 
 /// `YYYY-MM-DD` exactly (no time, no short forms), as days since 1970-01-01.
@@ -300,6 +359,37 @@ mod tests {
         );
         assert_eq!(err(FieldType::Money, json!("")), Invalid::Decimal);
         assert_eq!(err(FieldType::Money, json!(true)), Invalid::Decimal);
+    }
+
+    #[test]
+    fn the_common_timestamp_shape_agrees_with_chrono() {
+        for text in [
+            "2026-07-04T20:35:55.599+01:00",
+            "2026-07-04T20:35:55+01:00",
+            "2026-01-04T00:00:00Z",
+            "1969-12-31T23:59:59.999999-05:30",
+            "2000-02-29T12:00:00.1+00:00",
+            "2026-07-04T20:35:55.123456789Z",
+            "2026-07-04T20:35:55.5990001Z",
+        ] {
+            let chrono = DateTime::parse_from_rfc3339(text).unwrap();
+            let expected = if chrono.timestamp_subsec_nanos() % 1_000 == 0 {
+                Ok(chrono.timestamp_micros())
+            } else {
+                Err(Invalid::SubMicrosecond)
+            };
+            assert_eq!(common_timestamp(text.as_bytes()), Some(expected), "{text}");
+        }
+        for other in [
+            "2026-07-04t20:35:55Z",
+            "2026-07-04T20:35:60Z",
+            "2026-07-04T20:35:55",
+            "2026-07-04T20:35:55+0100",
+            "2026-02-30T20:35:55Z",
+            "2026-07-04T20:35:55.Z",
+        ] {
+            assert_eq!(common_timestamp(other.as_bytes()), None, "{other}");
+        }
     }
 
     #[test]
