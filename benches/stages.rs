@@ -67,6 +67,7 @@ fn props() -> WriterProperties {
         .set_writer_version(WriterVersion::PARQUET_2_0)
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_statistics_enabled(EnabledStatistics::Page)
+        .set_dictionary_enabled(false)
         .set_max_row_group_row_count(Some(122_880))
         .build()
 }
