@@ -30,8 +30,8 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use dentally_etl::catalog::{self, Kind, PiiPolicy, Window};
 use arrow::record_batch::RecordBatch;
+use dentally_etl::catalog::{self, Kind, PiiPolicy, Window};
 use dentally_etl::flatten::{BATCH_ROWS, Flattener, Reject};
 use dentally_etl::json::Doc;
 use dentally_etl::sink::{FileWriter, Format, Location, StoreOptions};
@@ -107,7 +107,10 @@ fn read_pages(paths: &[String], workers: &[SyncSender<Group>]) -> anyhow::Result
                 page.push(',');
             }
             let read = reader.read_line(&mut page)?;
-            if page[before..].trim_matches([',', ' ', '\t', '\r', '\n']).is_empty() {
+            if page[before..]
+                .trim_matches([',', ' ', '\t', '\r', '\n'])
+                .is_empty()
+            {
                 page.truncate(before);
                 if read == 0 {
                     break;
@@ -151,7 +154,8 @@ fn flatten_pages(
             .get_or_insert_with(|| Flattener::new(resources[file], PiiPolicy::Keep));
         let mut rejects = Vec::new();
         for page in group {
-            let doc = Doc::parse(page).with_context(|| format!("{}: bad JSON", resources[file].name))?;
+            let doc =
+                Doc::parse(page).with_context(|| format!("{}: bad JSON", resources[file].name))?;
             rejects.extend(flattener.push(doc.root().items()).rejects);
         }
         let batches = flattener.take().into_iter().map(|(_, b)| b).collect();
@@ -173,7 +177,12 @@ impl Output {
         let mut files = Vec::new();
         for table in Flattener::new(resource, PiiPolicy::Keep).tables() {
             let rel = format!("{}.parquet", table.name);
-            files.push(FileWriter::create(location, &rel, table.schema.clone(), &format)?);
+            files.push(FileWriter::create(
+                location,
+                &rel,
+                table.schema.clone(),
+                &format,
+            )?);
         }
         Ok(Self { files })
     }
@@ -214,7 +223,10 @@ async fn convert_all(
     let mut mark = Instant::now();
     let (mut current, mut output) = (0, Output::create(location, resources[0])?);
     let mut finish = |per: &mut BTreeMap<String, (u64, f64)>, rows: u64, file: usize| {
-        per.insert(resources[file].name.to_string(), (rows, mark.elapsed().as_secs_f64()));
+        per.insert(
+            resources[file].name.to_string(),
+            (rows, mark.elapsed().as_secs_f64()),
+        );
         mark = Instant::now();
     };
     // Groups come back in the order they were dealt: the first worker to run dry ends the input.
@@ -223,12 +235,19 @@ async fn convert_all(
             break;
         };
         while current < file {
-            let done = std::mem::replace(&mut output, Output::create(location, resources[current + 1])?);
+            let done = std::mem::replace(
+                &mut output,
+                Output::create(location, resources[current + 1])?,
+            );
             finish(&mut per, done.finish().await?, current);
             current += 1;
         }
         if let Some(first) = rejects.first() {
-            eprintln!("{}: {} rejects, first {first:?}", resources[file].name, rejects.len());
+            eprintln!(
+                "{}: {} rejects, first {first:?}",
+                resources[file].name,
+                rejects.len()
+            );
         }
         for (batch, file) in batches.iter().zip(output.files.iter_mut()) {
             file.write(batch).await?;

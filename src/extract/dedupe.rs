@@ -44,7 +44,10 @@ impl KeySet {
     pub fn insert(&mut self, record: Node<'_>, field: &str) -> Result<bool, MissingKey> {
         let key = record.get(field).ok_or(MissingKey)?;
         if let Some(n) = key.number() {
-            return n.parse().map(|i| self.insert_int(i)).map_err(|_| MissingKey);
+            return n
+                .parse()
+                .map(|i| self.insert_int(i))
+                .map_err(|_| MissingKey);
         }
         match key.as_str() {
             Some(s) if !s.is_empty() => Ok(self.texts.insert(digest(&s))),
@@ -106,12 +109,30 @@ mod tests {
     #[test]
     fn detects_repeats_of_int_and_text_keys() {
         let mut k = KeySet::default();
-        assert_eq!(k.insert(Doc::from_value(&json!({"id": 1})).root(), "id"), Ok(true));
-        assert_eq!(k.insert(Doc::from_value(&json!({"id": 1})).root(), "id"), Ok(false));
-        assert_eq!(k.insert(Doc::from_value(&json!({"id": "6f1c-a"})).root(), "id"), Ok(true));
-        assert_eq!(k.insert(Doc::from_value(&json!({"id": "6f1c-a"})).root(), "id"), Ok(false));
-        assert_eq!(k.insert(Doc::from_value(&json!({"id": "6f1c-b"})).root(), "id"), Ok(true));
-        assert_eq!(k.insert(Doc::from_value(&json!({"id": null})).root(), "id"), Err(MissingKey));
+        assert_eq!(
+            k.insert(Doc::from_value(&json!({"id": 1})).root(), "id"),
+            Ok(true)
+        );
+        assert_eq!(
+            k.insert(Doc::from_value(&json!({"id": 1})).root(), "id"),
+            Ok(false)
+        );
+        assert_eq!(
+            k.insert(Doc::from_value(&json!({"id": "6f1c-a"})).root(), "id"),
+            Ok(true)
+        );
+        assert_eq!(
+            k.insert(Doc::from_value(&json!({"id": "6f1c-a"})).root(), "id"),
+            Ok(false)
+        );
+        assert_eq!(
+            k.insert(Doc::from_value(&json!({"id": "6f1c-b"})).root(), "id"),
+            Ok(true)
+        );
+        assert_eq!(
+            k.insert(Doc::from_value(&json!({"id": null})).root(), "id"),
+            Err(MissingKey)
+        );
         assert_eq!(k.len(), 3);
     }
 

@@ -105,7 +105,11 @@ fn text(value: Node<'_>) -> Result<Cell<'_>, Invalid> {
     match value.kind() {
         Kind::String => Ok(cow_cell(value.as_str().unwrap_or_default())),
         Kind::Number => Ok(cow_cell(number_text(value.number().unwrap_or_default()))),
-        Kind::Bool => Ok(Cell::Str(if value.as_bool() == Some(true) { "true" } else { "false" })),
+        Kind::Bool => Ok(Cell::Str(if value.as_bool() == Some(true) {
+            "true"
+        } else {
+            "false"
+        })),
         _ => Err(Invalid::Text),
     }
 }
@@ -188,7 +192,10 @@ fn common_timestamp(b: &[u8]) -> Option<Result<i64, Invalid>> {
     let mut at = 19;
     let mut nanos = 0i64;
     if b[at] == b'.' {
-        let digits = b[at + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+        let digits = b[at + 1..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
         if digits == 0 || digits > 9 {
             return None;
         }
@@ -323,10 +330,19 @@ mod tests {
         assert_eq!(raw(FieldType::Text, "1.50"), Ok(Cell::Owned("1.5".into())));
         assert_eq!(raw(FieldType::Text, "12"), Ok(Cell::Str("12")));
         assert_eq!(raw(FieldType::IdText, "12"), Ok(Cell::Str("12")));
-        assert_eq!(raw(FieldType::Int, "-9223372036854775809"), Err(Invalid::Integer));
-        assert_eq!(raw(FieldType::Int, "9223372036854775808"), Err(Invalid::IntegerRange));
+        assert_eq!(
+            raw(FieldType::Int, "-9223372036854775809"),
+            Err(Invalid::Integer)
+        );
+        assert_eq!(
+            raw(FieldType::Int, "9223372036854775808"),
+            Err(Invalid::IntegerRange)
+        );
         assert_eq!(raw(FieldType::Int, "1e3"), Err(Invalid::Integer));
-        assert_eq!(raw(FieldType::Json, r#"{"a":1.50}"#), Ok(Cell::Str(r#"{"a":1.50}"#)));
+        assert_eq!(
+            raw(FieldType::Json, r#"{"a":1.50}"#),
+            Ok(Cell::Str(r#"{"a":1.50}"#))
+        );
     }
 
     #[test]
@@ -427,7 +443,11 @@ mod tests {
         assert_eq!(ok(FieldType::Bool, json!(0)), Cell::Bool(false));
         assert_eq!(err(FieldType::Bool, json!("true")), Invalid::Bool);
         assert_eq!(err(FieldType::Bool, json!(2)), Invalid::Bool);
-        assert_eq!(ok(FieldType::Text, json!(5)), Cell::Str("5"), "integers borrow their digits");
+        assert_eq!(
+            ok(FieldType::Text, json!(5)),
+            Cell::Str("5"),
+            "integers borrow their digits"
+        );
         assert_eq!(err(FieldType::Text, json!({"a": 1})), Invalid::Text);
         assert_eq!(ok(FieldType::IdText, json!(12)), Cell::Str("12"));
         assert_eq!(ok(FieldType::IdText, json!(12.0)), Cell::Owned("12".into()));

@@ -259,7 +259,7 @@ impl Flattener {
                         }
                         let parent = Some((key_cell.clone(), idx));
                         let out = RowOut {
-                                            misfits: &mut misfits,
+                            misfits: &mut misfits,
                             unknown,
                             children: &mut [],
                             watch: None,
@@ -322,12 +322,12 @@ fn node_text(node: Node<'_>) -> String {
 mod tests {
     use super::*;
     use crate::catalog::{all, find};
+    use crate::json::Doc;
     use arrow::array::{
         Array, BooleanArray, Date32Array, Decimal128Array, Int64Array, ListArray, StringArray,
         TimestampMicrosecondArray,
     };
     use arrow::datatypes::{DataType, TimeUnit};
-    use crate::json::Doc;
     use serde_json::json;
 
     fn flatten(name: &str, pii: PiiPolicy, records: Vec<Value>) -> FlatPage {

@@ -101,7 +101,10 @@ impl Level {
             .collect();
         let size = (keys.len() * 2).next_power_of_two().max(8);
         let mut table = vec![EMPTY; size];
-        let words: Vec<Words> = keys.iter().map(|(name, _)| Words::of(name.as_bytes())).collect();
+        let words: Vec<Words> = keys
+            .iter()
+            .map(|(name, _)| Words::of(name.as_bytes()))
+            .collect();
         for (i, w) in words.iter().enumerate() {
             let mut at = w.hash() as usize & (size - 1);
             while table[at] != EMPTY {

@@ -25,13 +25,28 @@ pub(crate) enum Tok {
     True,
     False,
     /// The number's exact text.
-    Number { start: u32, end: u32 },
+    Number {
+        start: u32,
+        end: u32,
+    },
     /// The text between the quotes; `escaped` when it holds a backslash escape.
-    String { start: u32, end: u32, escaped: bool },
+    String {
+        start: u32,
+        end: u32,
+        escaped: bool,
+    },
     /// `end`: tape index after the last token inside; `start..stop`: the bytes `[` … `]`.
-    Array { end: u32, start: u32, stop: u32 },
+    Array {
+        end: u32,
+        start: u32,
+        stop: u32,
+    },
     /// As `Array`; inside, tokens alternate key (a `String`) and value.
-    Object { end: u32, start: u32, stop: u32 },
+    Object {
+        end: u32,
+        start: u32,
+        stop: u32,
+    },
 }
 
 /// A parsed JSON document.
@@ -79,9 +94,8 @@ impl Doc {
 
     /// A document holding `value` (tests and callers that build records in code).
     pub fn from_value(value: &serde_json::Value) -> Self {
-        Self::parse(value.to_string()).unwrap_or_else(|e| {
-            unreachable!("serde_json writes valid JSON: {e}")
-        })
+        Self::parse(value.to_string())
+            .unwrap_or_else(|e| unreachable!("serde_json writes valid JSON: {e}"))
     }
 
     /// The top-level value.
@@ -94,7 +108,10 @@ impl Doc {
     /// # Panics
     /// When `at` is past the end of the tape.
     pub fn node(&self, at: u32) -> Node<'_> {
-        assert!((at as usize) < self.tape.len(), "tape position {at} out of range");
+        assert!(
+            (at as usize) < self.tape.len(),
+            "tape position {at} out of range"
+        );
         Node::new(self, at)
     }
 

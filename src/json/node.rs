@@ -37,7 +37,10 @@ impl PartialEq for Node<'_> {
 impl<'d> Node<'d> {
     /// The node at `at`, which must be a value's position in `doc`'s tape.
     pub(super) fn new(doc: &'d Doc, at: u32) -> Self {
-        debug_assert!((at as usize) < doc.tape.len(), "tape position {at} out of range");
+        debug_assert!(
+            (at as usize) < doc.tape.len(),
+            "tape position {at} out of range"
+        );
         Self { doc, at }
     }
 
@@ -92,7 +95,11 @@ impl<'d> Node<'d> {
     /// A string's value: borrowed from the text unless it holds escapes.
     pub fn as_str(self) -> Option<Cow<'d, str>> {
         match self.tok() {
-            Tok::String { start, end, escaped } => Some(self.doc.string(start, end, escaped)),
+            Tok::String {
+                start,
+                end,
+                escaped,
+            } => Some(self.doc.string(start, end, escaped)),
             _ => None,
         }
     }
@@ -138,7 +145,10 @@ impl<'d> Node<'d> {
 
     /// The member `key` of an object (the last one, if repeated).
     pub fn get(self, key: &str) -> Option<Node<'d>> {
-        self.entries().filter(|(k, _)| k == key).map(|(_, v)| v).last()
+        self.entries()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v)
+            .last()
     }
 
     /// The value as compact JSON text (borrowed from the document when it already is).
@@ -148,7 +158,9 @@ impl<'d> Node<'d> {
             Tok::Null => return Cow::Borrowed("null"),
             Tok::True => return Cow::Borrowed("true"),
             Tok::False => return Cow::Borrowed("false"),
-            Tok::Number { start, end } => return Cow::Borrowed(&text[start as usize..end as usize]),
+            Tok::Number { start, end } => {
+                return Cow::Borrowed(&text[start as usize..end as usize]);
+            }
             Tok::String { start, end, .. } => &text[start as usize - 1..end as usize + 1],
             Tok::Array { start, stop, .. } | Tok::Object { start, stop, .. } => {
                 &text[start as usize..stop as usize]
@@ -211,7 +223,11 @@ impl<'d> Iterator for Entries<'d> {
             return None;
         }
         let key = match self.doc.tape[self.next as usize] {
-            Tok::String { start, end, escaped } => self.doc.string(start, end, escaped),
+            Tok::String {
+                start,
+                end,
+                escaped,
+            } => self.doc.string(start, end, escaped),
             other => unreachable!("the tokenizer puts a string before each member, not {other:?}"),
         };
         let value = Node::new(self.doc, self.next + 1);

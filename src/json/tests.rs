@@ -29,12 +29,33 @@ fn agrees_with_serde_json_on_valid_documents() {
 #[test]
 fn rejects_what_serde_json_rejects() {
     let bad = [
-        "", " ", "{", "[1,]", "{\"a\":1,}", "{a:1}", "[01]", "[1.]", "[.5]", "[1e]", "[-]",
-        "\"\\x\"", "\"\\ud800\"", "\"\\udc00\"", "\"a\u{1}b\"", "\"open", "tru", "[1] 2", "nul",
-        "{\"a\" 1}", "[+1]",
+        "",
+        " ",
+        "{",
+        "[1,]",
+        "{\"a\":1,}",
+        "{a:1}",
+        "[01]",
+        "[1.]",
+        "[.5]",
+        "[1e]",
+        "[-]",
+        "\"\\x\"",
+        "\"\\ud800\"",
+        "\"\\udc00\"",
+        "\"a\u{1}b\"",
+        "\"open",
+        "tru",
+        "[1] 2",
+        "nul",
+        "{\"a\" 1}",
+        "[+1]",
     ];
     for text in bad {
-        assert!(serde_json::from_str::<Value>(text).is_err(), "serde accepts {text:?}");
+        assert!(
+            serde_json::from_str::<Value>(text).is_err(),
+            "serde accepts {text:?}"
+        );
         assert!(Doc::parse(text.to_string()).is_err(), "we accept {text:?}");
     }
     let deep = "[".repeat(129) + &"]".repeat(129);
@@ -51,9 +72,16 @@ fn reads_values_without_converting_the_rest() {
     let root = d.root();
     assert_eq!(root.kind(), Kind::Object);
     assert_eq!(root.get("id").and_then(Node::as_i64), Some(7));
-    assert_eq!(root.get("fee").and_then(Node::number), Some("12.50"), "digits as sent");
+    assert_eq!(
+        root.get("fee").and_then(Node::number),
+        Some("12.50"),
+        "digits as sent"
+    );
     assert_eq!(root.get("big").and_then(Node::as_i64), None);
-    assert!(matches!(root.get("amount").and_then(Node::as_str), Some(Cow::Borrowed("-76.0"))));
+    assert!(matches!(
+        root.get("amount").and_then(Node::as_str),
+        Some(Cow::Borrowed("-76.0"))
+    ));
     assert!(matches!(root.get("s").and_then(Node::as_str), Some(Cow::Owned(s)) if s == "a\tb"));
     assert_eq!(root.get("missing"), None);
     let keys: Vec<_> = root.entries().map(|(k, _)| k.into_owned()).collect();
@@ -77,7 +105,16 @@ fn json_text_is_compact_and_borrowed_when_possible() {
 fn positions_find_the_same_node_again() {
     let value = json!({"rows": [{"id": 1}, {"id": 2}, {"id": 3}]});
     let d = Doc::from_value(&value);
-    let positions: Vec<u32> = d.root().get("rows").unwrap().items().map(Node::position).collect();
-    let ids: Vec<_> = positions.iter().map(|p| d.node(*p).get("id").unwrap().as_i64()).collect();
+    let positions: Vec<u32> = d
+        .root()
+        .get("rows")
+        .unwrap()
+        .items()
+        .map(Node::position)
+        .collect();
+    let ids: Vec<_> = positions
+        .iter()
+        .map(|p| d.node(*p).get("id").unwrap().as_i64())
+        .collect();
     assert_eq!(ids, [Some(1), Some(2), Some(3)]);
 }

@@ -75,9 +75,8 @@ impl TreatmentIds {
 /// Moves `treatments` just before `fees` when both are selected and it came after; returns
 /// whether `fees` can expect the ids.
 pub fn order(specs: &mut Vec<ResourceSpec>) -> bool {
-    let find = |specs: &[ResourceSpec], name: &str| {
-        specs.iter().position(|s| s.resource.name == name)
-    };
+    let find =
+        |specs: &[ResourceSpec], name: &str| specs.iter().position(|s| s.resource.name == name);
     let (Some(fees), Some(treatments)) = (find(specs, "fees"), find(specs, "treatments")) else {
         return false;
     };
@@ -102,6 +101,9 @@ mod tests {
         let failed = TreatmentIds::new(true);
         failed.publish(None);
         assert!(failed.wait().await.is_none());
-        assert!(TreatmentIds::new(false).wait().await.is_none(), "never waits");
+        assert!(
+            TreatmentIds::new(false).wait().await.is_none(),
+            "never waits"
+        );
     }
 }

@@ -118,10 +118,11 @@ pub async fn extract(ctx: &RunContext, spec: &ResourceSpec) -> ResourceEntry {
         .await?;
         if resource.name == "treatments" {
             let whole = matches!(strategy, Strategy::Full | Strategy::Everything);
-            ctx.treatment_ids
-                .publish(keys.ascending_ints().filter(|_| whole).map(|ids| {
-                    ids.iter().map(i64::to_string).collect()
-                }));
+            ctx.treatment_ids.publish(
+                keys.ascending_ints()
+                    .filter(|_| whole)
+                    .map(|ids| ids.iter().map(i64::to_string).collect()),
+            );
         }
         // Extraction complete: a crash from here on rebuilds the current files without
         // reading a single page again.
@@ -270,7 +271,9 @@ async fn run_pages(
             let report = flattener.push(page.records());
             progress.reject_count += report.rejects.len() as u64;
             let room = MAX_REJECTS_KEPT.saturating_sub(progress.rejects.len());
-            progress.rejects.extend(report.rejects.into_iter().take(room));
+            progress
+                .rejects
+                .extend(report.rejects.into_iter().take(room));
             progress.unknown.extend(report.unknown_fields);
             bar.inc(page.records.len() as u64);
             note_page(progress, &page);
