@@ -43,11 +43,8 @@ impl KeySet {
     /// Records the key of `record[field]`; false when it was seen before.
     pub fn insert(&mut self, record: Node<'_>, field: &str) -> Result<bool, MissingKey> {
         let key = record.get(field).ok_or(MissingKey)?;
-        if let Some(n) = key.number() {
-            return n
-                .parse()
-                .map(|i| self.insert_int(i))
-                .map_err(|_| MissingKey);
+        if key.number().is_some() {
+            return key.as_i64().map(|i| self.insert_int(i)).ok_or(MissingKey);
         }
         match key.as_str() {
             Some(s) if !s.is_empty() => Ok(self.texts.insert(digest(&s))),

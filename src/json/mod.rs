@@ -114,16 +114,6 @@ impl Doc {
         );
         Node::new(self, at)
     }
-
-    /// Bytes of text held.
-    pub fn len(&self) -> usize {
-        self.text.len()
-    }
-
-    /// True for an empty text (never, for a parsed document).
-    pub fn is_empty(&self) -> bool {
-        self.text.is_empty()
-    }
 }
 
 #[cfg(test)]

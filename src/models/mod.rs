@@ -85,9 +85,23 @@ pub fn model_dir(name: &str, practice: Option<&str>) -> String {
     format!("_models/{name}/{part}")
 }
 
+/// Without the `models` feature: every model fails, saying how to get them.
+#[cfg(not(feature = "models"))]
+pub async fn run_models(
+    _loc: &Location,
+    _manifest: &Manifest,
+    models: &[ModelSpec],
+    _run_id: &str,
+) -> Vec<ModelReport> {
+    let why = "this dentally-etl was built without SQL models (`--no-default-features`); \
+               build it with the default features to run `[[models]]`";
+    fail_all(models, why)
+}
+
 /// Runs every model over the current tables listed in `manifest`, one after the other, and
 /// reports each. Never fails as a whole: a problem (a bad query, an unreadable input, a failed
 /// upload) fails the models it concerns, with a message naming them.
+#[cfg(feature = "models")]
 pub async fn run_models(
     loc: &Location,
     manifest: &Manifest,
@@ -96,11 +110,6 @@ pub async fn run_models(
 ) -> Vec<ModelReport> {
     if models.is_empty() {
         return Vec::new();
-    }
-    if !cfg!(feature = "models") {
-        let why = "this dentally-etl was built without SQL models (`--no-default-features`); \
-                   build it with the default features to run `[[models]]`";
-        return fail_all(models, why);
     }
     if manifest.format != "parquet" {
         let why = format!(
@@ -133,17 +142,6 @@ fn fail_all(models: &[ModelSpec], why: &str) -> Vec<ModelReport> {
         .iter()
         .map(|m| ModelReport::failed(&m.name, format!("model `{}` failed: {why}", m.name)))
         .collect()
-}
-
-#[cfg(not(feature = "models"))]
-async fn run_one(
-    _loc: &Location,
-    _staged: &inputs::Staged,
-    model: &ModelSpec,
-    _practice: Option<&str>,
-    _run_id: &str,
-) -> ModelReport {
-    ModelReport::failed(&model.name, failure(model, &"built without SQL models"))
 }
 
 #[cfg(feature = "models")]

@@ -19,8 +19,6 @@ use super::backend;
 
 /// Bytes buffered per file before a local write goes multipart.
 const LOCAL_BUFFER: usize = 1 << 20;
-/// Part size of a remote multipart upload (S3's minimum for all parts but the last).
-const REMOTE_PART: usize = 5 << 20;
 use super::error::{SinkError, hint_for};
 
 /// Overrides for S3 connection settings, from the pipeline's `[output]` table. Each `None` leaves
@@ -123,15 +121,15 @@ impl Location {
     /// ones a multipart upload.
     ///
     /// The buffer is what an open file costs in memory before any of it is uploaded, so it is
-    /// kept small: 1 MiB on a local disk (object_store's default is 10 MiB, and a run keeps
-    /// several files open), 5 MiB (S3's smallest part) with two parts in flight elsewhere.
+    /// kept small on a local disk: 1 MiB (object_store's default is 10 MiB, and a run keeps
+    /// several files open). Object stores keep object_store's defaults (10 MiB parts).
     pub fn writer(&self, rel: &str) -> object_store::buffered::BufWriter {
         use object_store::buffered::BufWriter;
         let (store, path) = (Arc::clone(&self.store), self.child(rel));
         if self.local_root.is_some() {
             BufWriter::with_capacity(store, path, LOCAL_BUFFER)
         } else {
-            BufWriter::with_capacity(store, path, REMOTE_PART).with_max_concurrency(2)
+            BufWriter::new(store, path)
         }
     }
 
