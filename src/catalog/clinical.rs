@@ -3,7 +3,7 @@
 //!
 //! UDA/UOA values and targets are decimals (Decimal128(18, 4)), prices are money.
 
-use super::types::{Field, FieldType::*, Resource};
+use super::types::{Field, FieldType::*, Grade, RangeFilter, Resource};
 
 /// Treatments (§5.13). `uda_band` holds raw values like `"1.2"`: kept as text.
 pub(crate) const TREATMENTS: Resource = Resource::list(
@@ -55,7 +55,11 @@ pub(crate) const TREATMENT_PLANS: Resource = Resource::list(
     ],
     "Courses of treatment per patient, with private value and NHS UDAs",
 )
-.with_cursor("updated_at");
+.with_cursor("updated_at")
+.with_ranges(&[
+    RangeFilter::both("updated_at", "updated_after", "updated_before", Grade::B),
+    RangeFilter::after_only("created_at", "created_after", Grade::C),
+]);
 
 /// Treatment plan items (§5.11). `notes` is clinical free text about the patient (Direct);
 /// `teeth`/`surfaces` are scalar lists; `custom_fields` has no fixed shape (JSON text).
@@ -96,7 +100,13 @@ pub(crate) const TREATMENT_PLAN_ITEMS: Resource = Resource::list(
     ],
     "Individual treatments planned or done within a plan (teeth, surfaces, price)",
 )
-.with_cursor("updated_at");
+.with_cursor("updated_at")
+.with_ranges(&[RangeFilter::both(
+    "updated_at",
+    "updated_after",
+    "updated_before",
+    Grade::B,
+)]);
 
 /// Treatment appointments (§5.12): links plans to appointments.
 pub(crate) const TREATMENT_APPOINTMENTS: Resource = Resource::list(
@@ -115,7 +125,13 @@ pub(crate) const TREATMENT_APPOINTMENTS: Resource = Resource::list(
     ],
     "Links between treatment plans and appointments",
 )
-.with_cursor("updated_at");
+.with_cursor("updated_at")
+.with_ranges(&[RangeFilter::both(
+    "updated_at",
+    "updated_after",
+    "updated_before",
+    Grade::B,
+)]);
 
 /// NHS contracts (§5.15): GUID ids. `nhs_location_id`/`nhs_site_id` are codes: text.
 pub(crate) const CONTRACTS: Resource = Resource::list(
@@ -180,4 +196,9 @@ pub(crate) const NHS_CLAIMS: Resource = Resource::list(
     ],
     "NHS claims (FP17) with status and awarded UDAs",
 )
-.with_cursor("updated_at");
+.with_cursor("updated_at")
+.with_ranges(&[RangeFilter::after_only(
+    "updated_at",
+    "updated_after",
+    Grade::BMinus,
+)]);

@@ -3,7 +3,7 @@
 //!
 //! Amounts arrive as decimal strings (`"-76.0"`) and become Decimal128(18, 2), never floats.
 
-use super::types::{Field, FieldType::*, Resource, Window};
+use super::types::{Field, FieldType::*, Grade, RangeFilter, Resource, Window};
 
 /// Payment plans (§5.14). Keeps the API's typo `monthly_memberhsip_fee`; §5.14 lists
 /// `created_at` but no `updated_at`.
@@ -118,7 +118,11 @@ pub(crate) const INVOICES: Resource = Resource::list(
     ],
     "Invoices (amount = sum of their items, discounts included)",
 )
-.with_cursor("updated_at");
+.with_cursor("updated_at")
+.with_ranges(&[
+    RangeFilter::after_only("updated_at", "updated_after", Grade::BMinus),
+    RangeFilter::both("dated_on", "dated_on_after", "dated_on_before", Grade::C),
+]);
 
 /// Invoice items (§5.7): GUID ids; `sundry_id` is string-or-null: IdText.
 pub(crate) const INVOICE_ITEMS: Resource = Resource::list(
@@ -144,7 +148,12 @@ pub(crate) const INVOICE_ITEMS: Resource = Resource::list(
     ],
     "Invoice lines (negative lines are discounts, imported balances, refunds)",
 )
-.with_cursor("updated_at");
+.with_cursor("updated_at")
+.with_ranges(&[RangeFilter::after_only(
+    "updated_at",
+    "updated_after",
+    Grade::BMinus,
+)]);
 
 /// One allocation of a payment to an invoice (§5.8). `comments` is free text: Direct.
 const EXPLANATIONS: &[Field] = &[
@@ -185,4 +194,10 @@ pub(crate) const PAYMENTS: Resource = Resource::list(
     ],
     "Payments received, with their allocations to invoices (child table)",
 )
-.with_cursor("updated_at");
+.with_cursor("updated_at")
+.with_ranges(&[RangeFilter::both(
+    "dated_on",
+    "dated_after",
+    "dated_before",
+    Grade::CPlus,
+)]);

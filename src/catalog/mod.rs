@@ -25,7 +25,7 @@ pub use schema::{
     Column, EXTRA_COLUMN, INDEX_COLUMN, META_JSON_PATH, META_PII, Table, arrow_type, columns,
     tables,
 };
-pub use types::{Field, FieldKind, FieldType, Kind, Pii, Resource, Window};
+pub use types::{Field, FieldKind, FieldType, Grade, Kind, Pii, RangeFilter, Resource, Window};
 
 /// Scope of `GET /v1/user`, the preflight's who-am-I call; needed by every pipeline.
 pub const USER_SCOPE: &str = "user:read";

@@ -4,7 +4,7 @@
 //! This is where most personal data lives: names, contact details, addresses, identity numbers,
 //! emergency contacts and free-text notes are tagged `Pii::Direct`.
 
-use super::types::{Field, FieldType::*, Resource};
+use super::types::{Field, FieldType::*, Grade, RangeFilter, Resource};
 
 /// Patients (§5.1). B-grade fields plus `family_id` from the DP-only "various" row (the rest of
 /// that row is skipped); `proof_of_identification` and `suspicious_identity` ("?" in §5.1) are
@@ -78,7 +78,12 @@ pub(crate) const PATIENTS: Resource = Resource::list(
     ],
     "Patients: demographics, contact details, recall settings (most PII lives here)",
 )
-.with_cursor("updated_at");
+.with_cursor("updated_at")
+.with_ranges(&[
+    RangeFilter::after_only("updated_at", "updated_after", Grade::B),
+    RangeFilter::both("created_at", "created_after", "created_before", Grade::C),
+])
+.without_sort();
 
 /// Patient stats (§5.19): one row per patient, keyed by `patient_id`. The `*_date` fields are
 /// taken as dates, as named.
@@ -107,7 +112,12 @@ pub(crate) const PATIENT_STATS: Resource = Resource::list(
     "Per-patient visit dates and totals (one row per patient)",
 )
 .with_key("patient_id")
-.with_cursor("updated_at");
+.with_cursor("updated_at")
+.with_ranges(&[RangeFilter::after_only(
+    "updated_at",
+    "updated_after",
+    Grade::D,
+)]);
 
 /// `referrable_attributes` of a referral, as AIH flattens it (§5.20). The free-text
 /// `additional_information` is about the patient: Direct.
@@ -138,7 +148,12 @@ pub(crate) const PATIENT_REFERRALS: Resource = Resource::list(
     ],
     "Referrals of patients to other services",
 )
-.with_cursor("updated_at");
+.with_cursor("updated_at")
+.with_ranges(&[RangeFilter::after_only(
+    "updated_at",
+    "updated_after",
+    Grade::D,
+)]);
 
 /// Recalls: real fields were not captured (§5.23, D); we use the AIH Bronze columns:
 /// `recall_date` a date, `interval_months` an integer, `notes` free text (Direct).
@@ -161,7 +176,12 @@ pub(crate) const RECALLS: Resource = Resource::list(
     ],
     "Recall reminders due for patients",
 )
-.with_cursor("updated_at");
+.with_cursor("updated_at")
+.with_ranges(&[RangeFilter::after_only(
+    "updated_at",
+    "updated_after",
+    Grade::B,
+)]);
 
 /// Waiting lists: fields unknown (§5.23). We assume a patient waiting for a reason with a
 /// practitioner at a site; `priority` is Text because its values are unknown (numbers are kept

@@ -3,7 +3,7 @@
 //! Both lists are only usable inside an `after`/`before` window, which the extractor slices into
 //! months.
 
-use super::types::{Field, FieldType::*, Resource, Window};
+use super::types::{Field, FieldType::*, Grade, RangeFilter, Resource, Window};
 
 /// Appointments (§5.2). `patient_id` is null for diary blocks. `room_id` and
 /// `appointment_cancellation_reason_id` were seen as integers and as strings (one source saw a
@@ -48,7 +48,12 @@ pub(crate) const APPOINTMENTS: Resource = Resource::list(
     ],
     "Appointments and diary blocks (windowed by start_time)",
 )
-.with_window(Window::after_before("start_time"));
+.with_window(Window::after_before("start_time"))
+.with_ranges(&[
+    RangeFilter::both("start_time", "after", "before", Grade::B),
+    RangeFilter::after_only("updated_at", "updated_after", Grade::B),
+])
+.with_required_params(&[("cancelled", "true")]);
 
 /// A break within a rota day. Times are local `HH:MM`, like the day's own times.
 const BREAKS: &[Field] = &[
@@ -77,4 +82,5 @@ pub(crate) const ROTA_PRACTITIONER_DIARIES: Resource = Resource::list(
     ],
     "Practitioners' working days and breaks (windowed by day; needs the Rota feature)",
 )
-.with_window(Window::after_before("day"));
+.with_window(Window::after_before("day"))
+.with_ranges(&[RangeFilter::both("day", "after", "before", Grade::BMinus)]);

@@ -85,6 +85,85 @@ pub enum Window {
     PerTreatment,
 }
 
+/// How sure we are of a catalog fact, in the grades of `../shared/docs/api-evidence.md`:
+/// A is Dentally's own material, B was observed on the live API by a third party (B- needs an
+/// inference step), C is third-party code written from the docs (C+ a single "verified"
+/// claim), D is our guess.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Grade {
+    /// Dentally's own material.
+    A,
+    /// Observed against the live API by a third party.
+    B,
+    /// B evidence that needs an inference step.
+    BMinus,
+    /// One client's "verified" reading.
+    CPlus,
+    /// Third-party code written from the docs.
+    C,
+    /// Our guess.
+    D,
+}
+
+impl Grade {
+    /// The grade as the evidence review writes it (`B-`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::A => "A",
+            Self::B => "B",
+            Self::BMinus => "B-",
+            Self::CPlus => "C+",
+            Self::C => "C",
+            Self::D => "D",
+        }
+    }
+}
+
+/// A pair of range parameters the list is believed to honour on one record field
+/// (`updated_after`/`updated_before` on `updated_at`). Believed, not trusted: the extractor
+/// checks on the answer that a filter took effect before relying on it (the live API silently
+/// ignores parameters it does not know).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RangeFilter {
+    /// The record field the bounds apply to (`updated_at`, `created_at`, `start_time`,
+    /// `dated_on`, `day`).
+    pub field: &'static str,
+    /// Parameter for the inclusive lower bound (`updated_after`).
+    pub after: &'static str,
+    /// Parameter for the exclusive upper bound; `None` where the evidence says the API ignores
+    /// it (appointments ignore `updated_before`).
+    pub before: Option<&'static str>,
+    /// How sure we are that the API honours these parameters.
+    pub grade: Grade,
+}
+
+impl RangeFilter {
+    /// Both bounds honoured on `field`.
+    pub const fn both(
+        field: &'static str,
+        after: &'static str,
+        before: &'static str,
+        grade: Grade,
+    ) -> Self {
+        Self {
+            field,
+            after,
+            before: Some(before),
+            grade,
+        }
+    }
+
+    /// Only the lower bound honoured on `field`.
+    pub const fn after_only(field: &'static str, after: &'static str, grade: Grade) -> Self {
+        Self {
+            field,
+            after,
+            before: None,
+            grade,
+        }
+    }
+}
+
 /// Whether the endpoint returns a list or one object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -115,6 +194,15 @@ pub struct Resource {
     pub cursor: Option<&'static str>,
     /// Window rule.
     pub window: Window,
+    /// Range filters the list is believed to honour (api-evidence.md §2), strongest first.
+    /// Empty: none known, only a plain offset walk reads the list.
+    pub ranges: &'static [RangeFilter],
+    /// Whether `sort_by` is believed honoured (false where the evidence says the list has no
+    /// sort control: `/v1/patients`, C). Even when true, the order is checked, not trusted.
+    pub sortable: bool,
+    /// Parameters every list request must carry to get every row (`cancelled=true` on
+    /// appointments: without it the live API leaves out Cancelled and Did-not-attend rows).
+    pub required_params: &'static [(&'static str, &'static str)],
     /// The fields the catalog knows, in output column order.
     pub fields: &'static [Field],
     /// One line for `dentally-etl resources`.
@@ -181,6 +269,9 @@ impl Resource {
             sort_by: "id",
             cursor: None,
             window: Window::None,
+            ranges: &[],
+            sortable: true,
+            required_params: &[],
             fields,
             description,
         }
@@ -203,6 +294,38 @@ impl Resource {
             cursor: Some(cursor),
             ..self
         }
+    }
+
+    /// The same resource with the range filters it is believed to honour.
+    #[must_use]
+    pub const fn with_ranges(self, ranges: &'static [RangeFilter]) -> Self {
+        Self { ranges, ..self }
+    }
+
+    /// The same resource whose list is believed to ignore `sort_by`.
+    #[must_use]
+    pub const fn without_sort(self) -> Self {
+        Self {
+            sortable: false,
+            ..self
+        }
+    }
+
+    /// The same resource with parameters every list request needs.
+    #[must_use]
+    pub const fn with_required_params(
+        self,
+        params: &'static [(&'static str, &'static str)],
+    ) -> Self {
+        Self {
+            required_params: params,
+            ..self
+        }
+    }
+
+    /// The range filter on `field`, if the list is believed to honour one.
+    pub fn range_on(&self, field: &str) -> Option<&'static RangeFilter> {
+        self.ranges.iter().find(|r| r.field == field)
     }
 
     /// The same resource with a window rule.
