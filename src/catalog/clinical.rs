@@ -31,7 +31,7 @@ pub(crate) const TREATMENTS: Resource = Resource::list(
     "The practice's treatment list (fee scale items)",
 );
 
-/// Treatment plans (§5.10).
+/// Treatment plans (§5.10, B: a live key list). `site_id` comes from one mapping only (C).
 pub(crate) const TREATMENT_PLANS: Resource = Resource::list(
     "treatment_plans",
     "/v1/treatment_plans",
@@ -40,7 +40,7 @@ pub(crate) const TREATMENT_PLANS: Resource = Resource::list(
         Field::new("id", Int),
         Field::new("patient_id", Int),
         Field::new("practitioner_id", Int),
-        Field::new("site_id", Guid),
+        Field::new("site_id", Guid).graded(Grade::C),
         Field::new("nickname", Text),
         Field::new("start_date", Date),
         Field::new("end_date", Date),
@@ -61,7 +61,7 @@ pub(crate) const TREATMENT_PLANS: Resource = Resource::list(
     RangeFilter::after_only("created_at", "created_after", Grade::C),
 ]);
 
-/// Treatment plan items (§5.11). `notes` is clinical free text about the patient (Direct);
+/// Treatment plan items (§5.11, B; `site_id` C). `notes` is clinical free text about the patient (Direct);
 /// `teeth`/`surfaces` are scalar lists; `custom_fields` has no fixed shape (JSON text).
 pub(crate) const TREATMENT_PLAN_ITEMS: Resource = Resource::list(
     "treatment_plan_items",
@@ -94,7 +94,7 @@ pub(crate) const TREATMENT_PLAN_ITEMS: Resource = Resource::list(
         Field::new("teeth", TextList),
         Field::new("surfaces", TextList),
         Field::new("custom_fields", Json),
-        Field::new("site_id", Guid),
+        Field::new("site_id", Guid).graded(Grade::C),
         Field::new("created_at", Timestamp),
         Field::new("updated_at", Timestamp),
     ],
@@ -158,11 +158,12 @@ pub(crate) const CONTRACTS: Resource = Resource::list(
     "NHS contracts with UDA/UOA targets and rates",
 );
 
-/// NHS claims (§5.16). Types not given by the research are decided here: `contract_id` is a
-/// GUID (contracts have GUID ids); `sequence_number` is text (claim numbers may carry leading
-/// zeros); `continuation_part_number` an integer; `approval_date`/`submitted_date` dates; the
+/// NHS claims (§5.16, B: equal to a live pull's 25 fields). Types not given by the research
+/// are decided here: `contract_id` is a GUID (contracts have GUID ids); `sequence_number` is
+/// text (claim numbers may carry leading zeros); `approval_date`/`submitted_date` dates; the
 /// Scottish and Northern Irish amounts and fees are money; `status_comments` is text about the
-/// claim, not the patient.
+/// claim, not the patient. `continuation_part_number` is text (D): the one live pull keeps it
+/// as text, and as an integer a value like `"2a"` would not fit; text takes numbers too.
 pub(crate) const NHS_CLAIMS: Resource = Resource::list(
     "nhs_claims",
     "/v1/nhs_claims",
@@ -177,7 +178,7 @@ pub(crate) const NHS_CLAIMS: Resource = Resource::list(
         Field::new("claim_status", Text),
         Field::new("status_comments", Text),
         Field::new("sequence_number", Text),
-        Field::new("continuation_part_number", Int),
+        Field::new("continuation_part_number", Text).graded(Grade::D),
         Field::new("approval_date", Date),
         Field::new("submitted_date", Date),
         Field::new("awarded_uda", Decimal),

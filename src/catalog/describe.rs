@@ -6,10 +6,11 @@
 use std::fmt::Write as _;
 
 use super::pii::PiiPolicy;
-use super::schema::{META_JSON_PATH, META_PII, tables};
+use super::schema::{META_JSON_PATH, META_PII, layouts};
 use super::types::{Kind, Resource, Window};
 
-/// One line per resource: name, path, scope, key, cursor, window, description.
+/// One line per resource: name, path, scope, key, cursor, window, the least sure evidence
+/// grade of its fields (`schema NAME` shows each one), description.
 pub fn list_text() -> String {
     let header = [
         "NAME",
@@ -18,6 +19,7 @@ pub fn list_text() -> String {
         "KEY",
         "CURSOR",
         "WINDOW",
+        "GRADE",
         "DESCRIPTION",
     ];
     let mut rows = vec![header.map(str::to_owned)];
@@ -29,6 +31,7 @@ pub fn list_text() -> String {
             r.primary_key.to_owned(),
             r.cursor.unwrap_or("-").to_owned(),
             window_text(r),
+            r.least_sure_grade().label().to_owned(),
             r.description.to_owned(),
         ]
     }));
@@ -54,8 +57,9 @@ fn window_text(resource: &Resource) -> String {
     }
 }
 
-/// Every table of a resource under `pii`, each with its columns: name, Arrow type, PII tag and
-/// the JSON path the value comes from.
+/// Every table of a resource under `pii`, each with its columns: name, Arrow type, PII tag,
+/// evidence grade (`-` for the columns the tool adds: parent key, `_idx`, `_extra`) and the
+/// JSON path the value comes from.
 pub fn describe(resource: &'static Resource, pii: &PiiPolicy) -> String {
     let mut out = format!(
         "{} — {}\n{} (envelope `{}`, scope `{}`, key `{}`, pii = {})\n",
@@ -67,19 +71,26 @@ pub fn describe(resource: &'static Resource, pii: &PiiPolicy) -> String {
         resource.primary_key,
         pii.name(),
     );
-    for table in tables(resource, pii) {
+    for layout in layouts(resource) {
+        let table = layout.table(pii);
         let _ = write!(out, "\ntable {}", table.name);
         if let Some(key) = &table.parent_key {
             let _ = write!(out, " (child of {}, joined on {key})", resource.name);
         }
         out.push('\n');
-        let mut rows = vec![["COLUMN", "TYPE", "PII", "JSON PATH"].map(str::to_owned)];
+        let mut rows = vec![["COLUMN", "TYPE", "PII", "GRADE", "JSON PATH"].map(str::to_owned)];
         rows.extend(table.schema.fields().iter().map(|f| {
             let meta = |key: &str| f.metadata().get(key).cloned().unwrap_or_else(|| "-".into());
+            let grade = layout
+                .columns
+                .iter()
+                .find(|c| &c.name == f.name())
+                .map_or("-", |c| c.grade.label());
             [
                 f.name().clone(),
                 f.data_type().to_string(),
                 meta(META_PII),
+                grade.to_owned(),
                 meta(META_JSON_PATH),
             ]
         }));

@@ -90,8 +90,11 @@ pub(crate) const ACCOUNTS: Resource = Resource::list(
     "Patient accounts with balances (negative balance: the patient owes)",
 );
 
-/// Invoices (§5.6). The list rows may lack `invoice_items` (the detail endpoint has them); we
-/// read items from `/v1/invoice_items` instead, so an embedded array lands in `_extra`.
+/// Invoices (§5.6, B: equal to a live pull's 18 fields). List rows carry `invoice_items[]`
+/// (C+: three clients read items off list rows); they go to the child table
+/// `invoices__invoice_items` (the element's own `invoice_id` is the parent key column) rather
+/// than into every invoice's `_extra`. `/v1/invoice_items` stays the table to use: it has a
+/// cursor of its own and does not depend on the embedding.
 pub(crate) const INVOICES: Resource = Resource::list(
     "invoices",
     "/v1/invoices",
@@ -115,8 +118,9 @@ pub(crate) const INVOICES: Resource = Resource::list(
         Field::new("payment_terms", Text),
         Field::new("created_at", Timestamp),
         Field::new("updated_at", Timestamp),
+        Field::children("invoice_items", INVOICE_ITEM_FIELDS).graded(Grade::CPlus),
     ],
-    "Invoices (amount = sum of their items, discounts included)",
+    "Invoices (amount = sum of their items, discounts included), items embedded (child table)",
 )
 .with_cursor("updated_at")
 .with_ranges(&[
@@ -124,28 +128,34 @@ pub(crate) const INVOICES: Resource = Resource::list(
     RangeFilter::both("dated_on", "dated_on_after", "dated_on_before", Grade::C),
 ]);
 
-/// Invoice items (§5.7): GUID ids; `sundry_id` is string-or-null: IdText.
+/// An invoice line (§5.7, B: a live shape and a live pull give these 15 fields): GUID ids;
+/// `sundry_id` is string-or-null: IdText. Whether `quantity` is an integer or a decimal (`1`,
+/// `1.0`, `"1.0"`) is unknown (D): as Decimal every one of them fits, where Int would refuse a
+/// fraction and `"1.0"`. Shared by `/v1/invoice_items` and the items embedded in invoices.
+const INVOICE_ITEM_FIELDS: &[Field] = &[
+    Field::new("id", Guid),
+    Field::new("invoice_id", Int),
+    Field::new("name", Text),
+    Field::new("item_price", Money),
+    Field::new("quantity", Decimal).graded(Grade::D),
+    Field::new("total_price", Money),
+    Field::new("nhs_charge", Bool),
+    Field::new("practitioner_id", Int),
+    Field::new("user_id", Int),
+    Field::new("sundry_id", IdText),
+    Field::new("treatment_id", Int),
+    Field::new("treatment_plan_id", Int),
+    Field::new("treatment_plan_item_id", Int),
+    Field::new("created_at", Timestamp),
+    Field::new("updated_at", Timestamp),
+];
+
+/// Invoice items (§5.7), the lines of [`INVOICE_ITEM_FIELDS`].
 pub(crate) const INVOICE_ITEMS: Resource = Resource::list(
     "invoice_items",
     "/v1/invoice_items",
     "invoice_item:read",
-    &[
-        Field::new("id", Guid),
-        Field::new("invoice_id", Int),
-        Field::new("name", Text),
-        Field::new("item_price", Money),
-        Field::new("quantity", Int),
-        Field::new("total_price", Money),
-        Field::new("nhs_charge", Bool),
-        Field::new("practitioner_id", Int),
-        Field::new("user_id", Int),
-        Field::new("sundry_id", IdText),
-        Field::new("treatment_id", Int),
-        Field::new("treatment_plan_id", Int),
-        Field::new("treatment_plan_item_id", Int),
-        Field::new("created_at", Timestamp),
-        Field::new("updated_at", Timestamp),
-    ],
+    INVOICE_ITEM_FIELDS,
     "Invoice lines (negative lines are discounts, imported balances, refunds)",
 )
 .with_cursor("updated_at")
@@ -166,7 +176,11 @@ const EXPLANATIONS: &[Field] = &[
     Field::new("user_id", Int),
 ];
 
-/// Payments (§5.8), with `explanations[]` as the child table `payments__explanations`.
+/// Payments (§5.8, B: the 18 fields and the 7 keys of `explanations[]` match a live pull),
+/// with `explanations[]` as the child table `payments__explanations`. `status` is one of
+/// `paid`, `unexplained`, `partially_explained` and `method` free Title-Case text ("Credit
+/// Card", "BACS"), both C+: kept as text, not enumerated. `deleted: true` rows are soft-deleted
+/// payments the list still serves.
 pub(crate) const PAYMENTS: Resource = Resource::list(
     "payments",
     "/v1/payments",

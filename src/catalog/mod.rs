@@ -5,11 +5,15 @@
 //! sinks read field types and PII tags, from which [`tables`] derives the Arrow schema of every
 //! table. The entries are grouped by subject in small files (`reference`, `organisation`,
 //! `patients`, `clinical`, `finance`, `schedule`); this file only assembles and looks them up.
-//! Field lists follow `docs/dentally-api.md` §5; decisions taken where the research is silent are
-//! written on each entry.
+//! Field lists follow `docs/dentally-api.md` §5 as regraded by `../shared/docs/api-evidence.md`
+//! §2; decisions taken where the research is silent are written on each entry, and every field
+//! carries its evidence grade (`schema NAME` shows it). A field whose type is a guess is declared
+//! so that any plausible value fits.
 
 mod clinical;
 mod describe;
+#[cfg(test)]
+mod evidence;
 mod finance;
 mod organisation;
 mod patients;

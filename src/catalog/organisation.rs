@@ -4,7 +4,7 @@
 //! person's: they are not tagged PII. Users and practitioners are people (staff): their names,
 //! emails, phones and photos are.
 
-use super::types::{Field, FieldType::*, Resource};
+use super::types::{Field, FieldType::*, Grade, Resource};
 
 /// One day of opening hours: local `HH:MM` times, kept as sent.
 const DAY_HOURS: &[Field] = &[
@@ -12,7 +12,8 @@ const DAY_HOURS: &[Field] = &[
     Field::new("close", TimeOfDay),
 ];
 
-/// `opening_hours`, keyed by capitalised day name; closed days are absent (their columns null).
+/// `opening_hours`, keyed by capitalised day name (B). Closed days are absent, not null
+/// objects (B): their columns are null either way.
 pub(crate) const OPENING_HOURS: &[Field] = &[
     Field::object("Monday", DAY_HOURS),
     Field::object("Tuesday", DAY_HOURS),
@@ -52,7 +53,8 @@ pub(crate) const PRACTICE: Resource = Resource::list(
 )
 .single("practice");
 
-/// Site fields (§5.4), shared by `sites` and the nested `practitioner.site`.
+/// Site fields (§5.4, B/C), shared by `sites` and the nested `practitioner.site`.
+/// `logo_url` comes from one mapping (C) and `start_date` is our guess (D).
 const SITE_FIELDS: &[Field] = &[
     Field::new("id", Guid),
     Field::new("name", Text),
@@ -66,8 +68,8 @@ const SITE_FIELDS: &[Field] = &[
     Field::new("phone_number", Text),
     Field::new("email_address", Text),
     Field::new("website", Text),
-    Field::new("logo_url", Text),
-    Field::new("start_date", Date),
+    Field::new("logo_url", Text).graded(Grade::C),
+    Field::new("start_date", Date).graded(Grade::D),
     Field::object("opening_hours", OPENING_HOURS),
 ];
 
@@ -80,8 +82,11 @@ pub(crate) const SITES: Resource = Resource::list(
     "The practice's sites (GUID ids) with addresses and opening hours",
 );
 
-/// Users (§2.4, B). `practice_id` was seen as a GUID or an integer: IdText. `title` is part of
-/// a person's name, so it is tagged with the name fields.
+/// Users (§2.4, B: the exact live key list). `practice_id` was seen as a GUID or an integer:
+/// IdText. `title` is part of a person's name, so it is tagged with the name fields. `role` is
+/// Title-Case text ("Dentist", "Receptionist", C+). The elements of `allowed_sites` are of
+/// unknown shape (D: site ids, or site objects): JSON text, which either fits, where a list of
+/// text would refuse objects.
 pub(crate) const USERS: Resource = Resource::list(
     "users",
     "/v1/users",
@@ -99,7 +104,7 @@ pub(crate) const USERS: Resource = Resource::list(
         Field::new("permission_level", Int),
         Field::new("site_id", Guid),
         Field::new("practice_id", IdText),
-        Field::new("allowed_sites", TextList),
+        Field::new("allowed_sites", Json).graded(Grade::D),
         Field::direct("image_url", Text),
         Field::new("import_id", Text),
         Field::new("last_login", Timestamp),
@@ -126,8 +131,10 @@ const PRACTITIONER_USER: &[Field] = &[
     Field::new("permission_level", Int),
 ];
 
-/// Practitioners (§5.3). `gdc_number` and `nhs_number` identify the clinician: Direct.
-/// `contract_targets` has no known shape: JSON text.
+/// Practitioners (§5.3, B: 14 scalars plus nested `user` and `site` match a live pull).
+/// `gdc_number` and `nhs_number` identify the clinician: Direct. `contract_targets` is an array
+/// of objects (C+): JSON text. The elements of `specialisms` are of unknown shape (D: names,
+/// or objects): JSON text, which either fits, where a list of text would refuse objects.
 pub(crate) const PRACTITIONERS: Resource = Resource::list(
     "practitioners",
     "/v1/practitioners",
@@ -144,7 +151,7 @@ pub(crate) const PRACTITIONERS: Resource = Resource::list(
         Field::new("uda_target", Decimal),
         Field::new("uoa_target", Decimal),
         Field::new("contract_targets", Json),
-        Field::new("specialisms", TextList),
+        Field::new("specialisms", Json).graded(Grade::D),
         Field::new("created_at", Timestamp),
         Field::new("updated_at", Timestamp),
         Field::object("user", PRACTITIONER_USER),

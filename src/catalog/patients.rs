@@ -6,12 +6,16 @@
 
 use super::types::{Field, FieldType::*, Grade, RangeFilter, Resource};
 
-/// Patients (§5.1). B-grade fields plus `family_id` from the DP-only "various" row (the rest of
-/// that row is skipped); `proof_of_identification` and `suspicious_identity` ("?" in §5.1) are
-/// taken as booleans. `acquisition_source_id` is integer-or-string: IdText. `custom_fields` and
-/// `metadata` have no fixed shape: JSON text. `ethnicity` is sensitive but does not identify
-/// anyone on its own: not tagged. `portal_registered` is deliberately absent (it lands in
-/// `_extra`).
+/// Patients (§5.1). B-grade fields plus `family_id` from the DP-only "various" row (C; the rest
+/// of that row is skipped). `acquisition_source_id` is integer-or-string: IdText.
+/// `custom_fields` and `metadata` have no fixed shape: JSON text. `ethnicity` is sensitive but
+/// does not identify anyone on its own: not tagged. `portal_registered` is deliberately absent
+/// (it lands in `_extra`).
+///
+/// `proof_of_identification` and `suspicious_identity` are names without a known type (D,
+/// api-evidence §2): declared as booleans, a text value (a document type, a reason) would not
+/// fit. They are JSON text, which every value fits (`true`, `"Passport"`), and tagged Direct
+/// because a text value may name or number an identity document or say why one is doubted.
 pub(crate) const PATIENTS: Resource = Resource::list(
     "patients",
     "/v1/patients",
@@ -67,12 +71,12 @@ pub(crate) const PATIENTS: Resource = Resource::list(
         Field::direct("emergency_contact_phone_country", Text),
         Field::direct("emergency_contact_phone_normalized", Text),
         Field::direct("emergency_contact_relationship", Text),
-        Field::new("proof_of_identification", Bool),
-        Field::new("suspicious_identity", Bool),
+        Field::direct("proof_of_identification", Json).graded(Grade::D),
+        Field::direct("suspicious_identity", Json).graded(Grade::D),
         Field::direct("image_url", Text),
         Field::new("custom_fields", Json),
         Field::new("metadata", Json),
-        Field::new("family_id", Int),
+        Field::new("family_id", Int).graded(Grade::C),
         Field::new("created_at", Timestamp),
         Field::new("updated_at", Timestamp),
     ],
@@ -155,26 +159,40 @@ pub(crate) const PATIENT_REFERRALS: Resource = Resource::list(
     Grade::D,
 )]);
 
-/// Recalls: real fields were not captured (§5.23, D); we use the AIH Bronze columns:
-/// `recall_date` a date, `interval_months` an integer, `notes` free text (Direct).
+/// Recalls (api-evidence §2): the field list of a third party's loader realigned "to Dentally
+/// API shape" (C+), `updated_at` seen live (B). There is no `created_at`. The loader keeps
+/// `id`, `appointment_id`, `workflow_stage_id` and the reminder ids as text, so they are
+/// IdText (numbers or strings both fit); `id` is a guess either way (D), and a GUID id must not
+/// reject every recall. `*_at` fields are taken as datetimes and `due_date`/`run_date` as
+/// dates, as named. Dentally deletes a recall when the patient reattends.
 pub(crate) const RECALLS: Resource = Resource::list(
     "recalls",
     "/v1/recalls",
     "recall:read",
     &[
-        Field::new("id", Int),
-        Field::new("patient_id", Int),
-        Field::new("practitioner_id", Int),
-        Field::new("site_id", Guid),
-        Field::new("recall_date", Date),
-        Field::new("recall_type", Text),
-        Field::new("interval_months", Int),
-        Field::new("status", Text),
-        Field::direct("notes", Text),
-        Field::new("created_at", Timestamp),
+        Field::new("id", IdText).graded(Grade::D),
+        Field::new("patient_id", Int).graded(Grade::CPlus),
+        Field::new("appointment_id", IdText).graded(Grade::CPlus),
+        Field::new("due_date", Date).graded(Grade::CPlus),
+        Field::new("recall_type", Text).graded(Grade::CPlus),
+        Field::new("recall_method", Text).graded(Grade::CPlus),
+        Field::new("status", Text).graded(Grade::CPlus),
+        Field::new("prebooked", Bool).graded(Grade::CPlus),
+        Field::new("first_reminder_sent_at", Timestamp).graded(Grade::CPlus),
+        Field::new("first_reminder_type", Text).graded(Grade::CPlus),
+        Field::new("second_reminder_sent_at", Timestamp).graded(Grade::CPlus),
+        Field::new("second_reminder_type", Text).graded(Grade::CPlus),
+        Field::new("last_reminded_at", Timestamp).graded(Grade::CPlus),
+        Field::new("latest_reminder_type", Text).graded(Grade::CPlus),
+        Field::new("times_contacted", Int).graded(Grade::CPlus),
+        Field::new("run_date", Date).graded(Grade::CPlus),
+        Field::new("workflow_status", Text).graded(Grade::CPlus),
+        Field::new("workflow_stage_id", IdText).graded(Grade::CPlus),
+        Field::new("first_reminder_id", IdText).graded(Grade::CPlus),
+        Field::new("second_reminder_id", IdText).graded(Grade::CPlus),
         Field::new("updated_at", Timestamp),
     ],
-    "Recall reminders due for patients",
+    "Recalls due for patients, with their reminders (deleted when the patient reattends)",
 )
 .with_cursor("updated_at")
 .with_ranges(&[RangeFilter::after_only(
@@ -183,24 +201,30 @@ pub(crate) const RECALLS: Resource = Resource::list(
     Grade::B,
 )]);
 
-/// Waiting lists: fields unknown (§5.23). We assume a patient waiting for a reason with a
-/// practitioner at a site; `priority` is Text because its values are unknown (numbers are kept
-/// as text); `notes` is free text about the patient (Direct). No cursor: `updated_after` was
-/// never seen on this list.
+/// Waiting lists: the list *definitions* a practice keeps (several named lists per site), not
+/// the patients on them (how entries are exposed is unknown). Fields from a third party's
+/// loader (C, api-evidence §2); its id is text there, so IdText. `default_*` are what a new
+/// entry starts with; `default_notes` is a template, not about a patient: not tagged. No
+/// cursor: `updated_after` was never seen on this list.
 pub(crate) const WAITING_LISTS: Resource = Resource::list(
     "waiting_lists",
     "/v1/waiting_lists",
     "waiting_list:read",
     &[
-        Field::new("id", Int),
-        Field::new("patient_id", Int),
-        Field::new("practitioner_id", Int),
-        Field::new("site_id", Guid),
-        Field::new("appointment_reason", Text),
-        Field::direct("notes", Text),
-        Field::new("priority", Text),
-        Field::new("created_at", Timestamp),
-        Field::new("updated_at", Timestamp),
+        Field::new("id", IdText).graded(Grade::C),
+        Field::new("name", Text).graded(Grade::C),
+        Field::new("site_id", Guid).graded(Grade::C),
+        Field::new("active", Bool).graded(Grade::C),
+        Field::new("default_appointment_reason", Text).graded(Grade::C),
+        Field::new("default_treatment_reason", Text).graded(Grade::C),
+        Field::new("default_notes", Text).graded(Grade::C),
+        Field::new("default_status", Text).graded(Grade::C),
+        Field::new("default_appointment_duration", Int).graded(Grade::C),
+        Field::new("default_treatment_duration", Int).graded(Grade::C),
+        Field::new("target_appointment_days", Int).graded(Grade::C),
+        Field::new("target_treatment_days", Int).graded(Grade::C),
+        Field::new("created_at", Timestamp).graded(Grade::C),
+        Field::new("updated_at", Timestamp).graded(Grade::C),
     ],
-    "Patients waiting for an earlier or cancelled slot",
+    "Waiting lists the practice keeps (names, sites, defaults and targets for new entries)",
 );

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use arrow::datatypes::{DataType, Field as ArrowField, Schema, SchemaRef, TimeUnit};
 
 use super::pii::PiiPolicy;
-use super::types::{Field, FieldKind, FieldType, Pii, Resource};
+use super::types::{Field, FieldKind, FieldType, Grade, Pii, Resource};
 
 /// Name of the column holding unknown fields as JSON text, last in every table.
 pub const EXTRA_COLUMN: &str = "_extra";
@@ -46,20 +46,28 @@ pub struct Column {
     pub ty: FieldType,
     /// The PII tag (inherited by all columns of a tagged object).
     pub pii: Pii,
+    /// The evidence grade: the least sure of the field's own and its enclosing objects' (a
+    /// B field inside a C+ embedded list is C+).
+    pub grade: Grade,
 }
 
 /// Leaf columns of a list of fields, in catalog order: objects are flattened recursively,
 /// children (arrays of objects) are skipped because they become tables of their own.
 pub fn columns(fields: &'static [Field]) -> Vec<Column> {
+    columns_within(fields, Grade::A)
+}
+
+/// [`columns`] of fields found inside a container graded `grade` (a child list).
+fn columns_within(fields: &'static [Field], grade: Grade) -> Vec<Column> {
     let mut out = Vec::new();
-    push_columns(fields, &mut Vec::new(), Pii::None, &mut out);
+    push_columns(fields, &mut Vec::new(), (Pii::None, grade), &mut out);
     out
 }
 
 fn push_columns(
     fields: &'static [Field],
     prefix: &mut Vec<&'static str>,
-    inherited: Pii,
+    (inherited, within): (Pii, Grade),
     out: &mut Vec<Column>,
 ) {
     for field in fields {
@@ -68,6 +76,7 @@ fn push_columns(
         } else {
             field.pii
         };
+        let grade = within.max(field.grade);
         prefix.push(field.name);
         match field.kind {
             FieldKind::Scalar(ty) => {
@@ -76,9 +85,10 @@ fn push_columns(
                     path: prefix.clone(),
                     ty,
                     pii,
+                    grade,
                 });
             }
-            FieldKind::Object(sub) => push_columns(sub, prefix, pii, out),
+            FieldKind::Object(sub) => push_columns(sub, prefix, (pii, grade), out),
             FieldKind::Children(_) => {}
         }
         prefix.pop();
@@ -135,12 +145,20 @@ pub(crate) fn layouts(resource: &'static Resource) -> Vec<Layout> {
     };
     for field in resource.fields {
         if let FieldKind::Children(sub) = field.kind {
+            let parent_key = format!("{}_id", resource.singular());
+            // An embedded element that repeats its parent's key (an invoice's items carry
+            // `invoice_id`) would give the table that column twice: the parent key column
+            // already holds it, so the element's copy is known but not written.
+            let columns = columns_within(sub, field.grade)
+                .into_iter()
+                .filter(|c| c.name != parent_key)
+                .collect();
             out.push(Layout {
                 name: format!("{}__{}", resource.name, field.name),
                 source: Some(field),
                 fields: sub,
-                parent_key: Some((format!("{}_id", resource.singular()), key_ty)),
-                columns: columns(sub),
+                parent_key: Some((parent_key, key_ty)),
+                columns,
             });
         }
     }

@@ -53,6 +53,11 @@ pub struct Field {
     pub kind: FieldKind,
     /// Whether the field is personal data.
     pub pii: Pii,
+    /// How sure we are that the API sends this field with this type (api-evidence.md §2).
+    /// Every constructor starts at [`Grade::B`], the grade of most field lists (fifteen
+    /// resources match a live third-party pull field for field); weaker fields say so with
+    /// [`Field::graded`].
+    pub grade: Grade,
 }
 
 /// The shape of a field.
@@ -216,6 +221,7 @@ impl Field {
             name,
             kind: FieldKind::Scalar(ty),
             pii: Pii::None,
+            grade: Grade::B,
         }
     }
 
@@ -225,6 +231,7 @@ impl Field {
             name,
             kind: FieldKind::Scalar(ty),
             pii: Pii::Direct,
+            grade: Grade::B,
         }
     }
 
@@ -234,6 +241,7 @@ impl Field {
             name,
             kind: FieldKind::Object(fields),
             pii: Pii::None,
+            grade: Grade::B,
         }
     }
 
@@ -243,6 +251,26 @@ impl Field {
             name,
             kind: FieldKind::Children(fields),
             pii: Pii::None,
+            grade: Grade::B,
+        }
+    }
+
+    /// The same field with another evidence grade (`Field::new("specialisms", Json)
+    /// .graded(Grade::D)`): where the evidence is weaker than B, or where the type is a guess.
+    #[must_use]
+    pub const fn graded(self, grade: Grade) -> Self {
+        Self { grade, ..self }
+    }
+
+    /// The least sure grade of this field and, for an object or a child list, of every field
+    /// below it.
+    pub fn least_sure(&self) -> Grade {
+        match self.kind {
+            FieldKind::Scalar(_) => self.grade,
+            FieldKind::Object(sub) | FieldKind::Children(sub) => sub
+                .iter()
+                .map(Field::least_sure)
+                .fold(self.grade, Grade::max),
         }
     }
 }
@@ -353,6 +381,14 @@ impl Resource {
     /// The catalog field with this JSON name, at the top level of the record.
     pub fn field(&self, name: &str) -> Option<&'static Field> {
         self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// The least sure evidence grade of any of the resource's fields (`resources` shows it).
+    pub fn least_sure_grade(&self) -> Grade {
+        self.fields
+            .iter()
+            .map(Field::least_sure)
+            .fold(Grade::A, Grade::max)
     }
 }
 

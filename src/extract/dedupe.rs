@@ -47,7 +47,7 @@ impl KeySet {
             return key.as_i64().map(|i| self.insert_int(i)).ok_or(MissingKey);
         }
         match key.as_str() {
-            Some(s) if !s.is_empty() => Ok(self.texts.insert(digest(&s))),
+            Some(s) if !s.is_empty() => Ok(self.insert_text(&s)),
             _ => Err(MissingKey),
         }
     }
@@ -57,9 +57,15 @@ impl KeySet {
         self.ints.insert(to_bits(key))
     }
 
-    /// Records a text key (when rebuilding the set from committed files).
+    /// Records a text key (when rebuilding the set from committed files). A key that is an
+    /// integer written out (`"100001"`) counts as that integer: an IdText key column (recall
+    /// ids) holds as text what the API sent as a number, and a resumed run must still see the
+    /// two as one key.
     pub fn insert_text(&mut self, key: &str) -> bool {
-        self.texts.insert(digest(key))
+        match key.parse::<i64>() {
+            Ok(i) if i.to_string() == key => self.insert_int(i),
+            _ => self.texts.insert(digest(key)),
+        }
     }
 
     /// Every key, ascending, when all are integers (`None` when any is text: only its digest is
@@ -142,5 +148,23 @@ mod tests {
         assert_eq!(k.ascending_ints(), Some(vec![i64::MIN, -3, 0, 5, i64::MAX]));
         k.insert_text("6f1c-a");
         assert_eq!(k.ascending_ints(), None, "text keys are digests");
+    }
+
+    #[test]
+    fn integers_written_as_text_are_the_same_key() {
+        let mut k = KeySet::default();
+        assert!(k.insert_text("100001"), "from a committed IdText column");
+        assert_eq!(
+            k.insert(Doc::from_value(&json!({"id": 100001})).root(), "id"),
+            Ok(false),
+            "the API sent it as a number"
+        );
+        assert_eq!(
+            k.insert(Doc::from_value(&json!({"id": "100001"})).root(), "id"),
+            Ok(false)
+        );
+        assert!(k.insert_text("0100001"), "leading zeros make another key");
+        assert!(k.insert_text("+5"));
+        assert_eq!(k.len(), 3);
     }
 }

@@ -214,18 +214,8 @@ pub(super) fn invoice(ov: &mut Overlay, w: &World, r: &Rng, j: u64, p: u64, t: i
     let lines = finance::lines(w, &head, n, |s| r.child("line", s));
     let amount: i64 = lines.iter().map(finance::Line::total).sum();
     let paid = r.chance("paid", 0.8).then_some(t + 300_000);
-    ov.tables
-        .entry("invoices")
-        .or_default()
-        .appended
-        .push(finance::render_invoice(
-            &wt,
-            &r.child("invoice", 0),
-            id,
-            &head,
-            &lines,
-            paid,
-        ));
+    let invoice = finance::render_invoice(&wt, &r.child("invoice", 0), id, &head, &lines, paid);
+    let mut embedded = Vec::with_capacity(lines.len());
     for (s, line) in lines.iter().enumerate() {
         let item_rng = r.child("item", s as u64);
         let mut item = finance::render_item(&wt, &item_rng, id, &head, line, s as u64);
@@ -239,8 +229,14 @@ pub(super) fn invoice(ov: &mut Overlay, w: &World, r: &Rng, j: u64, p: u64, t: i
             .unwrap_or(i64::MIN);
         let ms = (t + s as i64).max(after + 1);
         item["id"] = json!(fmt::guid_v7(ms, item_rng.bits("id")));
+        embedded.push(item.clone());
         items.appended.push(item);
     }
+    ov.tables
+        .entry("invoices")
+        .or_default()
+        .appended
+        .push(finance::with_items(invoice, embedded));
     if let Some(taken) = paid {
         let k = index_len(ov, w, "payments");
         let payment = payments::render_payment(

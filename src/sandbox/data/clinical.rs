@@ -1,15 +1,17 @@
-//! Records hanging off patients and plans: recalls, NHS claims, referrals, waiting lists.
+//! Records hanging off patients and plans: recalls, NHS claims, referrals, and the waiting
+//! lists a practice keeps.
 //!
-//! Each is spread over the last two years and mapped onto patients (or plans) in order, so a
-//! record never predates its patient. Their field lists are partly the catalog's assumptions
-//! (recalls, waiting lists); the values are plausible for a UK NHS/private mixed practice.
+//! Each patient record is spread over the last two years and mapped onto patients (or plans)
+//! in order, so a record never predates its patient. The shapes follow the evidence of the
+//! live API (`../shared/docs/api-evidence.md` §2); the values are plausible for a UK
+//! NHS/private mixed practice.
 
-use chrono::Months;
+use chrono::{Duration, Months};
 use serde_json::{Value, json};
 
 use super::organisation::{self, practitioner_id, user_id};
 use super::rng::Rng;
-use super::timeline::{DAY_MS, local_date, updated_after};
+use super::timeline::{DAY_MS, local_date, local_ms, updated_after};
 use super::{World, fmt, ids, patients, plans, vocab};
 
 /// `(created, updated, rng)` of record `i` of `n` of `resource` for patient `j`.
@@ -47,46 +49,81 @@ pub(crate) fn referral_patient_id(w: &World, i: u64) -> i64 {
     patients::patient_id(spread_over(i, w.counts.referrals, w.counts.patients))
 }
 
-/// `/v1/recalls` record `i`.
+/// The reminders sent for a recall: `(sent at, type)` of the first and the second.
+type Reminders = (Option<(i64, &'static str)>, Option<(i64, &'static str)>);
+
+/// `/v1/recalls` record `i`, in the live shape: due date, method, the reminder workflow and
+/// `updated_at`, but no `created_at`. A recall is set at a visit (`set`, never sent) and due
+/// some months later; unless an appointment is already booked for it, a first reminder goes
+/// out four weeks before the due date and often a second two weeks after that.
 pub(crate) fn recall(w: &World, i: u64) -> Value {
     let n = w.counts.recalls;
     let j = spread_over(i, n, w.counts.patients);
-    let (created, updated, r) = stamps(w, "recalls", i, n, j);
+    let (set, updated, r) = stamps(w, "recalls", i, n, j);
     let hygiene = r.chance("hygiene", 0.35);
-    let p = if hygiene {
-        organisation::hygienist(w, &r, "who")
-    } else {
-        None
-    }
-    .unwrap_or_else(|| patients::dentist(w, j));
     let months: u32 = if hygiene {
         6
     } else {
         *r.pick("interval", &[6, 6, 12, 24])
     };
-    let due = local_date(created)
+    let due = local_date(set)
         .checked_add_months(Months::new(months))
         .unwrap_or(w.today);
-    let status = if due < w.today {
-        *r.weighted(
-            "past",
-            &[("Completed", 70), ("Overdue", 20), ("Booked", 10)],
-        )
+    let prebooked = r.chance("prebooked", 0.2);
+    let method = *r.pick("method", &["SMS", "Email", "Letter"]);
+    let (first, second): Reminders = if prebooked {
+        (None, None)
     } else {
-        *r.weighted("future", &[("Pending", 60), ("Sent", 30), ("Booked", 10)])
+        let first = local_ms(
+            due - Duration::days(28),
+            9 * 60 + r.range("first.minute", 0, 480) as u32,
+        );
+        let second = first + 14 * DAY_MS + r.range("second.ms", 0, DAY_MS / 2);
+        let second_type = *r.pick("second.type", &["SMS", "Email", "Letter", "Phone"]);
+        (
+            (first < w.now).then_some((first, method)),
+            (second < w.now && !r.chance("answered", 0.4)).then_some((second, second_type)),
+        )
     };
+    let last = second.or(first);
+    let contacted = i64::from(first.is_some()) + i64::from(second.is_some());
+    let status = if prebooked {
+        "Booked"
+    } else if due < w.today {
+        "Overdue"
+    } else if last.is_some() {
+        "Reminded"
+    } else {
+        "Pending"
+    };
+    let workflow = match (prebooked, contacted) {
+        (true, _) => "Complete",
+        (false, 0) => "Not started",
+        _ => "In progress",
+    };
+    let reminder_id = |k: i64| ids::REMINDERS + 2 * i as i64 + k;
     json!({
         "id": ids::RECALLS + i as i64,
         "patient_id": patients::patient_id(j),
-        "practitioner_id": practitioner_id(p),
-        "site_id": organisation::site_id(w, patients::site(w, j)),
-        "recall_date": fmt::date(due),
+        "appointment_id": if prebooked { json!(ids::APPOINTMENTS + r.below("appointment", w.counts.appointments) as i64) } else { Value::Null },
+        "due_date": fmt::date(due),
         "recall_type": if hygiene { "Hygienist" } else { "Dentist" },
-        "interval_months": months,
+        "recall_method": method,
         "status": status,
-        "notes": if r.chance("notes", 0.05) { json!("Prefers text reminders") } else { Value::Null },
-        "created_at": fmt::timestamp(created),
-        "updated_at": fmt::timestamp(updated),
+        "prebooked": prebooked,
+        "first_reminder_sent_at": first.map(|(t, _)| fmt::timestamp(t)),
+        "first_reminder_type": first.map(|(_, kind)| kind),
+        "second_reminder_sent_at": second.map(|(t, _)| fmt::timestamp(t)),
+        "second_reminder_type": second.map(|(_, kind)| kind),
+        "last_reminded_at": last.map(|(t, _)| fmt::timestamp(t)),
+        "latest_reminder_type": last.map(|(_, kind)| kind),
+        "times_contacted": contacted,
+        "run_date": last.map(|(t, _)| fmt::date(local_date(t))),
+        "workflow_status": workflow,
+        "workflow_stage_id": (contacted > 0).then_some(contacted),
+        "first_reminder_id": first.map(|_| reminder_id(0)),
+        "second_reminder_id": second.map(|_| reminder_id(1)),
+        "updated_at": fmt::timestamp(last.map_or(updated, |(t, _)| t.max(updated))),
     })
 }
 
@@ -137,7 +174,7 @@ pub(crate) fn nhs_claim(w: &World, i: u64) -> Value {
         "claim_status": status,
         "status_comments": match status { "Rejected" => json!("Patient details incomplete"), "Error" => json!("Invalid exemption evidence"), _ => Value::Null },
         "sequence_number": format!("{:06}", r.below("seq", 1_000_000)),
-        "continuation_part_number": if r.chance("continuation", 0.05) { json!(2) } else { Value::Null },
+        "continuation_part_number": if r.chance("continuation", 0.05) { json!("2") } else { Value::Null },
         "approval_date": approved.map(|t| fmt::date(local_date(t))),
         "submitted_date": submitted.map(|t| fmt::date(local_date(t))),
         "awarded_uda": if approved.is_some() { fmt::decimal(uda, 4) } else { fmt::decimal(0, 4) },
@@ -183,22 +220,47 @@ pub(crate) fn referral(w: &World, i: u64) -> Value {
     })
 }
 
-/// `/v1/waiting_lists` record `i`: recent requests for an earlier slot.
+/// The lists a practice keeps, with the reason a new entry starts with and its target wait in
+/// days (appointment, treatment).
+const WAITING_LISTS: &[(&str, &str, i64, i64)] = &[
+    ("Cancellation list", "Exam", 14, 60),
+    ("Hygiene waiting list", "Scale & Polish", 28, 90),
+    ("NHS waiting list", "Exam", 90, 180),
+    ("Orthodontic assessment", "Consultation", 60, 365),
+];
+
+/// `/v1/waiting_lists` record `i`: a list definition of site `i mod sites`, set up with the
+/// practice (the patients on a list are not exposed by this endpoint).
 pub(crate) fn waiting_list(w: &World, i: u64) -> Value {
     let r = w.rng("waiting_lists", i);
-    let j = patients::pick_existing(w, &r, "patient", w.now);
-    let created = (w.now - r.range("age", DAY_MS, 90 * DAY_MS))
-        .max(patients::created(w, j) + 3_600_000)
-        .min(w.now - 60_000);
-    let (reason, _) = *r.pick("reason", vocab::APPOINTMENT_REASONS);
+    let site = i % w.counts.sites;
+    let k = i / w.counts.sites;
+    let (name, reason, appointment_days, treatment_days) =
+        WAITING_LISTS[(k % WAITING_LISTS.len() as u64) as usize];
+    let name = if k < WAITING_LISTS.len() as u64 {
+        name.to_string()
+    } else {
+        format!("{name} {}", k / WAITING_LISTS.len() as u64 + 1)
+    };
+    let created = w.setup.spread(i, w.counts.waiting_lists, &r, "created");
+    let duration = vocab::APPOINTMENT_REASONS
+        .iter()
+        .find(|(listed, _)| *listed == reason)
+        .map_or(30, |(_, minutes)| *minutes);
+    let treatment = r.chance("treatment", 0.5);
     json!({
         "id": ids::WAITING_LISTS + i as i64,
-        "patient_id": patients::patient_id(j),
-        "practitioner_id": practitioner_id(patients::dentist(w, j)),
-        "site_id": organisation::site_id(w, patients::site(w, j)),
-        "appointment_reason": reason,
-        "notes": if r.chance("notes", 0.4) { json!(*r.pick("notes.v", &["Can come at short notice", "Mornings only", "Not Fridays"])) } else { Value::Null },
-        "priority": r.weighted("priority", &[("Normal", 70), ("High", 20), ("Low", 10)]),
+        "name": name,
+        "site_id": organisation::site_id(w, site),
+        "active": !r.chance("inactive", 0.15),
+        "default_appointment_reason": reason,
+        "default_treatment_reason": if treatment { json!("Treatment plan") } else { Value::Null },
+        "default_notes": if r.chance("notes", 0.3) { json!("Offer short-notice slots first") } else { Value::Null },
+        "default_status": "Waiting",
+        "default_appointment_duration": duration,
+        "default_treatment_duration": if treatment { json!(60) } else { Value::Null },
+        "target_appointment_days": appointment_days,
+        "target_treatment_days": treatment_days,
         "created_at": fmt::timestamp(created),
         "updated_at": fmt::timestamp(updated_after(&r, created, w.now)),
     })

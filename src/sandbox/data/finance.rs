@@ -2,7 +2,8 @@
 //!
 //! Invoices are spread over the last two years; pairs of invoices share four items (so each has
 //! one to three and item `k` finds its invoice in O(1)), and the invoice amount is always the
-//! sum of its items' `total_price`. Items include the quirks the ETL must survive: negative
+//! sum of its items' `total_price`. Invoices embed their items (`invoice_items[]`), exactly as
+//! `/v1/invoice_items` serves them. Items include the quirks the ETL must survive: negative
 //! "Discount" lines, imported balances with no practitioner, sundry ids sent as strings.
 //! An invoice is `paid` exactly when some payment explains it.
 
@@ -198,16 +199,36 @@ pub(crate) fn invoice_lines(w: &World, i: u64, head: &InvoiceHead) -> (u64, Vec<
     )
 }
 
-/// `/v1/invoices` record `i`.
+/// `/v1/invoices` record `i`, with its items embedded as `/v1/invoice_items` serves them.
 pub(crate) fn invoice(w: &World, i: u64) -> Value {
     let h = head(w, i);
-    let (_, lines) = invoice_lines(w, i, &h);
+    let (first, lines) = invoice_lines(w, i, &h);
     let paid_on = payment_of(w, i).map(|p| paid_at(w, p));
-    render_invoice(w, &w.rng("invoices", i), invoice_id(i), &h, &lines, paid_on)
+    let items = lines
+        .iter()
+        .enumerate()
+        .map(|(s, line)| {
+            let r = w.rng("invoice_items", first + s as u64);
+            render_item(w, &r, invoice_id(i), &h, line, s as u64)
+        })
+        .collect();
+    with_items(
+        render_invoice(w, &w.rng("invoices", i), invoice_id(i), &h, &lines, paid_on),
+        items,
+    )
 }
 
-/// An invoice from its head and lines; `paid_on` is the settling payment's time (also used by
-/// `advance`).
+/// `invoice` with its rendered items embedded (list rows of the live API carry them as
+/// `invoice_items[]`; also used by `advance`).
+pub(crate) fn with_items(mut invoice: Value, items: Vec<Value>) -> Value {
+    if let Value::Object(map) = &mut invoice {
+        map.insert("invoice_items".into(), Value::Array(items));
+    }
+    invoice
+}
+
+/// An invoice from its head and lines, without its items (see [`with_items`]); `paid_on` is
+/// the settling payment's time (also used by `advance`).
 pub(crate) fn render_invoice(
     w: &World,
     r: &Rng,

@@ -69,6 +69,8 @@ pub(crate) mod ids {
     pub(crate) const TREATMENT_PLANS: i64 = 700_001;
     pub(crate) const TREATMENT_PLAN_ITEMS: i64 = 9_000_001;
     pub(crate) const RECALLS: i64 = 100_001;
+    /// Reminders sent for recalls (two ids per recall; only referenced, never listed).
+    pub(crate) const REMINDERS: i64 = 7_000_001;
     pub(crate) const NHS_CLAIMS: i64 = 60_001;
     pub(crate) const PATIENT_REFERRALS: i64 = 5_001;
     pub(crate) const ROTA: i64 = 1_200_001;
@@ -126,7 +128,7 @@ impl Counts {
             cancellation_reasons: n(6.0),
             appointment_reasons: n(10.0),
             custom_fields: n(3.0),
-            waiting_lists: n(20.0),
+            waiting_lists: n(4.0),
             patients: n(1_000.0),
             appointments: n(3_000.0),
             treatment_appointments: n(2_000.0),

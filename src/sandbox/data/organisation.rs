@@ -23,13 +23,14 @@ const SUFFIXES: &[&str] = &[
 const COLOURS: &[&str] = &[
     "#4A90E2", "#50E3C2", "#F5A623", "#D0021B", "#7ED321", "#9013FE", "#BD10E0", "#417505",
 ];
+/// Roles of staff who are not clinicians, Title-Case as the live API writes them.
 const STAFF_ROLES: &[&str] = &[
-    "receptionist",
-    "nurse",
-    "nurse",
-    "practice_manager",
-    "receptionist",
-    "treatment_coordinator",
+    "Receptionist",
+    "Nurse",
+    "Nurse",
+    "Practice Manager",
+    "Receptionist",
+    "Treatment Coordinator",
 ];
 
 /// The practice's own town `(town, county, postcode area)`.
@@ -55,9 +56,9 @@ fn slug(name: &str) -> String {
     name.to_lowercase().replace(' ', "-")
 }
 
-/// Weekday opening hours; `saturday` adds a Saturday morning, `sunday_null` lists Sunday with
-/// null times (the practice object lists all seven days; sites omit closed days).
-fn opening_hours(open: &str, close: &str, saturday: bool, sunday_null: bool) -> Value {
+/// Weekday opening hours, plus a Saturday morning when `saturday`. Closed days are absent, as
+/// on the live API (not listed with null times).
+fn opening_hours(open: &str, close: &str, saturday: bool) -> Value {
     let mut hours = serde_json::Map::new();
     for day in ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"] {
         hours.insert(day.into(), json!({"open": open, "close": close}));
@@ -67,11 +68,6 @@ fn opening_hours(open: &str, close: &str, saturday: bool, sunday_null: bool) -> 
             "Saturday".into(),
             json!({"open": "09:00", "close": "13:00"}),
         );
-    } else if sunday_null {
-        hours.insert("Saturday".into(), json!({"open": null, "close": null}));
-    }
-    if sunday_null {
-        hours.insert("Sunday".into(), json!({"open": null, "close": null}));
     }
     Value::Object(hours)
 }
@@ -100,7 +96,7 @@ pub(crate) fn practice(w: &World, _i: u64) -> Value {
         "medical_history_expiry_days": 365,
         "custom_patient_field_label_1": "Preferred pronouns",
         "custom_patient_field_label_2": null,
-        "opening_hours": opening_hours("08:00", "18:00", true, true),
+        "opening_hours": opening_hours("08:00", "18:00", true),
     })
 }
 
@@ -142,9 +138,9 @@ pub(crate) fn site(w: &World, s: u64) -> Value {
         "logo_url": null,
         "start_date": fmt::date(super::timeline::local_date(created)),
         "opening_hours": if s.is_multiple_of(2) {
-            opening_hours("08:00", "18:00", s == 0, false)
+            opening_hours("08:00", "18:00", s == 0)
         } else {
-            opening_hours("08:30", "17:30", false, false)
+            opening_hours("08:30", "17:30", false)
         },
     })
 }
@@ -191,9 +187,9 @@ pub(crate) fn practitioner_name(w: &World, p: u64) -> String {
 fn user_role(w: &World, u: u64) -> &'static str {
     if u < w.counts.practitioners {
         if is_hygienist(u) {
-            "hygienist"
+            "Hygienist"
         } else {
-            "dentist"
+            "Dentist"
         }
     } else {
         STAFF_ROLES[w.rng("users", u).below("role", STAFF_ROLES.len() as u64) as usize]
@@ -202,7 +198,7 @@ fn user_role(w: &World, u: u64) -> &'static str {
 
 fn permission_level(w: &World, u: u64) -> i64 {
     let role = user_role(w, u);
-    if u == 0 || role == "practice_manager" {
+    if u == 0 || role == "Practice Manager" {
         4
     } else if u >= w.counts.practitioners && w.rng("users", u).chance("deactivated", 0.12) {
         0
@@ -223,16 +219,28 @@ pub(crate) fn user(w: &World, u: u64) -> Value {
         &w.history
     };
     let created = cal.spread(u, w.counts.users, &r, "created");
-    let allowed: Vec<String> = if level == 4 {
-        (0..w.counts.sites).map(|s| site_id(w, s)).collect()
+    let allowed: Vec<u64> = if level == 4 {
+        (0..w.counts.sites).collect()
     } else {
-        vec![site_id(w, site)]
+        vec![site]
     };
+    // The shape of `allowed_sites` is unknown (the catalog takes any JSON): most users list
+    // site ids, some list site objects, so a run proves both fit.
+    let allowed: Vec<Value> = allowed
+        .into_iter()
+        .map(|s| {
+            if u % 4 == 3 {
+                json!({"id": site_id(w, s), "name": self::site(w, s)["name"]})
+            } else {
+                json!(site_id(w, s))
+            }
+        })
+        .collect();
     let last_login = (level > 0).then(|| w.now - r.range("login", 60_000, 20 * DAY_MS));
     json!({
         "id": user_id(u),
         "uuid": fmt::guid_v4(r.bits("uuid.hi"), r.bits("uuid.lo")),
-        "title": if user_role(w, u) == "dentist" { "Dr" } else { title },
+        "title": if user_role(w, u) == "Dentist" { "Dr" } else { title },
         "first_name": first,
         "middle_name": if r.chance("middle", 0.2) { json!(*r.pick("middle.name", names::FEMALE)) } else { Value::Null },
         "last_name": last,
@@ -264,11 +272,14 @@ pub(crate) fn practitioner(w: &World, p: u64) -> Value {
     } else {
         r.range("uda", 30, 80) * 100
     };
-    let specialisms: Vec<&str> = match r.below("spec", 8) {
-        0 => vec!["Orthodontics"],
-        1 => vec!["Endodontics"],
-        2 => vec!["Implants", "Periodontics"],
-        _ => vec![],
+    // The element shape of `specialisms` is unknown (the catalog takes any JSON): names for
+    // some practitioners, objects for others, so a run proves both fit.
+    let specialisms = match r.below("spec", 8) {
+        0 => json!(["Orthodontics"]),
+        1 => json!([{"id": 2, "name": "Endodontics"}]),
+        2 => json!(["Implants", "Periodontics"]),
+        3 => json!([{"id": 5, "name": "Implants"}, {"id": 7, "name": "Periodontics"}]),
+        _ => json!([]),
     };
     let targets = if hygienist {
         json!([])
@@ -295,8 +306,9 @@ pub(crate) fn practitioner(w: &World, p: u64) -> Value {
     })
 }
 
-/// `/v1/rooms`.
+/// `/v1/rooms`: the rooms of each site, in calendar order, set up with the practice.
 pub(crate) fn room(w: &World, i: u64) -> Value {
+    let r = w.rng("rooms", i);
     let site = i % w.counts.sites;
     let n = i / w.counts.sites + 1;
     let name = if n == 3 {
@@ -304,7 +316,17 @@ pub(crate) fn room(w: &World, i: u64) -> Value {
     } else {
         format!("Surgery {n}")
     };
-    json!({"id": ids::ROOMS + i as i64, "name": name, "site_id": site_id(w, site)})
+    let created = w.setup.spread(i, w.counts.rooms, &r, "created");
+    json!({
+        "id": ids::ROOMS + i as i64,
+        "name": name,
+        "site_id": site_id(w, site),
+        "colour": r.pick("colour", COLOURS),
+        "calendar_position": n,
+        "created_at": fmt::timestamp(created),
+        "updated_at": fmt::timestamp(updated_after(&r, created, w.now)),
+        "practice_id": practice_id(w),
+    })
 }
 
 #[cfg(test)]
@@ -321,6 +343,6 @@ mod tests {
             assert!(is_hygienist(hygienist(&w, &r, "h").unwrap()));
         }
         assert_eq!(user(&w, 0)["permission_level"], 4);
-        assert_eq!(user(&w, 0)["role"], "dentist");
+        assert_eq!(user(&w, 0)["role"], "Dentist");
     }
 }

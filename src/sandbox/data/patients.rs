@@ -191,8 +191,8 @@ pub(crate) fn build(w: &World, j: u64, created: i64) -> Value {
         "emergency_contact_phone_country": if emergency { json!("GB") } else { Value::Null },
         "emergency_contact_phone_normalized": if emergency { json!(format!("+44{}", ec_phone[1..].replace(' ', ""))) } else { Value::Null },
         "emergency_contact_relationship": if emergency { json!(*r.pick("ec.rel", &["Spouse", "Parent", "Partner", "Son", "Daughter", "Friend"])) } else { Value::Null },
-        "proof_of_identification": r.chance("poi", 0.3),
-        "suspicious_identity": false,
+        "proof_of_identification": proof_of_identification(&r),
+        "suspicious_identity": if r.chance("suspicious", 0.01) { json!("Address does not match ID") } else { json!(false) },
         "image_url": null,
         "custom_fields": if r.chance("custom", 0.2) { json!([{"label": "Preferred pronouns", "value": if female { "she/her" } else { "he/him" }}]) } else { json!([]) },
         "metadata": if r.chance("meta", 0.1) { json!({"legacy_id": format!("SOE{}", r.range("legacy", 10_000, 99_999))}) } else { json!({}) },
@@ -205,6 +205,18 @@ pub(crate) fn build(w: &World, j: u64, created: i64) -> Value {
         head.extend(tail);
     }
     record
+}
+
+/// What the API sends for `proof_of_identification` is unknown (the catalog takes any JSON):
+/// mostly a flag, sometimes the kind of document seen, so a run proves both fit.
+fn proof_of_identification(r: &Rng) -> Value {
+    if !r.chance("poi", 0.3) {
+        json!(false)
+    } else if r.chance("poi.text", 0.4) {
+        json!(*r.pick("poi.kind", &["Passport", "Driving licence", "Utility bill"]))
+    } else {
+        json!(true)
+    }
 }
 
 fn date_between(r: &Rng, field: &str, from: NaiveDate, to: NaiveDate) -> Option<String> {

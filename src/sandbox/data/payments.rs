@@ -99,10 +99,12 @@ pub(crate) fn render_payment(
     } else {
         0
     };
+    // Free Title-Case text on the live API, not an enumeration.
     let method = *r.weighted(
         "method",
         &[
-            ("Card", 60),
+            ("Debit Card", 35),
+            ("Credit Card", 25),
             ("Cash", 10),
             ("BACS", 10),
             ("Direct Debit", 8),
@@ -110,6 +112,13 @@ pub(crate) fn render_payment(
             ("Finance", 2),
         ],
     );
+    // The live vocabulary is `paid`, `partially_explained` and `unexplained`; every payment
+    // here settles an invoice, so none is wholly unexplained.
+    let status = if extra == 0 {
+        "paid"
+    } else {
+        "partially_explained"
+    };
     let reference = format!("PAY-{id}");
     let explanations: Vec<Value> = invoices
         .iter()
@@ -139,8 +148,8 @@ pub(crate) fn render_payment(
         "dated_on": fmt::date(local_date(taken)),
         "method": method,
         "reference": reference,
-        "status": "Complete",
-        "transaction_number": if method == "Card" { json!(format!("TXN{:010}", r.below("txn", 10_000_000_000))) } else { Value::Null },
+        "status": status,
+        "transaction_number": if method.ends_with("Card") { json!(format!("TXN{:010}", r.below("txn", 10_000_000_000))) } else { Value::Null },
         "deleted": r.chance("deleted", 0.01),
         "fully_explained": extra == 0,
         "created_at": fmt::timestamp(taken),

@@ -77,15 +77,15 @@ const TREATMENT_DEFS: &[TreatmentDef] = &[
     t!("MG", "Sports mouthguard", "Mouthguard", 7, "Arch", "", "", 20, 9000, "Cosmetic"),
 ];
 
-const CATEGORIES: &[(&str, &str)] = &[
-    ("Examinations", "Check-ups and consultations"),
-    ("Radiographs", "X-rays"),
-    ("Hygiene & Prevention", "Hygiene visits, sealants, fluoride"),
-    ("Restorative", "Fillings"),
-    ("Endodontics", "Root canal treatment"),
-    ("Prosthodontics", "Crowns, bridges, dentures"),
-    ("Oral Surgery", "Extractions and emergencies"),
-    ("Cosmetic", "Whitening, aligners, implants"),
+const CATEGORIES: &[&str] = &[
+    "Examinations",
+    "Radiographs",
+    "Hygiene & Prevention",
+    "Restorative",
+    "Endodontics",
+    "Prosthodontics",
+    "Oral Surgery",
+    "Cosmetic",
 ];
 
 /// `(name, patient-friendly name, monthly fee in pence, NHS?)`.
@@ -186,14 +186,11 @@ pub(crate) fn treatment(w: &World, t: u64) -> Value {
     })
 }
 
-/// `/v1/treatment_categories`.
+/// `/v1/treatment_categories`: just an id and a name, as the live API sends them.
 pub(crate) fn category(_w: &World, c: u64) -> Value {
-    let (name, description) = CATEGORIES[(c % CATEGORIES.len() as u64) as usize];
     json!({
         "id": ids::TREATMENT_CATEGORIES + c as i64,
-        "name": name,
-        "description": description,
-        "display_order": c as i64 + 1,
+        "name": CATEGORIES[(c % CATEGORIES.len() as u64) as usize],
     })
 }
 

@@ -4,7 +4,9 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use dentally_etl::catalog::{self, FieldKind, FieldType};
+use dentally_etl::catalog::{self, FieldKind, FieldType, PiiPolicy};
+use dentally_etl::flatten::Flattener;
+use dentally_etl::json::Doc;
 use dentally_etl::sandbox::{self, SandboxConfig};
 use serde_json::Value;
 
@@ -19,6 +21,7 @@ fn fits(ty: FieldType, v: &Value) -> bool {
         (FieldType::IdText, v) => v.is_i64() || v.is_string(),
         (FieldType::Bool, v) => v.is_boolean(),
         (FieldType::TextList, Value::Array(a)) => a.iter().all(Value::is_string),
+        (FieldType::Decimal, Value::Number(_)) => true,
         (FieldType::Money | FieldType::Decimal, Value::String(s)) => s
             .trim_start_matches('-')
             .split_once('.')
@@ -134,6 +137,141 @@ async fn every_record_has_exactly_the_catalog_fields() {
     }
     problems.truncate(30);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Every record the sandbox serves, the lenient values included (text in
+/// `proof_of_identification`, objects in `specialisms` and `allowed_sites`), flattens whole:
+/// no reject, and no field outside the catalog but the deliberate `portal_registered`.
+#[tokio::test]
+async fn every_record_flattens_without_rejects() {
+    let api = Api::start(small()).await;
+    api.sandbox.advance(1).await;
+    for resource in catalog::all() {
+        let records = api.sandbox.truth(1, resource.name);
+        let docs: Vec<Doc> = records.iter().map(Doc::from_value).collect();
+        let mut flattener = Flattener::new(resource, PiiPolicy::Keep);
+        let page = flattener.flatten(docs.iter().map(Doc::root));
+        assert!(
+            page.rejects.is_empty(),
+            "{}: {:?}",
+            resource.name,
+            page.rejects.first()
+        );
+        let expected: BTreeSet<String> = if resource.name == "patients" {
+            BTreeSet::from(["portal_registered".to_string()])
+        } else {
+            BTreeSet::new()
+        };
+        assert_eq!(page.unknown_fields, expected, "{}", resource.name);
+        let main = &page.tables[0].1;
+        assert_eq!(main.num_rows(), records.len(), "{}", resource.name);
+    }
+}
+
+/// The shapes the evidence review found (api-evidence.md §2), as the sandbox serves them.
+#[tokio::test]
+async fn shapes_follow_the_evidence() {
+    let api = Api::start(SandboxConfig {
+        scale: 1.0,
+        ..small()
+    })
+    .await;
+    let practice = api.get("/v1/practice").await.json();
+    let hours = practice["practice"]["opening_hours"].as_object().unwrap();
+    assert!(!hours.contains_key("Sunday"), "closed days are absent");
+    assert!(hours.values().all(|d| d["open"].is_string()), "{hours:?}");
+
+    let users = api.sandbox.truth(1, "users");
+    let roles: BTreeSet<&str> = users.iter().map(|u| u["role"].as_str().unwrap()).collect();
+    assert!(
+        roles.contains("Dentist") && roles.contains("Receptionist"),
+        "{roles:?}"
+    );
+    assert!(
+        roles
+            .iter()
+            .all(|r| r.starts_with(|c: char| c.is_ascii_uppercase()))
+    );
+    let site_shapes = |pred: fn(&Value) -> bool| {
+        users
+            .iter()
+            .flat_map(|u| u["allowed_sites"].as_array().unwrap())
+            .any(pred)
+    };
+    assert!(site_shapes(Value::is_string) && site_shapes(Value::is_object));
+
+    let specialisms: Vec<Value> = api
+        .sandbox
+        .truth(1, "practitioners")
+        .iter()
+        .flat_map(|p| p["specialisms"].as_array().unwrap().clone())
+        .collect();
+    assert!(specialisms.iter().any(Value::is_string));
+    assert!(specialisms.iter().any(|s| s["name"].is_string()));
+
+    let patients = api.sandbox.truth(1, "patients");
+    let proofs: BTreeSet<String> = patients
+        .iter()
+        .map(|p| p["proof_of_identification"].to_string())
+        .collect();
+    assert!(proofs.contains("true") && proofs.contains("false"));
+    assert!(proofs.contains("\"Passport\""), "{proofs:?}");
+
+    let payments = api.sandbox.truth(1, "payments");
+    let statuses: BTreeSet<&str> = payments
+        .iter()
+        .map(|p| p["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, BTreeSet::from(["paid", "partially_explained"]));
+    let methods: BTreeSet<&str> = payments
+        .iter()
+        .map(|p| p["method"].as_str().unwrap())
+        .collect();
+    for m in ["Credit Card", "Debit Card", "Cash", "BACS"] {
+        assert!(methods.contains(m), "{m} in {methods:?}");
+    }
+    assert!(
+        payments.iter().any(|p| p["deleted"] == true),
+        "soft-deleted payments"
+    );
+
+    let page = api.get("/v1/invoices?per_page=20").await.rows("invoices");
+    for invoice in &page {
+        let embedded = invoice["invoice_items"].as_array().unwrap();
+        assert!(!embedded.is_empty());
+        let listed = api
+            .get(&format!("/v1/invoice_items?invoice_id={}", invoice["id"]))
+            .await
+            .rows("invoice_items");
+        assert_eq!(embedded, &listed, "invoice {}", invoice["id"]);
+    }
+
+    let recalls = api.sandbox.truth(1, "recalls");
+    assert!(
+        recalls
+            .iter()
+            .all(|r| r["due_date"].is_string() && r.get("created_at").is_none())
+    );
+    assert!(recalls.iter().any(|r| r["times_contacted"] == 2));
+    assert!(
+        recalls
+            .iter()
+            .any(|r| r["prebooked"] == true && r["appointment_id"].is_i64())
+    );
+    let lists = api.sandbox.truth(1, "waiting_lists");
+    assert!(
+        lists
+            .iter()
+            .all(|l| l["name"].is_string() && l.get("patient_id").is_none())
+    );
+    let rooms = api.sandbox.truth(1, "rooms");
+    assert!(
+        rooms
+            .iter()
+            .all(|r| r["practice_id"] == practice["practice"]["id"])
+    );
+    let categories = api.sandbox.truth(1, "treatment_categories");
+    assert!(categories.iter().all(|c| c.as_object().unwrap().len() == 2));
 }
 
 #[tokio::test]
