@@ -1,6 +1,6 @@
 //! Extraction: from a selected resource to a stream of pages of new records.
 //!
-//! A resource is read as one or more [`Slice`]s (month windows, per-treatment lists), each paged
+//! A resource is read as one or more [`Slice`]s (date windows, per-treatment lists), each paged
 //! by [`SliceReader`]. Pages go to the caller through a bounded channel, so memory holds at most a
 //! few pages whatever the table's size, and the network keeps working while the caller writes.
 
@@ -13,7 +13,10 @@ use tokio::sync::mpsc;
 
 pub use dedupe::{KeySet, digest as text_key_digest};
 pub use pages::{PER_PAGE, Page, Resume, SliceReader, SliceReport, SliceTotals};
-pub use slice::{Slice, months, per_treatment};
+pub use slice::{
+    ADVISED_SLICE_DAYS, MAX_SLICE_ROWS, SMALL_WINDOW_ROWS, Slice, WindowCut, per_treatment,
+    windows,
+};
 
 use crate::api::{ApiError, Client, Target};
 use crate::catalog::{self, Kind, Resource, Window};
@@ -56,31 +59,49 @@ pub enum ExtractError {
     Cancelled,
 }
 
-/// The slices of a selected resource on `today`. Fees need the treatment ids: `treatment_ids`
-/// when the run already read them, otherwise they are listed from the API.
+/// The slices of a selected resource on `today`: a windowed resource's window cut as `cut` says
+/// ([`window_slices`]), one list per treatment for fees, one list otherwise. Fees need the
+/// treatment ids: `treatment_ids` when the run already read them, otherwise they are listed
+/// from the API.
 pub async fn slices(
     client: &Client,
     spec: &ResourceSpec,
     today: NaiveDate,
+    cut: WindowCut,
     treatment_ids: Option<&[String]>,
 ) -> Result<Vec<Slice>, ExtractError> {
-    match (spec.resource.window, spec.window) {
-        (
-            Window::Required {
-                after_param,
-                before_param,
-                ..
-            },
-            Some(window),
-        ) => {
-            let (from, to) = window.resolve(today);
-            Ok(months(from, to, after_param, before_param))
-        }
-        (Window::PerTreatment, _) => match treatment_ids {
+    if let Some(window) = window_slices(spec, today, cut) {
+        return Ok(window);
+    }
+    match spec.resource.window {
+        Window::PerTreatment => match treatment_ids {
             Some(ids) => Ok(per_treatment(ids)),
             None => Ok(per_treatment(&list_treatment_ids(client).await?)),
         },
         _ => Ok(vec![Slice::whole()]),
+    }
+}
+
+/// The slices of a windowed resource's read (`None` for other resources), without the
+/// network: `run` and `plan` both cut windows here. A read of changes only is one list.
+pub fn window_slices(spec: &ResourceSpec, today: NaiveDate, cut: WindowCut) -> Option<Vec<Slice>> {
+    let (
+        Window::Required {
+            after_param,
+            before_param,
+            ..
+        },
+        Some(window),
+    ) = (spec.resource.window, spec.window)
+    else {
+        return None;
+    };
+    match cut {
+        WindowCut::Changes => Some(vec![Slice::whole()]),
+        WindowCut::Window { rows_per_day } => {
+            let (from, to) = window.resolve(today);
+            Some(windows(from, to, after_param, before_param, rows_per_day))
+        }
     }
 }
 

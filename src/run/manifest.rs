@@ -49,6 +49,9 @@ pub struct ResourceEntry {
     pub cursor: Option<String>,
     /// Rows found deleted in Dentally and marked `_deleted_at` by this run.
     pub reconciled: bool,
+    /// The date window read whole by this run (windowed resources), and the rows it held.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<crate::state::WindowRead>,
     /// Distinct rows extracted.
     pub rows: u64,
     /// Pages requested.
@@ -79,6 +82,7 @@ impl ResourceEntry {
             mode: String::new(),
             cursor: None,
             reconciled: false,
+            window: None,
             rows: 0,
             pages: 0,
             duplicates: 0,

@@ -38,7 +38,7 @@ pub use merge::{Coverage, MergeInput, merge};
 pub use progress::Progress;
 pub use setup::{check_output, client_for, location_for};
 use setup::{formats, pii_key, selected};
-pub use strategy::{Choice, Strategy};
+pub use strategy::{Choice, Since, Strategy, WholeRead, delta_filter};
 
 use crate::api::ApiError;
 use crate::config::Pipeline;

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use arrow::array::AsArray;
-use arrow::datatypes::{DataType, TimestampMicrosecondType};
+use arrow::datatypes::{DataType, Date32Type, TimestampMicrosecondType};
 use arrow::record_batch::RecordBatch;
 use tokio::sync::mpsc;
 
@@ -179,17 +179,6 @@ async fn prepare(
     progress: &mut Progress,
 ) -> Result<Start, ResourceError> {
     let resource = spec.resource;
-    let slices = match resource.kind {
-        Kind::Single => vec![Slice::whole()],
-        Kind::List => {
-            let known = match resource.window {
-                Window::PerTreatment => ctx.treatment_ids.wait().await,
-                _ => None,
-            };
-            let known = known.as_deref().map(Vec::as_slice);
-            extract::slices(&ctx.client, spec, ctx.today, known).await?
-        }
-    };
     let state = ctx.state.resource(resource.name).await;
     let choice = Choice {
         full_refresh: ctx.full_refresh,
@@ -198,6 +187,18 @@ async fn prepare(
         now: ctx.started,
     };
     let strategy = Strategy::choose(spec, &state, choice);
+    let slices = match resource.kind {
+        Kind::Single => vec![Slice::whole()],
+        Kind::List => {
+            let known = match resource.window {
+                Window::PerTreatment => ctx.treatment_ids.wait().await,
+                _ => None,
+            };
+            let known = known.as_deref().map(Vec::as_slice);
+            let cut = strategy.window_cut(&state);
+            extract::slices(&ctx.client, spec, ctx.today, cut, known).await?
+        }
+    };
     let query_slice = Slice {
         label: String::new(),
         query: strategy.query(),
@@ -421,11 +422,15 @@ async fn produce(
     Ok(keys)
 }
 
-/// Largest value of a timestamp column (µs), if any.
+/// Largest value of a timestamp or date column (µs; a date at its UTC midnight), if any.
 fn max_micros(batch: &RecordBatch, column: &str) -> Option<i64> {
     let col = batch.column_by_name(column)?;
-    if !matches!(col.data_type(), DataType::Timestamp(_, _)) {
-        return None;
+    match col.data_type() {
+        DataType::Timestamp(_, _) => {
+            arrow::compute::max(col.as_primitive::<TimestampMicrosecondType>())
+        }
+        DataType::Date32 => arrow::compute::max(col.as_primitive::<Date32Type>())
+            .map(|days| i64::from(days) * 86_400_000_000),
+        _ => None,
     }
-    arrow::compute::max(col.as_primitive::<TimestampMicrosecondType>())
 }
