@@ -137,6 +137,13 @@ impl SliceReader<'_> {
             ("sort_by", self.resource.sort_by.to_string()),
             ("sort_direction", "asc".to_string()),
         ];
+        // Without these the live API leaves rows out (appointments: `cancelled=true`).
+        q.extend(
+            self.resource
+                .required_params
+                .iter()
+                .map(|(k, v)| (*k, (*v).to_string())),
+        );
         q.extend(self.base_query.iter().cloned());
         q.extend(slice.query.iter().cloned());
         q
