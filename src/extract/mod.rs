@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use tokio::sync::mpsc;
 
 pub use dedupe::{KeySet, digest as text_key_digest};
-pub use pages::{PER_PAGE, Page, Resume, SliceReader, SliceReport, SliceTotals};
+pub use pages::{PER_PAGE, Page, Resume, SliceReader, SliceReport, SliceTotals, page_query};
 pub use slice::{
     ADVISED_SLICE_DAYS, MAX_SLICE_ROWS, SMALL_WINDOW_ROWS, Slice, WindowCut, per_treatment,
     windows,

@@ -131,22 +131,7 @@ struct Fetched {
 
 impl SliceReader<'_> {
     fn query(&self, slice: &Slice, page: u32) -> Vec<(&'static str, String)> {
-        let mut q = vec![
-            ("page", page.to_string()),
-            ("per_page", PER_PAGE.to_string()),
-            ("sort_by", self.resource.sort_by.to_string()),
-            ("sort_direction", "asc".to_string()),
-        ];
-        // Without these the live API leaves rows out (appointments: `cancelled=true`).
-        q.extend(
-            self.resource
-                .required_params
-                .iter()
-                .map(|(k, v)| (*k, (*v).to_string())),
-        );
-        q.extend(self.base_query.iter().cloned());
-        q.extend(slice.query.iter().cloned());
-        q
+        page_query(self.resource, &self.base_query, slice, page)
     }
 
     async fn fetch(&self, slice: &Slice, page: u32) -> Result<Fetched, ExtractError> {
@@ -329,6 +314,31 @@ impl SliceReader<'_> {
             _ => Ok(()),
         }
     }
+}
+
+/// The parameters of page `page` of `slice` (`plan` shows page 1 of each resource with it).
+pub fn page_query(
+    resource: &Resource,
+    base_query: &[(&'static str, String)],
+    slice: &Slice,
+    page: u32,
+) -> Vec<(&'static str, String)> {
+    let mut q = vec![
+        ("page", page.to_string()),
+        ("per_page", PER_PAGE.to_string()),
+        ("sort_by", resource.sort_by.to_string()),
+        ("sort_direction", "asc".to_string()),
+    ];
+    // Without these the live API leaves rows out (appointments: `cancelled=true`).
+    q.extend(
+        resource
+            .required_params
+            .iter()
+            .map(|(k, v)| (*k, (*v).to_string())),
+    );
+    q.extend(base_query.iter().cloned());
+    q.extend(slice.query.iter().cloned());
+    q
 }
 
 /// The page size the API served: the first page's length when it was short of the total.
