@@ -1,16 +1,17 @@
 //! `plan`: what a run would do, offline: read strategy, requests, windows, outputs.
 //!
-//! Everything shown comes from the code a run uses: [`Strategy::choose`] for the strategy, the
-//! slices of [`crate::extract::window_slices`], the parameters of
-//! [`crate::extract::page_query`], [`WholeRead::of`] for the way past the deep-offset wall. The
-//! request estimate uses the row counts the state kept from the last run.
+//! Everything shown comes from the code a run uses: [`Strategy::choose`] for the strategy and
+//! its filter, the slices of [`crate::extract::window_slices`], the route past the deep-offset
+//! wall of [`crate::extract::candidates`]. The paging parameters (`page`, `per_page`, `sort_by`)
+//! are the reader's, per route, and not shown. The request estimate uses the row counts the state
+//! kept from the last run.
 
 use serde::Serialize;
 
 use crate::catalog::{Kind, Window};
 use crate::config::{Mode, PiiMode, Pipeline, ResourceSpec};
-use crate::extract::{PER_PAGE, Slice, page_query, per_treatment, window_slices};
-use crate::run::{Choice, Strategy, WholeRead};
+use crate::extract::{PER_PAGE, Route, Slice, candidates, per_treatment, window_slices};
+use crate::run::{Choice, Strategy};
 use crate::state::ResourceState;
 
 /// One resource's plan.
@@ -22,7 +23,8 @@ pub struct ResourcePlan {
     pub path: String,
     /// Scope needed.
     pub scope: String,
-    /// Parameters of the first page request.
+    /// Filters of the first request: required parameters, the strategy's delta filter, the
+    /// first slice's window.
     pub query: Vec<(String, String)>,
     /// How the list is cut: `one list`, `N windows … from … to …`, `one list per treatment`.
     pub slices: String,
@@ -194,8 +196,10 @@ fn estimate(
     match state.rows {
         Some(rows) => {
             // Past the deep-offset wall each keyset restart or tile costs one more request.
-            let detours = match WholeRead::of(r) {
-                WholeRead::Keyset(_) | WholeRead::Tiles(_) => rows / DEEP_OFFSET_ROWS,
+            let whole = Slice::whole();
+            let route = candidates(r, slices.first().unwrap_or(&whole), &[]);
+            let detours = match route.first() {
+                Some(Route::Keyset(_) | Route::Tiles(_)) => rows / DEEP_OFFSET_ROWS,
                 _ => 0,
             };
             (
@@ -224,14 +228,24 @@ fn slice_days(slice: &Slice) -> f64 {
     }
 }
 
-/// How the rows are read, for people.
-fn describe_read(spec: &ResourceSpec, strategy: &Strategy) -> String {
-    if spec.resource.kind == Kind::Single {
+/// How the rows are read, for people: the strategy, or for a whole read the route the paging
+/// code takes past the deep-offset wall.
+fn describe_read(spec: &ResourceSpec, strategy: &Strategy, first: Option<&Slice>) -> String {
+    let r = spec.resource;
+    if r.kind == Kind::Single {
         return "one object".into();
     }
-    match strategy {
-        Strategy::Delta { filter, .. } => format!("delta by {} on {}", filter.after, filter.field),
-        _ => WholeRead::of(spec.resource).label(),
+    if let Strategy::Delta { filter, .. } = strategy {
+        return format!("delta by {} on {}", filter.after, filter.field);
+    }
+    if matches!(r.window, Window::Required { .. }) {
+        return "window".into();
+    }
+    let whole = Slice::whole();
+    match candidates(r, first.unwrap_or(&whole), &[]).first() {
+        Some(Route::Keyset(f)) => format!("keyset (sort_by={}, {})", f.field, f.after),
+        Some(Route::Tiles(f)) => format!("tiles ({}/{})", f.after, f.before.unwrap_or(f.after)),
+        _ => "plain".into(),
     }
 }
 
@@ -297,21 +311,30 @@ pub async fn build(p: &Pipeline, shard: Option<crate::run::Shard>) -> Plan {
             let state = states.resources.get(r.name).cloned().unwrap_or_default();
             let strategy = Strategy::choose(spec, &state, choice);
             let slices = planned_slices(spec, &state, &strategy, today);
-            let query = match (r.kind, slices.as_deref().and_then(<[Slice]>::first)) {
-                (Kind::List, Some(first)) => page_query(r, &strategy.query(), first, 1),
-                (Kind::List, None) => {
-                    let one = per_treatment(&["<id>".to_string()]);
-                    page_query(r, &strategy.query(), &one[0], 1)
-                }
-                (Kind::Single, _) => Vec::new(),
-            }
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
+            let per_treatment_slice = per_treatment(&["<id>".to_string()]);
+            let first = match slices.as_deref() {
+                Some(s) => s.first(),
+                None => per_treatment_slice.first(),
+            };
+            let query = match (r.kind, first) {
+                (Kind::List, Some(first)) => r
+                    .required_params
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .chain(
+                        strategy
+                            .query()
+                            .into_iter()
+                            .chain(first.query.iter().cloned())
+                            .map(|(k, v)| (k.to_string(), v)),
+                    )
+                    .collect(),
+                _ => Vec::new(),
+            };
             let (requests, estimate) = estimate(spec, &state, &strategy, slices.as_deref());
             let slices_text = describe_slices(spec, slices.as_deref());
             let mode = describe_mode(spec, &state, &strategy);
-            let read = describe_read(spec, &strategy);
+            let read = describe_read(spec, &strategy, first);
             let pii = match spec.pii {
                 PiiMode::Keep => "keep",
                 PiiMode::Hash => "hash",

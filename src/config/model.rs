@@ -77,6 +77,9 @@ pub struct Source {
     /// Least seconds between two checkpoints of a resource (default 30): each checkpoint
     /// closes the open raw files, so this keeps them few and large.
     pub checkpoint_secs: u64,
+    /// Rows the API serves by offset before answering 413 (default 45,000, the low end of what
+    /// was observed); reads are planned to stay below it, and a 413 lowers it for the run.
+    pub offset_wall: u64,
 }
 
 /// Where the API token is read from.

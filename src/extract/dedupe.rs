@@ -57,6 +57,11 @@ impl KeySet {
         self.ints.insert(to_bits(key))
     }
 
+    /// Whether an integer key was seen.
+    pub fn contains_int(&self, key: i64) -> bool {
+        self.ints.contains(to_bits(key))
+    }
+
     /// Records a text key (when rebuilding the set from committed files).
     pub fn insert_text(&mut self, key: &str) -> bool {
         self.texts.insert(digest(key))

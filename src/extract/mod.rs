@@ -5,18 +5,30 @@
 //! few pages whatever the table's size, and the network keeps working while the caller writes.
 
 mod dedupe;
+mod keyset;
 mod pages;
+mod recover;
+mod route;
 mod slice;
+mod tiles;
+mod verify;
+mod wall;
 
 use chrono::NaiveDate;
 use tokio::sync::mpsc;
 
 pub use dedupe::{KeySet, digest as text_key_digest};
-pub use pages::{PER_PAGE, Page, Resume, SliceReader, SliceReport, SliceTotals, page_query};
+pub use pages::{
+    KeysLater, PER_PAGE, Page, PagingReport, Resume, Sequence, SliceReader, SliceReport,
+    SliceTotals,
+};
+pub use recover::key_text;
+pub use route::{Route, candidates};
 pub use slice::{
     ADVISED_SLICE_DAYS, MAX_SLICE_ROWS, SMALL_WINDOW_ROWS, Slice, WindowCut, per_treatment,
     windows,
 };
+pub use wall::{DEFAULT_OFFSET_WALL, Wall};
 
 use crate::api::{ApiError, Client, Target};
 use crate::catalog::{self, Kind, Resource, Window};
@@ -53,6 +65,33 @@ pub enum ExtractError {
         rows: u64,
         /// `meta.total_count`.
         total: u64,
+    },
+    /// A list longer than the offset wall with no filter the API honours to narrow it.
+    #[error(
+        "`{resource}` ({slice}): the API refuses pages this deep (413) and honours no filter that \
+         would narrow the read ({total:?} rows); the resource is marked failed. If the API honours \
+         a range filter the catalog does not list for it, add it to the catalog's `ranges`"
+    )]
+    Wall {
+        /// Resource.
+        resource: String,
+        /// Slice label.
+        slice: String,
+        /// `meta.total_count`, when sent.
+        total: Option<u64>,
+    },
+    /// More rows than an offset walk may cover share one value of the field a read is cut on.
+    #[error(
+        "`{resource}`: more than {rows} rows share one `{field}` value (or one day), so the read \
+         cannot be cut finer below the API's offset wall; the resource is marked failed"
+    )]
+    Stuck {
+        /// Resource.
+        resource: String,
+        /// The field the read is cut on.
+        field: &'static str,
+        /// Rows one walk may cover.
+        rows: u64,
     },
     /// The consumer went away (the run is stopping).
     #[error("extraction cancelled")]
@@ -108,12 +147,7 @@ pub fn window_slices(spec: &ResourceSpec, today: NaiveDate, cut: WindowCut) -> O
 /// Every treatment id, for the per-treatment fan-out of `fees`.
 async fn list_treatment_ids(client: &Client) -> Result<Vec<String>, ExtractError> {
     let treatments = catalog::find("treatments").expect("treatments is in the catalog");
-    let reader = SliceReader {
-        client,
-        resource: treatments,
-        base_query: Vec::new(),
-        concurrency: 1,
-    };
+    let reader = SliceReader::new(client, treatments, Vec::new(), 1, Wall::default());
     let (tx, mut rx) = mpsc::channel(1024);
     let mut keys = KeySet::default();
     let whole = Slice::whole();
@@ -170,9 +204,9 @@ pub async fn read_single(
             progress: SliceReport {
                 pages: 1,
                 rows: 1,
-                duplicates: 0,
                 total_count: Some(1),
                 page_size: 1,
+                ..SliceReport::default()
             },
         }),
         _ => Err(ExtractError::Shape {

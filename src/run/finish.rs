@@ -64,6 +64,7 @@ pub(super) async fn finish(
     entry.rows = done.rows;
     entry.duplicates = done.duplicates;
     entry.total_count = done.total_count;
+    entry.paging = done.paging.clone();
     entry.rejects = progress.reject_count;
     entry.unknown_fields = progress.unknown.into_iter().collect();
     for field in &entry.unknown_fields {

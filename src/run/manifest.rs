@@ -62,6 +62,10 @@ pub struct ResourceEntry {
     pub total_count: Option<u64>,
     /// Slices read (months, treatments).
     pub slices: usize,
+    /// How the lists were read past the API's offset wall (routes, keyset restarts, tiles,
+    /// 413s met), the filters the API was found to ignore (each also warned about once), and the
+    /// rows that unstable paging skipped and recovery brought back, with how and at what cost.
+    pub paging: crate::extract::PagingReport,
     /// Rows that broke the type contract (written to `_rejects/`).
     pub rejects: u64,
     /// Fields the catalog does not know, kept in `_extra`.
@@ -88,6 +92,7 @@ impl ResourceEntry {
             duplicates: 0,
             total_count: None,
             slices: 0,
+            paging: crate::extract::PagingReport::default(),
             rejects: 0,
             unknown_fields: Vec::new(),
             tables: Vec::new(),

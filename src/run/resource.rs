@@ -116,13 +116,16 @@ pub async fn extract(ctx: &RunContext, spec: &ResourceSpec) -> ResourceEntry {
             &bar,
         )
         .await?;
-        if resource.name == "treatments" {
-            let whole = matches!(strategy, Strategy::Full | Strategy::Everything);
-            ctx.treatment_ids.publish(
-                keys.ascending_ints()
-                    .filter(|_| whole)
-                    .map(|ids| ids.iter().map(i64::to_string).collect()),
-            );
+        let whole = matches!(strategy, Strategy::Full | Strategy::Everything);
+        let ids = || {
+            keys.ascending_ints()
+                .filter(|_| whole)
+                .map(|ids| ids.iter().map(i64::to_string).collect())
+        };
+        match resource.name {
+            "treatments" => ctx.treatment_ids.publish(ids()),
+            "patients" => ctx.patient_ids.publish(ids()),
+            _ => {}
         }
         // Extraction complete: a crash from here on rebuilds the current files without
         // reading a single page again.
@@ -142,9 +145,12 @@ pub async fn extract(ctx: &RunContext, spec: &ResourceSpec) -> ResourceEntry {
         .await
     }
     .await;
-    if resource.name == "treatments" {
-        // Unless published above: `fees` lists the ids itself rather than wait forever.
-        ctx.treatment_ids.publish(None);
+    // Unless published above: `fees` and `patient_stats` list the ids themselves rather than
+    // wait forever.
+    match resource.name {
+        "treatments" => ctx.treatment_ids.publish(None),
+        "patients" => ctx.patient_ids.publish(None),
+        _ => {}
     }
     if let Err(e) = result {
         for raw in &mut raws {
@@ -409,12 +415,17 @@ async fn produce(
         tx.send(page).await.map_err(|_| ExtractError::Cancelled)?;
         return Ok(start.keys);
     }
-    let reader = SliceReader {
-        client: &ctx.client,
+    let mut reader = SliceReader::new(
+        &ctx.client,
         resource,
-        base_query: start.strategy.query(),
-        concurrency: ctx.concurrency,
-    };
+        start.strategy.query(),
+        ctx.concurrency,
+        ctx.wall.clone(),
+    );
+    if resource.name == "patient_stats" {
+        // Only awaited if bulk paging skipped rows: recovery fetches them per patient.
+        reader.set_known_keys(Box::pin(ctx.patient_ids.wait()));
+    }
     let mut keys = start.keys;
     reader
         .read_all(&start.slices, start.slice, start.resume, &mut keys, &tx)

@@ -4,8 +4,9 @@
 //! The choice is made from the catalog's declared capabilities (`ranges`, `sortable`), never from
 //! parameter names written here: the live API silently ignores filters it does not know
 //! (`/payments` ignores `updated_after`), so a delta must use the filter the list is believed to
-//! honour on the resource's cursor field (`dated_after` on payments' `dated_on`). `plan` calls
-//! the same functions, so what it shows is what a run does.
+//! honour on the resource's cursor field (`dated_after` on payments' `dated_on`). How a whole
+//! read gets past the deep-offset wall (keyset, tiles, plain) is the paging code's choice
+//! (`extract::candidates`). `plan` calls the same functions, so what it shows is what a run does.
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 
@@ -178,57 +179,6 @@ fn delta(spec: &ResourceSpec, state: &ResourceState, today: NaiveDate) -> Option
         Since::Instant(cursor - chrono::Duration::seconds(spec.lag_secs as i64))
     };
     Some(Strategy::Delta { filter, since })
-}
-
-/// How a whole (not delta) read of a list gets past the API's deep-offset wall (HTTP 413 past
-/// roughly 50,000 rows, api-evidence.md §4 #2), decided from the catalog's declared
-/// capabilities alone, so `plan` can show it offline. The paging code decides at read time
-/// whether the wall is near; this says which way round it the resource allows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WholeRead {
-    /// Date-window slices (`after`/`before`): windowed resources.
-    Window,
-    /// Keyset continuation: `sort_by=<field>` ascending, restarting at page 1 with the lower
-    /// bound at the last value seen. Needs a list that honours `sort_by` and a lower bound on
-    /// `updated_at`.
-    Keyset(&'static RangeFilter),
-    /// Tiles of a range with both bounds, where sorting cannot be relied on.
-    Tiles(&'static RangeFilter),
-    /// A plain offset walk: the list declares no range to continue from.
-    Plain,
-}
-
-impl WholeRead {
-    /// The way `resource` is read whole. Keyset is preferred (one walk, no tile boundaries);
-    /// tiles use the strongest range with both bounds (ranges are listed strongest first).
-    pub fn of(resource: &Resource) -> Self {
-        if matches!(resource.window, Window::Required { .. }) {
-            return Self::Window;
-        }
-        if resource.sortable {
-            if let Some(r) = resource.range_on("updated_at") {
-                return Self::Keyset(r);
-            }
-        }
-        match resource.ranges.iter().find(|r| r.before.is_some()) {
-            Some(r) => Self::Tiles(r),
-            None => Self::Plain,
-        }
-    }
-
-    /// For `plan`.
-    pub fn label(self) -> String {
-        match self {
-            Self::Window => "window".into(),
-            Self::Keyset(r) => format!("keyset (sort_by={}, {})", r.field, r.after),
-            Self::Tiles(r) => format!(
-                "tiles ({}/{})",
-                r.after,
-                r.before.unwrap_or("-") // `of` picks only ranges with both bounds
-            ),
-            Self::Plain => "plain".into(),
-        }
-    }
 }
 
 fn reconcile_due(rule: Reconcile, state: &ResourceState, c: Choice) -> bool {

@@ -148,19 +148,15 @@ fn a_window_read_is_cut_by_the_density_the_last_window_read_measured() {
 }
 
 #[test]
-fn whole_reads_follow_the_declared_capabilities() {
-    let of = |n: &str| WholeRead::of(catalog::find(n).unwrap());
-    assert_eq!(of("appointments"), WholeRead::Window);
-    assert_eq!(of("rota_practitioner_diaries"), WholeRead::Window);
-    assert!(matches!(of("treatment_plan_items"), WholeRead::Keyset(r) if r.after == "updated_after"));
-    // Patients ignore sort_by: tiles of created_after/created_before.
-    assert!(matches!(of("patients"), WholeRead::Tiles(r) if r.after == "created_after"));
-    assert!(matches!(of("payments"), WholeRead::Tiles(r) if r.after == "dated_after"));
-    assert_eq!(of("accounts"), WholeRead::Plain);
+fn every_delta_uses_the_filter_on_the_cursor_field() {
     for r in catalog::all() {
         if let Some(f) = delta_filter(r) {
             assert_eq!(Some(f.field), r.cursor, "{}", r.name);
         }
     }
-    assert!(delta_filter(catalog::find("payments").unwrap()).is_some_and(|f| f.after == "dated_after"));
+    let payments = delta_filter(catalog::find("payments").unwrap()).unwrap();
+    assert_eq!((payments.after, payments.field), ("dated_after", "dated_on"));
+    let appointments = delta_filter(catalog::find("appointments").unwrap()).unwrap();
+    assert_eq!(appointments.after, "updated_after");
+    assert!(delta_filter(catalog::find("accounts").unwrap()).is_none());
 }
