@@ -276,6 +276,12 @@ impl Client {
                 resource: target.resource.into(),
                 path,
             }),
+            // Past the offset wall: the reader narrows its read (never retried as is).
+            413 => Outcome::Fatal(ApiError::DeepOffset {
+                resource: target.resource.into(),
+                page: target.page,
+                path,
+            }),
             s if s >= 500 || s == 408 => Outcome::Retry(format!("{status}: {}", text())),
             s => Outcome::Fatal(ApiError::Status {
                 resource: target.resource.into(),

@@ -42,6 +42,21 @@ pub enum ApiError {
         /// Request path.
         path: String,
     },
+    /// 413 on a list page: the live API refuses offsets past a drifting depth (about 50,000 to
+    /// 106,000 rows, api-evidence.md §3). Not fatal to a read: the extractor restarts its keyset
+    /// or narrows its window, and only fails when no narrower read exists.
+    #[error(
+        "`{resource}` page {page}: the API refused a page this deep (413) on `{path}`; the read \
+         needs a filter the API honours (a narrower `updated_*`/`created_*`/`after` window)"
+    )]
+    DeepOffset {
+        /// Resource name.
+        resource: String,
+        /// Page number.
+        page: u32,
+        /// Request path and query.
+        path: String,
+    },
     /// A status we do not retry, or a retryable one that kept failing.
     #[error(
         "`{resource}` page {page}: the API answered {status} after {attempts} attempt(s) on `{path}`: {body}"

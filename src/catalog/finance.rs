@@ -208,7 +208,7 @@ pub(crate) const PAYMENTS: Resource = Resource::list(
     ],
     "Payments received, with their allocations to invoices (child table)",
 )
-.with_cursor("updated_at")
+.with_cursor("dated_on") // `/payments` ignores `updated_after` (api-evidence.md §2)
 .with_ranges(&[RangeFilter::both(
     "dated_on",
     "dated_after",

@@ -147,6 +147,7 @@ mod tests {
         let expected: BTreeSet<_> = [
             "patients",
             "patient_stats",
+            "appointments",
             "invoices",
             "invoice_items",
             "payments",

@@ -51,6 +51,7 @@ pub(crate) const APPOINTMENTS: Resource = Resource::list(
     "Appointments and diary blocks (windowed by start_time)",
 )
 .with_window(Window::after_before("start_time"))
+.with_cursor("updated_at")
 .with_ranges(&[
     RangeFilter::both("start_time", "after", "before", Grade::B),
     RangeFilter::after_only("updated_at", "updated_after", Grade::B),

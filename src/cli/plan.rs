@@ -1,10 +1,18 @@
-//! `plan`: what a run would do, offline: requests, windows, outputs.
+//! `plan`: what a run would do, offline: read strategy, requests, windows, outputs.
+//!
+//! Everything shown comes from the code a run uses: [`Strategy::choose`] for the strategy and
+//! its filter, the slices of [`crate::extract::window_slices`], the route past the deep-offset
+//! wall of [`crate::extract::candidates`]. The paging parameters (`page`, `per_page`, `sort_by`)
+//! are the reader's, per route, and not shown. The request estimate uses the row counts the state
+//! kept from the last run.
 
 use serde::Serialize;
 
 use crate::catalog::{Kind, Window};
-use crate::config::{Mode, PiiMode, Pipeline};
-use crate::extract::{PER_PAGE, months};
+use crate::config::{Mode, PiiMode, Pipeline, ResourceSpec};
+use crate::extract::{PER_PAGE, Route, Slice, candidates, per_treatment, window_slices};
+use crate::run::{Choice, Strategy};
+use crate::state::ResourceState;
 
 /// One resource's plan.
 #[derive(Debug, Serialize)]
@@ -15,12 +23,20 @@ pub struct ResourcePlan {
     pub path: String,
     /// Scope needed.
     pub scope: String,
-    /// Parameters of every page request.
+    /// Filters of the first request: required parameters, the strategy's delta filter, the
+    /// first slice's window.
     pub query: Vec<(String, String)>,
-    /// How the list is cut: `one list`, `N month windows from … to …`, `one list per treatment`.
+    /// How the list is cut: `one list`, `N windows … from … to …`, `one list per treatment`.
     pub slices: String,
     /// `full` or `incremental` (and why a resource falls back to full).
     pub mode: String,
+    /// How the rows are read: `delta by <filter> on <field>`, `window`, `keyset (…)`,
+    /// `tiles (…)`, `plain`, `one object`.
+    pub read: String,
+    /// Requests the read is expected to cost, when the state's row counts allow an estimate.
+    pub requests: Option<u64>,
+    /// What the estimate rests on (or why there is none).
+    pub estimate: String,
     /// PII policy.
     pub pii: String,
     /// Where current files go.
@@ -82,38 +98,36 @@ async fn load_states(p: &Pipeline) -> (crate::state::State, String) {
     }
 }
 
-fn describe_mode(
-    spec: &crate::config::ResourceSpec,
-    state: &crate::state::ResourceState,
-) -> String {
-    let r = spec.resource;
+fn describe_mode(spec: &ResourceSpec, state: &ResourceState, strategy: &Strategy) -> String {
     if spec.mode == Mode::Full {
         return "full".to_string();
     }
-    let now = chrono::Utc::now();
-    let choice = crate::run::Choice {
-        full_refresh: false,
-        force_reconcile: false,
-        today: now.date_naive(),
-        now,
-    };
-    let strategy = crate::run::Strategy::choose(spec, state, choice);
-    let base = match (&strategy, r.cursor) {
-        (crate::run::Strategy::Full, _) => "first incremental run: full read".to_string(),
-        (crate::run::Strategy::Delta { .. }, _) => format!(
-            "{} (`{}` cursor)",
-            strategy.label(),
-            r.cursor.unwrap_or("updated_at")
-        ),
-        (crate::run::Strategy::Window { .. }, _) => {
-            "window re-read (rows of the window not returned are marked deleted)".to_string()
+    let base = match strategy {
+        Strategy::Full => "first incremental run: full read".to_string(),
+        Strategy::Delta { filter, .. } if filter.field == "updated_at" => {
+            let deletions = match spec.resource.window {
+                Window::Required { .. } => format!(
+                    "; deletions found by the window re-read ({})",
+                    reconcile_rule(spec)
+                ),
+                _ => String::new(),
+            };
+            format!("{}{deletions}", strategy.label())
         }
-        (crate::run::Strategy::Everything, None) => {
+        Strategy::Delta { .. } => format!(
+            "{} (the list ignores `updated_after`: rows dated earlier and edited since, such as \
+             refunds or `deleted: true`, are caught by the reconciling read, {})",
+            strategy.label(),
+            reconcile_rule(spec),
+        ),
+        Strategy::Window { .. } => {
+            "window re-read (reconciling: rows of the window not returned are marked deleted)"
+                .to_string()
+        }
+        Strategy::Everything if spec.resource.cursor.is_none() => {
             "full read every run (no `updated_after` support); deletions marked".to_string()
         }
-        (crate::run::Strategy::Everything, Some(_)) => {
-            "reconcile deletions: full read of every page this run".to_string()
-        }
+        Strategy::Everything => "reconcile deletions: full read of every page this run".into(),
     };
     match state.checkpoint.as_ref() {
         Some(cp) => format!(
@@ -124,9 +138,149 @@ fn describe_mode(
     }
 }
 
+fn reconcile_rule(spec: &ResourceSpec) -> String {
+    match spec.reconcile {
+        crate::config::Reconcile::Never => "never (reconcile_deletes = never)".into(),
+        crate::config::Reconcile::Always => "every run".into(),
+        crate::config::Reconcile::EveryDays(1) => "daily".into(),
+        crate::config::Reconcile::EveryDays(7) => "weekly".into(),
+        crate::config::Reconcile::EveryDays(n) => format!("every {n} days"),
+        crate::config::Reconcile::EveryRuns(n) => format!("every {n} runs"),
+    }
+}
+
+/// The slices a run would read today, as `run` cuts them (fees' treatments are not known
+/// offline: `None`).
+fn planned_slices(spec: &ResourceSpec, state: &ResourceState, strategy: &Strategy, today: chrono::NaiveDate) -> Option<Vec<Slice>> {
+    if let Some(window) = window_slices(spec, today, strategy.window_cut(state)) {
+        return Some(window);
+    }
+    match spec.resource.window {
+        Window::PerTreatment => None,
+        _ => Some(vec![Slice::whole()]),
+    }
+}
+
+/// Requests one read costs, from the state's row counts: `(estimate, what it rests on)`.
+fn estimate(
+    spec: &ResourceSpec,
+    state: &ResourceState,
+    strategy: &Strategy,
+    slices: Option<&[Slice]>,
+) -> (Option<u64>, String) {
+    let r = spec.resource;
+    let pages = |rows: f64| ((rows / f64::from(PER_PAGE)).ceil() as u64).max(1);
+    if r.kind == Kind::Single {
+        return (Some(1), "one object".into());
+    }
+    let Some(slices) = slices else {
+        return (None, "one request or more per treatment".into());
+    };
+    if let Strategy::Delta { .. } = strategy {
+        return (None, "at least 1: the pages of rows changed since the cursor".into());
+    }
+    if matches!(r.window, Window::Required { .. }) {
+        let density = state.window.as_ref().and_then(crate::state::WindowRead::rows_per_day);
+        let Some(density) = density else {
+            return (
+                None,
+                format!("at least {} (one per slice; no window read measured yet)", slices.len()),
+            );
+        };
+        let total: u64 = slices.iter().map(|s| pages(density * slice_days(s))).sum();
+        return (
+            Some(total),
+            format!("{density:.1} rows a day at the last window read, one partial page per slice"),
+        );
+    }
+    match state.rows {
+        Some(rows) => {
+            // Past the deep-offset wall each keyset restart or tile costs one more request.
+            let whole = Slice::whole();
+            let route = candidates(r, slices.first().unwrap_or(&whole), &[]);
+            let detours = match route.first() {
+                Some(Route::Keyset(_) | Route::Tiles(_)) => rows / DEEP_OFFSET_ROWS,
+                _ => 0,
+            };
+            (
+                Some(pages(rows as f64) + detours),
+                format!("{rows} rows in the current table"),
+            )
+        }
+        None => (None, "at least 1; rows unknown until a first run".into()),
+    }
+}
+
+/// The lowest offset at which the live API was seen answering 413 (api-evidence.md §4 #2).
+const DEEP_OFFSET_ROWS: u64 = 50_000;
+
+/// Days between a window slice's bounds (1 when they cannot be read).
+fn slice_days(slice: &Slice) -> f64 {
+    let day = |i: usize| {
+        slice
+            .query
+            .get(i)
+            .and_then(|(_, v)| chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").ok())
+    };
+    match (day(0), day(1)) {
+        (Some(from), Some(to)) => (to - from).num_days().max(1) as f64,
+        _ => 1.0,
+    }
+}
+
+/// How the rows are read, for people: the strategy, or for a whole read the route the paging
+/// code takes past the deep-offset wall.
+fn describe_read(spec: &ResourceSpec, strategy: &Strategy, first: Option<&Slice>) -> String {
+    let r = spec.resource;
+    if r.kind == Kind::Single {
+        return "one object".into();
+    }
+    if let Strategy::Delta { filter, .. } = strategy {
+        return format!("delta by {} on {}", filter.after, filter.field);
+    }
+    if matches!(r.window, Window::Required { .. }) {
+        return "window".into();
+    }
+    let whole = Slice::whole();
+    match candidates(r, first.unwrap_or(&whole), &[]).first() {
+        Some(Route::Keyset(f)) => format!("keyset (sort_by={}, {})", f.field, f.after),
+        Some(Route::Tiles(f)) => format!("tiles ({}/{})", f.after, f.before.unwrap_or(f.after)),
+        _ => "plain".into(),
+    }
+}
+
+/// How the list is cut, for people.
+fn describe_slices(spec: &ResourceSpec, slices: Option<&[Slice]>) -> String {
+    let r = spec.resource;
+    match (r.window, slices) {
+        (Window::PerTreatment, _) | (_, None) => {
+            "one list per treatment (treatment ids read from /v1/treatments)".into()
+        }
+        _ if r.kind == Kind::Single => "one object".into(),
+        (Window::Required { after_param, before_param, .. }, Some(s)) if s.len() > 1 || s.first().is_some_and(|s| !s.query.is_empty()) => {
+            let longest = s.iter().map(slice_days).fold(0.0, f64::max);
+            let from = s.first().and_then(|s| s.query.first()).map_or("", |q| q.1.as_str());
+            let to = s.last().and_then(|s| s.query.get(1)).map_or("", |q| q.1.as_str());
+            format!(
+                "{} windows of at most {longest} days ({after_param}/{before_param}) from {from} to {to}",
+                s.len()
+            )
+        }
+        (Window::Required { .. }, Some(_)) => "one list (changes only, not windowed)".into(),
+        _ => "one list".into(),
+    }
+}
+
 /// Builds the plan of `p` for today, reading the pipeline's state when the output is reachable.
 pub async fn build(p: &Pipeline, shard: Option<crate::run::Shard>) -> Plan {
-    let today = chrono::Utc::now().date_naive();
+    let now = chrono::Utc::now();
+    let today = now.date_naive();
+    let choice = Choice {
+        full_refresh: false,
+        force_reconcile: false,
+        today,
+        now,
+    };
     let (states, state_note) = if p.practices.is_empty() {
         load_states(p).await
     } else {
@@ -154,33 +308,33 @@ pub async fn build(p: &Pipeline, shard: Option<crate::run::Shard>) -> Plan {
         .iter()
         .map(|spec| {
             let r = spec.resource;
-            let mut query = Vec::new();
-            if r.kind == Kind::List {
-                query.push(("per_page".to_string(), PER_PAGE.to_string()));
-                query.push(("sort_by".to_string(), r.sort_by.to_string()));
-                query.push(("sort_direction".to_string(), "asc".to_string()));
-            }
-            let slices = match (r.window, spec.window) {
-                (
-                    Window::Required {
-                        after_param,
-                        before_param,
-                        ..
-                    },
-                    Some(w),
-                ) => {
-                    let (from, to) = w.resolve(today);
-                    let n = months(from, to, after_param, before_param).len();
-                    format!("{n} month windows ({after_param}/{before_param}) from {from} to {to}")
-                }
-                (Window::PerTreatment, _) => {
-                    "one list per treatment (treatment ids read from /v1/treatments)".into()
-                }
-                _ if r.kind == Kind::Single => "one object".into(),
-                _ => "one list".into(),
-            };
             let state = states.resources.get(r.name).cloned().unwrap_or_default();
-            let mode = describe_mode(spec, &state);
+            let strategy = Strategy::choose(spec, &state, choice);
+            let slices = planned_slices(spec, &state, &strategy, today);
+            let per_treatment_slice = per_treatment(&["<id>".to_string()]);
+            let first = match slices.as_deref() {
+                Some(s) => s.first(),
+                None => per_treatment_slice.first(),
+            };
+            let query = match (r.kind, first) {
+                (Kind::List, Some(first)) => r
+                    .required_params
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .chain(
+                        strategy
+                            .query()
+                            .into_iter()
+                            .chain(first.query.iter().cloned())
+                            .map(|(k, v)| (k.to_string(), v)),
+                    )
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let (requests, estimate) = estimate(spec, &state, &strategy, slices.as_deref());
+            let slices_text = describe_slices(spec, slices.as_deref());
+            let mode = describe_mode(spec, &state, &strategy);
+            let read = describe_read(spec, &strategy, first);
             let pii = match spec.pii {
                 PiiMode::Keep => "keep",
                 PiiMode::Hash => "hash",
@@ -191,8 +345,11 @@ pub async fn build(p: &Pipeline, shard: Option<crate::run::Shard>) -> Plan {
                 path: r.path.into(),
                 scope: r.scope.into(),
                 query,
-                slices,
+                slices: slices_text,
                 mode,
+                read,
+                requests,
+                estimate,
                 pii: pii.into(),
                 output: format!("{}/part-<run_id>-<n>.{ext}", r.name),
             }
@@ -228,11 +385,16 @@ pub fn render(plan: &Plan) -> String {
     }
     for r in &plan.resources {
         let q: Vec<String> = r.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let requests = r
+            .requests
+            .map_or_else(|| r.estimate.clone(), |n| format!("≈{n} requests ({})", r.estimate));
         out.push_str(&format!(
-            "  {:<34} GET {}?{}  [{}; {}; pii {}; scope {}] → {}\n",
+            "  {:<34} GET {}?{}  [read {}; {}; {}; {}; pii {}; scope {}] → {}\n",
             r.name,
             r.path,
             q.join("&"),
+            r.read,
+            requests,
             r.slices,
             r.mode,
             r.pii,

@@ -18,9 +18,9 @@ use std::path::Path;
 pub use diagnostic::Diagnostic;
 pub use model::{
     Compression, Mode, Output, OutputFormat, PiiMode, Pipeline, Practice, Reconcile, ResourceSpec,
-    Source, TokenSource, region_base_url,
+    Source, TokenSource, cursor_is_date, region_base_url,
 };
-pub use parse::{DEFAULT_USER_AGENT, parse};
+pub use parse::{DEFAULT_LOOKBACK_DAYS, DEFAULT_USER_AGENT, parse};
 pub use window::{DateBound, WindowSpec};
 
 /// Why a pipeline could not be loaded.

@@ -77,6 +77,9 @@ pub struct Source {
     /// Least seconds between two checkpoints of a resource (default 30): each checkpoint
     /// closes the open raw files, so this keeps them few and large.
     pub checkpoint_secs: u64,
+    /// Rows the API serves by offset before answering 413 (default 45,000, the low end of what
+    /// was observed); reads are planned to stay below it, and a 413 lowers it for the run.
+    pub offset_wall: u64,
 }
 
 /// Where the API token is read from.
@@ -168,8 +171,21 @@ pub struct ResourceSpec {
     pub window: Option<WindowSpec>,
     /// Incremental overlap: `updated_after = cursor - lag_secs`.
     pub lag_secs: u64,
+    /// Incremental overlap of a date cursor (payments' `dated_on`): `dated_after = cursor -
+    /// lookback_days`. Rows dated earlier and edited later are left to the reconciling read.
+    pub lookback_days: u32,
     /// When an incremental run re-reads everything to find deleted rows.
     pub reconcile: Reconcile,
+}
+
+/// Whether `resource`'s incremental cursor is a calendar date (payments' `dated_on`): a delta
+/// then steps back `lookback_days` days, not `lag_secs` seconds.
+pub fn cursor_is_date(resource: &Resource) -> bool {
+    use crate::catalog::{FieldKind, FieldType};
+    resource
+        .cursor
+        .and_then(|c| resource.field(c))
+        .is_some_and(|f| matches!(f.kind, FieldKind::Scalar(FieldType::Date)))
 }
 
 /// When to reconcile deletions (a full key re-read that marks missing rows `_deleted_at`).

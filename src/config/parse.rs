@@ -45,9 +45,24 @@ const DEFAULTS: &[&str] = &[
     "pii_hash_key_env",
     "window",
     "lag_secs",
+    "lookback_days",
     "reconcile_deletes",
 ];
-const RESOURCE: &[&str] = &["name", "mode", "pii", "window", "reconcile_deletes"];
+const RESOURCE: &[&str] = &[
+    "name",
+    "mode",
+    "pii",
+    "window",
+    "reconcile_deletes",
+    "lookback_days",
+];
+/// Default `lookback_days`: a week of payments re-read each night catches late entries.
+pub const DEFAULT_LOOKBACK_DAYS: u32 = 7;
+/// Most `lookback_days` accepted: beyond a year, a full read is the simpler tool.
+const MAX_LOOKBACK_DAYS: u64 = 366;
+/// When a windowed resource reconciles if the pipeline does not say: its incremental runs read
+/// changes only, and a weekly window re-read finds the appointments deleted in between.
+const WINDOWED_RECONCILE: Reconcile = Reconcile::EveryDays(7);
 const WINDOW: &[&str] = &["from", "to"];
 
 /// Default `User-Agent`: names the tool and its version, as the API asks.
@@ -274,7 +289,9 @@ struct Defaults {
     pii_hash_key_env: Option<String>,
     window: Option<WindowSpec>,
     lag_secs: u64,
-    reconcile: Reconcile,
+    lookback_days: u32,
+    /// `None` when `[defaults]` does not set `reconcile_deletes`.
+    reconcile: Option<Reconcile>,
 }
 
 const MODES: &[(&str, Mode)] = &[("full", Mode::Full), ("incremental", Mode::Incremental)];
@@ -291,7 +308,8 @@ fn read_defaults(ctx: &mut Ctx<'_>, top: &Section<'_, '_>) -> Defaults {
         pii_hash_key_env: None,
         window: None,
         lag_secs: 300,
-        reconcile: Reconcile::Never,
+        lookback_days: DEFAULT_LOOKBACK_DAYS,
+        reconcile: None,
     };
     let Some((table, _)) = top
         .span_of("defaults")
@@ -304,7 +322,10 @@ fn read_defaults(ctx: &mut Ctx<'_>, top: &Section<'_, '_>) -> Defaults {
     d.pii = pick(ctx, &s, "pii", PII).unwrap_or(PiiMode::Keep);
     d.pii_hash_key_env = s.string(ctx, "pii_hash_key_env").map(|v| v.0);
     d.lag_secs = s.uint(ctx, "lag_secs", 86_400 * 7).unwrap_or(300);
-    d.reconcile = read_reconcile(ctx, &s).unwrap_or(Reconcile::Never);
+    d.lookback_days = s
+        .uint(ctx, "lookback_days", MAX_LOOKBACK_DAYS)
+        .map_or(DEFAULT_LOOKBACK_DAYS, |n| n as u32);
+    d.reconcile = read_reconcile(ctx, &s);
     d.window = read_window(ctx, &s);
     s.finish(ctx, &|_| None);
     d
@@ -425,7 +446,10 @@ fn read_resource(
     let mode = pick(ctx, s, "mode", MODES).unwrap_or(d.mode);
     let pii = pick(ctx, s, "pii", PII).unwrap_or(d.pii);
     let window = read_window(ctx, s).or(d.window);
-    let reconcile = read_reconcile(ctx, s).unwrap_or(d.reconcile);
+    let reconcile = read_reconcile(ctx, s).or(d.reconcile);
+    let lookback_days = s
+        .uint(ctx, "lookback_days", MAX_LOOKBACK_DAYS)
+        .map(|n| n as u32);
     let (name, name_span) = name?;
     let Some(resource) = catalog::find(&name) else {
         let hint = catalog::suggest(&name).map_or_else(
@@ -461,12 +485,30 @@ fn read_resource(
             "set `pii_hash_key_env = \"DENTALLY_PII_KEY\"` in [defaults] and export a secret key in it",
         );
     }
+    if lookback_days.is_some() && !super::model::cursor_is_date(resource) {
+        ctx.diags.error_with_hint(
+            s.span_of("lookback_days").unwrap_or(span),
+            format!("resource `{name}` has no date cursor; `lookback_days` does not apply"),
+            "only resources read by a date (payments' `dated_on`) take `lookback_days`; use `lag_secs` in [defaults] for `updated_at` cursors",
+        );
+    }
+    let default_reconcile = if windowed {
+        WINDOWED_RECONCILE
+    } else {
+        Reconcile::Never
+    };
     Some(ResourceSpec {
         resource,
         mode,
         pii,
         window: windowed.then_some(window).flatten(),
         lag_secs: d.lag_secs,
-        reconcile,
+        lookback_days: lookback_days.unwrap_or(d.lookback_days),
+        reconcile: reconcile.unwrap_or(default_reconcile),
     })
 }
+
+
+#[cfg(test)]
+#[path = "parse_tests.rs"]
+mod tests;

@@ -30,6 +30,7 @@ macro_rules! source_keys {
             "allow_write_scopes",
             "checkpoint_pages",
             "checkpoint_secs",
+            "offset_wall",
         ]
     };
 }
@@ -77,6 +78,9 @@ pub(super) fn source_from(
         .uint(ctx, "checkpoint_pages", 100_000)
         .map_or(20, |n| n.max(1) as u32);
     let checkpoint_secs = s.uint(ctx, "checkpoint_secs", 86_400).unwrap_or(30);
+    let offset_wall = s
+        .uint(ctx, "offset_wall", 10_000_000)
+        .map_or(crate::extract::DEFAULT_OFFSET_WALL, |n| n.max(1));
     Some(Source {
         base_url: base_url?,
         token: token?,
@@ -88,6 +92,7 @@ pub(super) fn source_from(
         allow_write_scopes,
         checkpoint_pages,
         checkpoint_secs,
+        offset_wall,
     })
 }
 

@@ -57,6 +57,11 @@ impl KeySet {
         self.ints.insert(to_bits(key))
     }
 
+    /// Whether an integer key was seen.
+    pub fn contains_int(&self, key: i64) -> bool {
+        self.ints.contains(to_bits(key))
+    }
+
     /// Records a text key (when rebuilding the set from committed files). A key that is an
     /// integer written out (`"100001"`) counts as that integer: an IdText key column (recall
     /// ids) holds as text what the API sent as a number, and a resumed run must still see the

@@ -1,19 +1,34 @@
 //! Extraction: from a selected resource to a stream of pages of new records.
 //!
-//! A resource is read as one or more [`Slice`]s (month windows, per-treatment lists), each paged
+//! A resource is read as one or more [`Slice`]s (date windows, per-treatment lists), each paged
 //! by [`SliceReader`]. Pages go to the caller through a bounded channel, so memory holds at most a
 //! few pages whatever the table's size, and the network keeps working while the caller writes.
 
 mod dedupe;
+mod keyset;
 mod pages;
+mod recover;
+mod route;
 mod slice;
+mod tiles;
+mod verify;
+mod wall;
 
 use chrono::NaiveDate;
 use tokio::sync::mpsc;
 
 pub use dedupe::{KeySet, digest as text_key_digest};
-pub use pages::{PER_PAGE, Page, Resume, SliceReader, SliceReport, SliceTotals};
-pub use slice::{Slice, months, per_treatment};
+pub use pages::{
+    KeysLater, PER_PAGE, Page, PagingReport, Resume, Sequence, SliceReader, SliceReport,
+    SliceTotals,
+};
+pub use recover::key_text;
+pub use route::{Route, candidates};
+pub use slice::{
+    ADVISED_SLICE_DAYS, MAX_SLICE_ROWS, SMALL_WINDOW_ROWS, Slice, WindowCut, per_treatment,
+    windows,
+};
+pub use wall::{DEFAULT_OFFSET_WALL, Wall};
 
 use crate::api::{ApiError, Client, Target};
 use crate::catalog::{self, Kind, Resource, Window};
@@ -51,32 +66,54 @@ pub enum ExtractError {
         /// `meta.total_count`.
         total: u64,
     },
+    /// A list longer than the offset wall with no filter the API honours to narrow it.
+    #[error(
+        "`{resource}` ({slice}): the API refuses pages this deep (413) and honours no filter that \
+         would narrow the read ({total:?} rows); the resource is marked failed. If the API honours \
+         a range filter the catalog does not list for it, add it to the catalog's `ranges`"
+    )]
+    Wall {
+        /// Resource.
+        resource: String,
+        /// Slice label.
+        slice: String,
+        /// `meta.total_count`, when sent.
+        total: Option<u64>,
+    },
+    /// More rows than an offset walk may cover share one value of the field a read is cut on.
+    #[error(
+        "`{resource}`: more than {rows} rows share one `{field}` value (or one day), so the read \
+         cannot be cut finer below the API's offset wall; the resource is marked failed"
+    )]
+    Stuck {
+        /// Resource.
+        resource: String,
+        /// The field the read is cut on.
+        field: &'static str,
+        /// Rows one walk may cover.
+        rows: u64,
+    },
     /// The consumer went away (the run is stopping).
     #[error("extraction cancelled")]
     Cancelled,
 }
 
-/// The slices of a selected resource on `today`. Fees need the treatment ids: `treatment_ids`
-/// when the run already read them, otherwise they are listed from the API.
+/// The slices of a selected resource on `today`: a windowed resource's window cut as `cut` says
+/// ([`window_slices`]), one list per treatment for fees, one list otherwise. Fees need the
+/// treatment ids: `treatment_ids` when the run already read them, otherwise they are listed
+/// from the API.
 pub async fn slices(
     client: &Client,
     spec: &ResourceSpec,
     today: NaiveDate,
+    cut: WindowCut,
     treatment_ids: Option<&[String]>,
 ) -> Result<Vec<Slice>, ExtractError> {
-    match (spec.resource.window, spec.window) {
-        (
-            Window::Required {
-                after_param,
-                before_param,
-                ..
-            },
-            Some(window),
-        ) => {
-            let (from, to) = window.resolve(today);
-            Ok(months(from, to, after_param, before_param))
-        }
-        (Window::PerTreatment, _) => match treatment_ids {
+    if let Some(window) = window_slices(spec, today, cut) {
+        return Ok(window);
+    }
+    match spec.resource.window {
+        Window::PerTreatment => match treatment_ids {
             Some(ids) => Ok(per_treatment(ids)),
             None => Ok(per_treatment(&list_treatment_ids(client).await?)),
         },
@@ -84,15 +121,33 @@ pub async fn slices(
     }
 }
 
+/// The slices of a windowed resource's read (`None` for other resources), without the
+/// network: `run` and `plan` both cut windows here. A read of changes only is one list.
+pub fn window_slices(spec: &ResourceSpec, today: NaiveDate, cut: WindowCut) -> Option<Vec<Slice>> {
+    let (
+        Window::Required {
+            after_param,
+            before_param,
+            ..
+        },
+        Some(window),
+    ) = (spec.resource.window, spec.window)
+    else {
+        return None;
+    };
+    match cut {
+        WindowCut::Changes => Some(vec![Slice::whole()]),
+        WindowCut::Window { rows_per_day } => {
+            let (from, to) = window.resolve(today);
+            Some(windows(from, to, after_param, before_param, rows_per_day))
+        }
+    }
+}
+
 /// Every treatment id, for the per-treatment fan-out of `fees`.
 async fn list_treatment_ids(client: &Client) -> Result<Vec<String>, ExtractError> {
     let treatments = catalog::find("treatments").expect("treatments is in the catalog");
-    let reader = SliceReader {
-        client,
-        resource: treatments,
-        base_query: Vec::new(),
-        concurrency: 1,
-    };
+    let reader = SliceReader::new(client, treatments, Vec::new(), 1, Wall::default());
     let (tx, mut rx) = mpsc::channel(1024);
     let mut keys = KeySet::default();
     let whole = Slice::whole();
@@ -149,9 +204,9 @@ pub async fn read_single(
             progress: SliceReport {
                 pages: 1,
                 rows: 1,
-                duplicates: 0,
                 total_count: Some(1),
                 page_size: 1,
+                ..SliceReport::default()
             },
         }),
         _ => Err(ExtractError::Shape {

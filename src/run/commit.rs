@@ -88,6 +88,10 @@ pub(super) async fn commit(
                         )
                     })
                     .collect();
+                s.rows = r.tables.first().map(|t| t.rows);
+                if r.window.is_some() {
+                    s.window.clone_from(&r.window);
+                }
                 if r.reconciled {
                     s.last_reconcile = Some(now);
                     s.runs_since_reconcile = 0;

@@ -50,6 +50,10 @@ pub struct RunContext {
     pub practice_id: Option<String>,
     /// Treatment ids from `treatments` to `fees`.
     pub treatment_ids: super::handoff::TreatmentIds,
+    /// Patient ids from `patients` to `patient_stats` recovery.
+    pub patient_ids: super::handoff::PatientIds,
+    /// How deep the API lets a list be paged (shared by every resource of the run).
+    pub wall: crate::extract::Wall,
     warned: Mutex<BTreeSet<String>>,
 }
 
@@ -90,6 +94,8 @@ impl RunContext {
             part: String::new(),
             practice_id: None,
             treatment_ids: super::handoff::TreatmentIds::new(false),
+            patient_ids: super::handoff::PatientIds::new(false),
+            wall: crate::extract::Wall::default(),
             warned: Mutex::default(),
         }
     }
@@ -110,6 +116,18 @@ impl RunContext {
     /// The same context with checkpoints at least `secs` seconds apart.
     pub fn with_checkpoint_secs(mut self, secs: u64) -> Self {
         self.checkpoint_every = std::time::Duration::from_secs(secs);
+        self
+    }
+
+    /// The same context with `patient_stats` recovery waiting for the ids of `patients`.
+    pub fn with_patient_handoff(mut self, expected: bool) -> Self {
+        self.patient_ids = super::handoff::PatientIds::new(expected);
+        self
+    }
+
+    /// The same context assuming the API's offset wall at `rows`.
+    pub fn with_offset_wall(mut self, rows: u64) -> Self {
+        self.wall = crate::extract::Wall::new(rows);
         self
     }
 

@@ -12,11 +12,11 @@ use super::merge::{MergeInput, merge};
 use super::raw::RawTable;
 use super::resource::{Progress, ResourceError, raw_files};
 use super::strategy::Strategy;
-use crate::catalog::Table;
+use crate::catalog::{Resource, Table, Window};
 use crate::config::ResourceSpec;
 use crate::flatten::Reject;
 use crate::sink::SinkError;
-use crate::state::ResourceState;
+use crate::state::{ResourceState, WindowRead};
 
 /// Builds the current files and fills `entry`.
 #[allow(clippy::too_many_arguments)]
@@ -57,12 +57,14 @@ pub(super) async fn finish(
         .and_then(DateTime::from_timestamp_micros)
         .map(|t| t.to_rfc3339_opts(SecondsFormat::Micros, true));
     entry.reconciled = strategy.reconciles();
+    entry.window = window_read(ctx, spec, strategy, &progress);
     let done = &progress.done;
     entry.slices = done.slices;
     entry.pages = u32::try_from(done.pages).unwrap_or(u32::MAX);
     entry.rows = done.rows;
     entry.duplicates = done.duplicates;
     entry.total_count = done.total_count;
+    entry.paging = done.paging.clone();
     entry.rejects = progress.reject_count;
     entry.unknown_fields = progress.unknown.into_iter().collect();
     for field in &entry.unknown_fields {
@@ -118,10 +120,40 @@ async fn build_current(
         previous: &state.tables,
         delta: &delta,
         key: spec.resource.primary_key,
-        order: spec.resource.cursor,
+        order: merge_order(spec.resource),
         coverage,
     };
     merge(&input).await
+}
+
+/// The column that decides which version of a row is newer in a merge: `updated_at` when the
+/// resource has one, even when its cursor is another field (payments' cursor is `dated_on`,
+/// which an edit does not move); else the cursor.
+fn merge_order(resource: &Resource) -> Option<&'static str> {
+    match resource.cursor {
+        Some(_) if resource.field("updated_at").is_some() => Some("updated_at"),
+        cursor => cursor,
+    }
+}
+
+/// What this run's read of a windowed resource's whole window found (its density sizes the
+/// next window read's slices); `None` for deltas and unwindowed resources.
+fn window_read(
+    ctx: &RunContext,
+    spec: &ResourceSpec,
+    strategy: &Strategy,
+    progress: &Progress,
+) -> Option<WindowRead> {
+    let window = spec.window.filter(|_| matches!(spec.resource.window, Window::Required { .. }))?;
+    if matches!(strategy, Strategy::Delta { .. }) {
+        return None;
+    }
+    let (from, to) = window.resolve(ctx.today);
+    Some(WindowRead {
+        from,
+        to,
+        rows: progress.done.rows,
+    })
 }
 
 async fn write_rejects(ctx: &RunContext, rejects: &[Reject]) -> Result<(), SinkError> {

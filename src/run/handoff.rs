@@ -72,6 +72,17 @@ impl TreatmentIds {
     }
 }
 
+/// The same hand-over for the patients' ids that `patient_stats` recovery fetches stats for
+/// one by one (`GET /v1/patients/{id}/stats`) when bulk paging skipped rows.
+pub type PatientIds = TreatmentIds;
+
+/// Whether `first` runs before `then` in this run (so `then` may wait for its keys: resources
+/// start in list order, so `first` has always started by then and the wait ends).
+pub fn precedes(specs: &[ResourceSpec], first: &str, then: &str) -> bool {
+    let at = |name: &str| specs.iter().position(|s| s.resource.name == name);
+    matches!((at(first), at(then)), (Some(a), Some(b)) if a < b)
+}
+
 /// Moves `treatments` just before `fees` when both are selected and it came after; returns
 /// whether `fees` can expect the ids.
 pub fn order(specs: &mut Vec<ResourceSpec>) -> bool {

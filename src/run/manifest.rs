@@ -49,6 +49,9 @@ pub struct ResourceEntry {
     pub cursor: Option<String>,
     /// Rows found deleted in Dentally and marked `_deleted_at` by this run.
     pub reconciled: bool,
+    /// The date window read whole by this run (windowed resources), and the rows it held.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<crate::state::WindowRead>,
     /// Distinct rows extracted.
     pub rows: u64,
     /// Pages requested.
@@ -59,6 +62,10 @@ pub struct ResourceEntry {
     pub total_count: Option<u64>,
     /// Slices read (months, treatments).
     pub slices: usize,
+    /// How the lists were read past the API's offset wall (routes, keyset restarts, tiles,
+    /// 413s met), the filters the API was found to ignore (each also warned about once), and the
+    /// rows that unstable paging skipped and recovery brought back, with how and at what cost.
+    pub paging: crate::extract::PagingReport,
     /// Rows that broke the type contract (written to `_rejects/`).
     pub rejects: u64,
     /// Fields the catalog does not know, kept in `_extra`.
@@ -79,11 +86,13 @@ impl ResourceEntry {
             mode: String::new(),
             cursor: None,
             reconciled: false,
+            window: None,
             rows: 0,
             pages: 0,
             duplicates: 0,
             total_count: None,
             slices: 0,
+            paging: crate::extract::PagingReport::default(),
             rejects: 0,
             unknown_fields: Vec::new(),
             tables: Vec::new(),

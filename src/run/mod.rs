@@ -38,7 +38,7 @@ pub use merge::{Coverage, MergeInput, merge};
 pub use progress::Progress;
 pub use setup::{check_output, client_for, location_for};
 use setup::{formats, pii_key, selected};
-pub use strategy::{Choice, Strategy};
+pub use strategy::{Choice, Since, Strategy, delta_filter};
 
 use crate::api::ApiError;
 use crate::config::Pipeline;
@@ -172,7 +172,9 @@ pub(crate) async fn run_practice(
     )
     .for_practice(part, practice_id)
     .with_treatment_handoff(handoff)
-    .with_checkpoint_secs(pipeline.source.checkpoint_secs);
+    .with_patient_handoff(handoff::precedes(&specs, "patients", "patient_stats"))
+    .with_checkpoint_secs(pipeline.source.checkpoint_secs)
+    .with_offset_wall(pipeline.source.offset_wall);
     let entries: Vec<ResourceEntry> = futures::stream::iter(specs.iter())
         .map(|spec| resource::extract(&ctx, spec))
         .buffered(2)

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use arrow::array::AsArray;
-use arrow::datatypes::{DataType, TimestampMicrosecondType};
+use arrow::datatypes::{DataType, Date32Type, TimestampMicrosecondType};
 use arrow::record_batch::RecordBatch;
 use tokio::sync::mpsc;
 
@@ -116,13 +116,16 @@ pub async fn extract(ctx: &RunContext, spec: &ResourceSpec) -> ResourceEntry {
             &bar,
         )
         .await?;
-        if resource.name == "treatments" {
-            let whole = matches!(strategy, Strategy::Full | Strategy::Everything);
-            ctx.treatment_ids.publish(
-                keys.ascending_ints()
-                    .filter(|_| whole)
-                    .map(|ids| ids.iter().map(i64::to_string).collect()),
-            );
+        let whole = matches!(strategy, Strategy::Full | Strategy::Everything);
+        let ids = || {
+            keys.ascending_ints()
+                .filter(|_| whole)
+                .map(|ids| ids.iter().map(i64::to_string).collect())
+        };
+        match resource.name {
+            "treatments" => ctx.treatment_ids.publish(ids()),
+            "patients" => ctx.patient_ids.publish(ids()),
+            _ => {}
         }
         // Extraction complete: a crash from here on rebuilds the current files without
         // reading a single page again.
@@ -142,9 +145,12 @@ pub async fn extract(ctx: &RunContext, spec: &ResourceSpec) -> ResourceEntry {
         .await
     }
     .await;
-    if resource.name == "treatments" {
-        // Unless published above: `fees` lists the ids itself rather than wait forever.
-        ctx.treatment_ids.publish(None);
+    // Unless published above: `fees` and `patient_stats` list the ids themselves rather than
+    // wait forever.
+    match resource.name {
+        "treatments" => ctx.treatment_ids.publish(None),
+        "patients" => ctx.patient_ids.publish(None),
+        _ => {}
     }
     if let Err(e) = result {
         for raw in &mut raws {
@@ -179,17 +185,6 @@ async fn prepare(
     progress: &mut Progress,
 ) -> Result<Start, ResourceError> {
     let resource = spec.resource;
-    let slices = match resource.kind {
-        Kind::Single => vec![Slice::whole()],
-        Kind::List => {
-            let known = match resource.window {
-                Window::PerTreatment => ctx.treatment_ids.wait().await,
-                _ => None,
-            };
-            let known = known.as_deref().map(Vec::as_slice);
-            extract::slices(&ctx.client, spec, ctx.today, known).await?
-        }
-    };
     let state = ctx.state.resource(resource.name).await;
     let choice = Choice {
         full_refresh: ctx.full_refresh,
@@ -198,6 +193,18 @@ async fn prepare(
         now: ctx.started,
     };
     let strategy = Strategy::choose(spec, &state, choice);
+    let slices = match resource.kind {
+        Kind::Single => vec![Slice::whole()],
+        Kind::List => {
+            let known = match resource.window {
+                Window::PerTreatment => ctx.treatment_ids.wait().await,
+                _ => None,
+            };
+            let known = known.as_deref().map(Vec::as_slice);
+            let cut = strategy.window_cut(&state);
+            extract::slices(&ctx.client, spec, ctx.today, cut, known).await?
+        }
+    };
     let query_slice = Slice {
         label: String::new(),
         query: strategy.query(),
@@ -408,12 +415,17 @@ async fn produce(
         tx.send(page).await.map_err(|_| ExtractError::Cancelled)?;
         return Ok(start.keys);
     }
-    let reader = SliceReader {
-        client: &ctx.client,
+    let mut reader = SliceReader::new(
+        &ctx.client,
         resource,
-        base_query: start.strategy.query(),
-        concurrency: ctx.concurrency,
-    };
+        start.strategy.query(),
+        ctx.concurrency,
+        ctx.wall.clone(),
+    );
+    if resource.name == "patient_stats" {
+        // Only awaited if bulk paging skipped rows: recovery fetches them per patient.
+        reader.set_known_keys(Box::pin(ctx.patient_ids.wait()));
+    }
     let mut keys = start.keys;
     reader
         .read_all(&start.slices, start.slice, start.resume, &mut keys, &tx)
@@ -421,11 +433,15 @@ async fn produce(
     Ok(keys)
 }
 
-/// Largest value of a timestamp column (µs), if any.
+/// Largest value of a timestamp or date column (µs; a date at its UTC midnight), if any.
 fn max_micros(batch: &RecordBatch, column: &str) -> Option<i64> {
     let col = batch.column_by_name(column)?;
-    if !matches!(col.data_type(), DataType::Timestamp(_, _)) {
-        return None;
+    match col.data_type() {
+        DataType::Timestamp(_, _) => {
+            arrow::compute::max(col.as_primitive::<TimestampMicrosecondType>())
+        }
+        DataType::Date32 => arrow::compute::max(col.as_primitive::<Date32Type>())
+            .map(|days| i64::from(days) * 86_400_000_000),
+        _ => None,
     }
-    arrow::compute::max(col.as_primitive::<TimestampMicrosecondType>())
 }

@@ -55,6 +55,32 @@ pub struct ResourceState {
     /// Progress of an unfinished extraction, to resume from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<Checkpoint>,
+    /// Rows of the main current table at the last commit: the request estimate of `plan`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u64>,
+    /// The last read of a whole date window: how dense the window is, so the next window read
+    /// is cut into slices of a sensible size (and `plan` shows the same slices).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<WindowRead>,
+}
+
+/// What one read of a whole date window found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowRead {
+    /// First day of the window read (inclusive).
+    pub from: chrono::NaiveDate,
+    /// Day after the window (exclusive).
+    pub to: chrono::NaiveDate,
+    /// Distinct rows it returned.
+    pub rows: u64,
+}
+
+impl WindowRead {
+    /// Rows per day of the window, when it spans any day.
+    pub fn rows_per_day(&self) -> Option<f64> {
+        let days = (self.to - self.from).num_days();
+        (days > 0).then(|| self.rows as f64 / days as f64)
+    }
 }
 
 /// Where an unfinished extraction stood at its last commit.

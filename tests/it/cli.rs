@@ -92,8 +92,35 @@ fn plan_shows_windows_and_requests_offline() {
         .iter()
         .find(|r| r["name"] == "appointments")
         .unwrap();
+    // 490 days, nothing measured yet: six windows of about three months, one request or more each.
     assert!(
-        appts["slices"].as_str().unwrap().contains("month windows"),
+        appts["slices"]
+            .as_str()
+            .unwrap()
+            .starts_with("6 windows of at most 82 days (after/before)"),
         "{appts}"
     );
+    assert_eq!(appts["read"], "window", "{appts}");
+    assert!(
+        appts["estimate"].as_str().unwrap().contains("at least 6"),
+        "{appts}"
+    );
+    let query = |r: &serde_json::Value| -> Vec<String> {
+        r["query"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|kv| format!("{}={}", kv[0].as_str().unwrap(), kv[1].as_str().unwrap()))
+            .collect()
+    };
+    assert!(query(appts).contains(&"cancelled=true".to_string()), "{appts}");
+    assert!(query(appts).iter().any(|q| q.starts_with("after=")), "{appts}");
+    let by_name = |n: &str| resources.iter().find(|r| r["name"] == n).unwrap();
+    assert_eq!(by_name("practice")["requests"], 1);
+    assert_eq!(by_name("patients")["read"], "tiles (created_after/created_before)");
+    assert_eq!(
+        by_name("treatment_plan_items")["read"],
+        "keyset (sort_by=updated_at, updated_after)"
+    );
+    assert_eq!(by_name("accounts")["read"], "plain");
 }

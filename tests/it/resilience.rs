@@ -238,8 +238,14 @@ async fn a_clean_run_makes_the_minimum_number_of_requests() {
                     today + chrono::Days::new(60),
                 );
                 let mut n = 0;
-                for s in dentally_etl::extract::months(from, to, "after", "before") {
-                    let q: Vec<String> = s.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                for s in dentally_etl::extract::windows(from, to, "after", "before", None) {
+                    let q: Vec<String> = s
+                        .query
+                        .iter()
+                        .map(|(k, v)| (*k, v.as_str()))
+                        .chain(r.required_params.iter().copied())
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect();
                     n += pages(total(format!("{}?per_page=1&{}", r.path, q.join("&"))).await);
                 }
                 n

@@ -1,0 +1,129 @@
+//! Window tiling: a list that cannot be sorted reliably is read as windows of a range filter
+//! with both bounds (`updated_after`/`updated_before`, `created_after`/`created_before`,
+//! `after`/`before`, `dated_on_after`/`dated_on_before`), each small enough to page by offset.
+//!
+//! The windows are sized from `total_count`, not guessed: a window's first page says how many
+//! rows it holds; one holding more than the wall allows is cut into parts of about half the
+//! wall (between the smallest and largest values its first page showed, open ends kept open),
+//! and so on down. A 413 inside a window (the wall moved) cuts it too. Rows already read stay:
+//! the parts repeat them and the key set drops the repeats.
+//!
+//! With `cap` set to one page, the same machinery is the recovery of unstable paging: windows
+//! narrowed until each fits one page cannot skip rows ([`super::recover`]).
+
+use chrono::Utc;
+
+use super::ExtractError;
+use super::pages::{End, Fetched, Outcome, Params, Reading, Sequence, SliceReader, Walk};
+use super::route::{Grain, Tile};
+use super::slice::Slice;
+use super::verify::Check;
+use crate::catalog::RangeFilter;
+
+/// Cuts in a row that leave every row in one part before the filter is deemed ignored.
+const MAX_SAME_AS_PARENT: u32 = 12;
+
+impl SliceReader<'_> {
+    /// The query of one window.
+    pub(super) fn tile_params(&self, slice: &Slice, filter: &RangeFilter, tile: &Tile) -> Params {
+        let grain = Grain::of(self.resource, filter);
+        let replaced: Vec<&str> = std::iter::once(filter.after).chain(filter.before).collect();
+        self.params(slice, None, &replaced, tile.query(filter, grain))
+    }
+
+    /// Reads the windows of `stack` (the last one first, from page `next`).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn tiles(
+        &self,
+        reading: &mut Reading<'_>,
+        slice: &Slice,
+        filter: &'static RangeFilter,
+        cap: Option<u64>,
+        mut stack: Vec<Tile>,
+        mut next: u32,
+        mut first: Option<Fetched>,
+    ) -> Result<Outcome, ExtractError> {
+        let grain = Grain::of(self.resource, filter);
+        let now = Utc::now().timestamp_micros();
+        while let Some(tile) = stack.last().cloned() {
+            reading.report.sequence = Some(Sequence::Tiles {
+                after: filter.after.to_string(),
+                cap,
+                stack: stack.clone(),
+            });
+            let params = self.tile_params(slice, filter, &tile);
+            let page_size = reading.report.page_size.max(1);
+            let most = cap.unwrap_or_else(|| self.wall.safe_rows());
+            let mut check = Check {
+                field: Some(filter.field),
+                from: tile.from.map(|f| (f, filter.after)),
+                to: tile.to.zip(filter.before),
+                slack: grain.micros(),
+                ..Check::default()
+            };
+            let walk = Walk {
+                params: &params,
+                last_page: match cap {
+                    Some(_) => 1,
+                    None => self.wall.safe_pages(page_size),
+                },
+                too_big: Some(most),
+                root: cap.is_none() && stack.len() == 1 && tile.parent_total.is_none(),
+            };
+            if cap.is_some()
+                && reading
+                    .stop_at_pages
+                    .is_some_and(|p| reading.report.pages >= p)
+            {
+                // Recovery spent its budget; what is still missing fails the slice.
+                break;
+            }
+            if next <= 1 && cap.is_none() {
+                reading.report.paging.tiles += 1;
+            }
+            let end = self
+                .walk(reading, &walk, next, first.take(), &mut check)
+                .await?;
+            next = 1;
+            match end {
+                End::Done => {
+                    stack.pop();
+                }
+                End::Ignored(param) => return Ok(Outcome::Ignored(param)),
+                End::TooBig(_) | End::Limit | End::Wall => {
+                    let total = reading.report.walk_total.unwrap_or(most.saturating_mul(2));
+                    let same = if tile.parent_total == Some(total) {
+                        tile.same_as_parent + 1
+                    } else {
+                        0
+                    };
+                    if same > MAX_SAME_AS_PARENT {
+                        // Cut after cut, every row stays in one part: the bounds do nothing.
+                        return Ok(Outcome::Ignored(filter.before.unwrap_or(filter.after)));
+                    }
+                    let seen = check.min_seen.zip(check.max_seen);
+                    let target = (most / 2).max(1);
+                    stack.pop();
+                    match tile.split(total, target, seen, grain, now) {
+                        Some(parts) => {
+                            stack.extend(parts.into_iter().rev().map(|mut p| {
+                                p.same_as_parent = same;
+                                p
+                            }));
+                        }
+                        // Recovery: a window one grain wide was read as far as it goes.
+                        None if cap.is_some() => {}
+                        None => {
+                            return Err(ExtractError::Stuck {
+                                resource: self.resource.name.into(),
+                                field: filter.field,
+                                rows: most,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        Ok(Outcome::Done)
+    }
+}
