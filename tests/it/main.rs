@@ -8,6 +8,7 @@ mod extract;
 mod incremental;
 mod interop;
 mod models;
+mod ops;
 mod practices;
 mod preflight;
 mod pyenv;
