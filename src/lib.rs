@@ -3,7 +3,8 @@
 //! The stages follow the data flow of `docs/design.md` §1:
 //! `config` (parse, validate purely) → `api` (preflight, budget, retries) → `extract` (pages) →
 //! `flatten` (JSON → Arrow) → `sink` (Parquet/CSV over object_store) → `run` (commit, manifest) →
-//! `models` (polars SQL over the current tables).
+//! `models` (polars SQL over the current tables). `metrics` leaves each run's figures for
+//! Prometheus.
 //! The `catalog` holds what we know of each Dentally resource; the `sandbox` is a faithful
 //! emulator of the API, used by the tests and the `demo` command.
 #![forbid(unsafe_code)]
@@ -15,6 +16,7 @@ pub mod config;
 pub mod extract;
 pub mod flatten;
 pub mod json;
+pub mod metrics;
 pub mod models;
 pub mod preflight;
 pub mod run;

@@ -3,5 +3,8 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    dentally_etl::cli::main(dentally_etl::cli::Cli::parse())
+    match dentally_etl::cli::Cli::try_parse() {
+        Ok(cli) => dentally_etl::cli::main(cli),
+        Err(e) => dentally_etl::cli::usage_error(&e),
+    }
 }

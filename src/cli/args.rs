@@ -17,6 +17,33 @@ pub struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "DENTALLY_ETL_LOG_FORMAT")]
     pub log_format: LogFormat,
+    /// Write Prometheus metrics (text exposition, for node_exporter's textfile collector) to this
+    /// file at the end of every run, failed ones included. Written atomically.
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        env = "DENTALLY_ETL_METRICS_FILE"
+    )]
+    pub metrics_file: Option<PathBuf>,
+    /// Also push the run's metrics to this Prometheus Pushgateway (e.g. `http://pushgateway:9091`).
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "DENTALLY_ETL_PUSHGATEWAY"
+    )]
+    pub pushgateway: Option<url::Url>,
+    /// Seconds between heartbeat log lines when progress bars are off (stderr not a terminal, or
+    /// `--quiet`); 0 logs only each resource's start and end.
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECS",
+        default_value_t = 60,
+        env = "DENTALLY_ETL_HEARTBEAT_SECS"
+    )]
+    pub heartbeat_secs: u64,
 }
 
 /// Log line format.
@@ -109,6 +136,14 @@ pub enum Command {
         #[arg(long, default_value = "parquet")]
         format: String,
     },
+    /// Print a shell completion script on stdout (e.g. `dentally-etl completions bash >
+    /// /etc/bash_completion.d/dentally-etl`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout (e.g. `dentally-etl man > dentally-etl.1`).
+    Man,
 }
 
 /// `state` subcommands.

@@ -19,7 +19,7 @@ pub async fn run(out: &Path, scale: f64, format: &str, quiet: bool) -> ExitCode 
     match demo(out, scale, format, quiet).await {
         Ok(code) => code,
         Err(message) => {
-            eprintln!("error: {message}");
+            super::logging::fatal_message(1, &message);
             ExitCode::from(1)
         }
     }
@@ -33,7 +33,11 @@ async fn demo(out: &Path, scale: f64, format: &str, quiet: bool) -> Result<ExitC
     .await
     .map_err(|e| format!("cannot start the sandbox: {e}"))?;
     let base = handle.base_url();
-    eprintln!("sandbox serving at {base} (scale {scale})");
+    super::logging::say(
+        "INFO",
+        &format!("sandbox serving at {base} (scale {scale})"),
+        super::logging::fields([("base_url", base.as_str().into()), ("scale", scale.into())]),
+    );
     let env = |name: &str| match name {
         "DENTALLY_BASE_URL" => Some(base.clone()),
         _ => std::env::var(name).ok(),
@@ -66,11 +70,17 @@ async fn demo(out: &Path, scale: f64, format: &str, quiet: bool) -> Result<ExitC
     )
     .await
     .map_err(|e| e.to_string())?;
-    eprint!("{}", super::summary::render(&outcome.manifests[0]));
-    let ext = outcome.manifests[0].format;
-    eprintln!(
-        "\nFiles are in {dir}/. Try:\n  duckdb -c \"SELECT state, count(*) FROM '{dir}/appointments/*.{ext}' GROUP BY state ORDER BY 2 DESC\"",
-        dir = out.display()
+    for m in &outcome.manifests {
+        super::summary::emit(m);
+    }
+    let ext = outcome.manifests.first().map_or("parquet", |m| m.format);
+    super::logging::say(
+        "INFO",
+        &format!(
+            "\nFiles are in {dir}/. Try:\n  duckdb -c \"SELECT state, count(*) FROM '{dir}/appointments/*.{ext}' GROUP BY state ORDER BY 2 DESC\"",
+            dir = out.display()
+        ),
+        super::logging::fields([("output", out.display().to_string().into())]),
     );
     handle.shutdown();
     Ok(ExitCode::from(outcome.exit_code))

@@ -6,8 +6,10 @@
 
 mod args;
 mod demo;
+mod docs;
 mod logging;
 mod plan;
+mod run_metrics;
 mod state;
 mod summary;
 
@@ -32,8 +34,42 @@ pub fn main(cli: Cli) -> ExitCode {
     runtime.block_on(dispatch(cli))
 }
 
+/// A command line clap refused (or `--help`/`--version`): clap's text, or with `--log-format json`
+/// (argument or environment) one JSON error line, so that every stderr line stays JSON.
+pub fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let informational = matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if informational || !json_requested() {
+        let _ = e.print();
+        return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+    }
+    logging::init(LogFormat::Json, false);
+    logging::fatal_message(2, e.render().to_string().trim());
+    ExitCode::from(2)
+}
+
+/// `--log-format json`, `--log-format=json` or `DENTALLY_ETL_LOG_FORMAT=json`.
+fn json_requested() -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    let in_args = args
+        .windows(2)
+        .any(|w| w[0] == "--log-format" && w[1] == "json")
+        || args.iter().any(|a| a == "--log-format=json");
+    in_args || std::env::var("DENTALLY_ETL_LOG_FORMAT").is_ok_and(|v| v == "json")
+}
+
 async fn dispatch(cli: Cli) -> ExitCode {
     let quiet = cli.quiet;
+    let heartbeat = std::time::Duration::from_secs(cli.heartbeat_secs);
+    let metrics = run_metrics::Sinks {
+        file: cli.metrics_file,
+        pushgateway: cli.pushgateway,
+    };
     match cli.command {
         Command::Validate { pipelines } => validate(&pipelines),
         Command::Plan {
@@ -70,36 +106,56 @@ async fn dispatch(cli: Cli) -> ExitCode {
             practices,
             shard,
             json,
-        } => match config::load(&pipeline) {
-            Ok(p) => {
-                let options = RunOptions {
-                    only: resources,
-                    full_refresh,
-                    progress: !quiet,
-                    reconcile_deletes,
-                    practices,
-                    shard,
-                };
-                run_pipeline(&p, &options, json).await
+        } => {
+            let started = chrono::Utc::now();
+            match config::load(&pipeline) {
+                Ok(p) => {
+                    let options = RunOptions {
+                        only: resources,
+                        full_refresh,
+                        progress: !quiet,
+                        heartbeat,
+                        reconcile_deletes,
+                        practices,
+                        shard,
+                    };
+                    run_pipeline(&p, &options, json, &metrics).await
+                }
+                Err(e) => {
+                    let code = load_failed(&e);
+                    let name = run_metrics::fallback_name(&pipeline);
+                    metrics.write(&name, shard, &[], 2, started).await;
+                    code
+                }
             }
-            Err(e) => load_failed(&e),
-        },
+        }
         Command::Sandbox(args) => match crate::sandbox::cli::run(args).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(1, &format!("{e:#}")),
         },
         Command::Demo { out, scale, format } => demo::run(&out, scale, &format, quiet).await,
+        Command::Completions { shell } => docs::completions(shell),
+        Command::Man => docs::man(),
     }
 }
 
 fn validate(paths: &[std::path::PathBuf]) -> ExitCode {
     let mut ok = true;
     for path in paths {
+        let file = serde_json::Value::from(path.display().to_string());
         match config::load(path) {
-            Ok(p) => eprintln!("{}: ok ({} resources)", path.display(), p.resources.len()),
+            Ok(p) => logging::say(
+                "INFO",
+                &format!("{}: ok ({} resources)", path.display(), p.resources.len()),
+                logging::fields([("file", file), ("resources", p.resources.len().into())]),
+            ),
             Err(e) => {
                 ok = false;
-                eprintln!("{e}");
+                logging::say(
+                    "ERROR",
+                    &e.to_string(),
+                    logging::fields([("file", file), ("exit_code", 2.into())]),
+                );
             }
         }
     }
@@ -111,7 +167,7 @@ fn validate(paths: &[std::path::PathBuf]) -> ExitCode {
 }
 
 fn load_failed(e: &LoadError) -> ExitCode {
-    eprintln!("error: {e}");
+    logging::fatal(2, e);
     ExitCode::from(2)
 }
 
@@ -152,7 +208,7 @@ async fn check(p: &Pipeline, json: bool) -> ExitCode {
                 print_json(&report);
             } else {
                 let b = report.budget;
-                eprintln!(
+                let line = format!(
                     "token ok: user {}, read-only{}, {} scope(s) needed and held ({} check); budget {}/{} left",
                     report.user.as_deref().unwrap_or("?"),
                     if report.write_scopes_allowed.is_empty() {
@@ -165,6 +221,11 @@ async fn check(p: &Pipeline, json: bool) -> ExitCode {
                     b.remaining.map_or("?".into(), |r| r.to_string()),
                     b.limit.map_or("?".into(), |r| r.to_string()),
                 );
+                let fields = match serde_json::to_value(&report) {
+                    Ok(serde_json::Value::Object(map)) => map,
+                    _ => serde_json::Map::new(),
+                };
+                logging::say("INFO", &line, fields);
             }
             ExitCode::SUCCESS
         }
@@ -172,14 +233,28 @@ async fn check(p: &Pipeline, json: bool) -> ExitCode {
     }
 }
 
-async fn run_pipeline(p: &Pipeline, options: &RunOptions, json: bool) -> ExitCode {
+async fn run_pipeline(
+    p: &Pipeline,
+    options: &RunOptions,
+    json: bool,
+    metrics: &run_metrics::Sinks,
+) -> ExitCode {
+    let started = chrono::Utc::now();
     match run::run(p, options).await {
         Ok(outcome) => {
             for m in &outcome.manifests {
-                eprint!("{}", summary::render(m));
+                summary::emit(m);
             }
             for (practice, code, why) in &outcome.failures {
-                eprintln!("practice {practice} failed (exit {code}): {why}");
+                logging::say(
+                    "ERROR",
+                    &format!("practice {practice} failed (exit {code}): {why}"),
+                    logging::fields([
+                        ("practice", practice.as_str().into()),
+                        ("exit_code", (*code).into()),
+                        ("error", why.as_str().into()),
+                    ]),
+                );
             }
             if json {
                 match outcome.manifests.as_slice() {
@@ -187,18 +262,34 @@ async fn run_pipeline(p: &Pipeline, options: &RunOptions, json: bool) -> ExitCod
                     many => print_json(&many),
                 }
             }
+            metrics
+                .write(
+                    &p.name,
+                    options.shard,
+                    &outcome.manifests,
+                    outcome.exit_code,
+                    started,
+                )
+                .await;
             ExitCode::from(outcome.exit_code)
         }
-        Err(e) => run_failed(&e),
+        Err(e) => {
+            let code = run_failed(&e);
+            metrics
+                .write(&p.name, options.shard, &[], e.exit_code(), started)
+                .await;
+            code
+        }
     }
 }
 
 fn run_failed(e: &RunError) -> ExitCode {
-    fail(e.exit_code(), &e.to_string())
+    logging::fatal(e.exit_code(), e);
+    ExitCode::from(e.exit_code())
 }
 
 fn fail(code: u8, message: &str) -> ExitCode {
-    eprintln!("error: {message}");
+    logging::fatal_message(code, message);
     ExitCode::from(code)
 }
 
@@ -211,6 +302,6 @@ fn print_stdout(text: &str) {
 fn print_json<T: serde::Serialize>(value: &T) {
     match serde_json::to_string_pretty(value) {
         Ok(s) => print_stdout(&(s + "\n")),
-        Err(e) => eprintln!("error: cannot render JSON: {e}"),
+        Err(e) => logging::fatal_message(1, &format!("cannot render JSON: {e}")),
     }
 }

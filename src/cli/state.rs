@@ -17,7 +17,7 @@ pub async fn run(action: StateAction) -> ExitCode {
     match state(path, reset, resource).await {
         Ok(()) => ExitCode::SUCCESS,
         Err((code, message)) => {
-            eprintln!("error: {message}");
+            super::logging::fatal_message(code, &message);
             ExitCode::from(code)
         }
     }
@@ -57,10 +57,14 @@ async fn state(path: &Path, reset: bool, resource: Option<String>) -> Result<(),
             .await
             .map_err(|e| (1, e.to_string()))?;
     }
-    eprintln!(
-        "state reset for {} resource(s) in `{}`: the next run reads them in full",
-        names.len(),
-        store.path()
+    super::logging::say(
+        "INFO",
+        &format!(
+            "state reset for {} resource(s) in `{}`: the next run reads them in full",
+            names.len(),
+            store.path()
+        ),
+        super::logging::fields([("resources", names.len().into())]),
     );
     Ok(())
 }

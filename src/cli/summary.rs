@@ -1,6 +1,8 @@
-//! The end-of-run summary table (stderr).
+//! The end-of-run summary (stderr): a table for people, JSON objects for log shippers.
 
 use std::fmt::Write;
+
+use serde_json::{Map, Value};
 
 use crate::run::Manifest;
 
@@ -41,5 +43,66 @@ pub fn render(m: &Manifest) -> String {
     for r in m.resources.iter().filter(|r| r.error.is_some()) {
         let _ = writeln!(out, "  {}: {}", r.name, r.error.as_deref().unwrap_or(""));
     }
+    out
+}
+
+/// Shows the summary on stderr: the table in text, one JSON object per resource and one for the
+/// run with `--log-format json` (so every stderr line parses).
+pub fn emit(m: &Manifest) {
+    if !super::logging::is_json() {
+        eprint!("{}", render(m));
+        return;
+    }
+    for (level, message, fields) in json_events(m) {
+        super::logging::json_line(level, message, fields);
+    }
+}
+
+/// The JSON summary: `(level, message, fields)` per resource, then the run's.
+///
+/// A resource's fields are its manifest entry minus the bulky lists (tables, unknown fields), so a
+/// figure added to the manifest shows up here without a change.
+pub fn json_events(m: &Manifest) -> Vec<(&'static str, &'static str, Map<String, Value>)> {
+    let mut out = Vec::new();
+    for r in &m.resources {
+        let mut fields = match serde_json::to_value(r) {
+            Ok(Value::Object(map)) => map,
+            _ => Map::new(),
+        };
+        fields.remove("tables");
+        fields.remove("unknown_fields");
+        let name = fields.remove("name").unwrap_or(Value::Null);
+        fields.insert("resource".into(), name);
+        fields.insert("run_id".into(), Value::from(m.run_id.as_str()));
+        if let Some(p) = &m.practice {
+            fields.insert("practice".into(), Value::from(p.as_str()));
+        }
+        let level = match r.status {
+            "failed" => "ERROR",
+            "partial" => "WARN",
+            _ => "INFO",
+        };
+        out.push((level, "Resource summary.", fields));
+    }
+    let rows: u64 = m.resources.iter().map(|r| r.rows).sum();
+    let mut run = Map::new();
+    run.insert("run_id".into(), Value::from(m.run_id.as_str()));
+    run.insert("pipeline".into(), Value::from(m.pipeline.as_str()));
+    if let Some(p) = &m.practice {
+        run.insert("practice".into(), Value::from(p.as_str()));
+    }
+    run.insert("status".into(), Value::from(m.status));
+    run.insert("rows".into(), Value::from(rows));
+    run.insert("resources".into(), Value::from(m.resources.len()));
+    run.insert(
+        "api".into(),
+        serde_json::to_value(&m.api).unwrap_or(Value::Null),
+    );
+    let level = match m.status {
+        "failed" => "ERROR",
+        "partial" => "WARN",
+        _ => "INFO",
+    };
+    out.push((level, "Run summary.", run));
     out
 }

@@ -12,6 +12,7 @@ mod current;
 mod finish;
 mod group;
 mod handoff;
+mod heartbeat;
 mod layout;
 mod manifest;
 mod merge;
@@ -35,7 +36,7 @@ pub use group::{GroupEntry, GroupManifest, Shard, select_practices};
 pub use layout::{current_file, manifest as manifest_path, new_run_id, raw_file};
 pub use manifest::{ApiEntry, FileEntry, Manifest, ResourceEntry, TableEntry};
 pub use merge::{Coverage, MergeInput, merge};
-pub use progress::Progress;
+pub use progress::{Progress, ResourceProgress};
 pub use setup::{check_output, client_for, location_for};
 use setup::{formats, pii_key, selected};
 pub use strategy::{Choice, Since, Strategy, delta_filter};
@@ -55,6 +56,8 @@ pub struct RunOptions {
     pub full_refresh: bool,
     /// Show progress bars (when stderr is a terminal).
     pub progress: bool,
+    /// Without bars, a heartbeat log line this often (zero: at each resource's start and end only).
+    pub heartbeat: std::time::Duration,
     /// Reconcile deletions now (`--reconcile-deletes`).
     pub reconcile_deletes: bool,
     /// Only these practices of a multi-practice pipeline (`--practice NAME`).
@@ -155,6 +158,7 @@ pub(crate) async fn run_practice(
         .await
         .map_err(|e| RunError::Usage(e.to_string()))?;
     remove_dead_runs_files(&loc, &state, &specs, &run_id, &part).await?;
+    let progress = Progress::new(options.progress, options.heartbeat, practice, &client);
     let ctx = RunContext::new(
         run_id,
         started,
@@ -164,7 +168,7 @@ pub(crate) async fn run_practice(
         out_format,
         pipeline.source.concurrency,
         pii_key,
-        Progress::new(options.progress),
+        progress,
         state,
         pipeline.source.checkpoint_pages,
         options.full_refresh,

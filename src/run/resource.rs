@@ -169,11 +169,9 @@ pub async fn extract(ctx: &RunContext, spec: &ResourceSpec) -> ResourceEntry {
             entry.status = "failed";
         }
         entry.error = Some(e.to_string());
-        bar.abandon_with_message(format!("{}: {e}", entry.status));
-    } else {
-        bar.finish_with_message(format!("{} pages, done", entry.pages));
     }
     entry.seconds = started.elapsed().as_secs_f64();
+    bar.finish(&entry);
     entry
 }
 
@@ -263,12 +261,13 @@ async fn run_pages(
     flattener: &mut Flattener,
     raws: &mut [RawTable],
     progress: &mut Progress,
-    bar: &indicatif::ProgressBar,
+    bar: &super::progress::ResourceProgress,
 ) -> Result<KeySet, ResourceError> {
     // As deep as the fetches in flight: pages fetched but not yet written are what a crash
     // loses, so keep them few.
     let (tx, rx) = mpsc::channel::<Page>(ctx.concurrency.max(1));
     let plan = start.plan.clone();
+    bar.slices(start.slice, start.slices.len());
     let producer = produce(ctx, spec, start, tx);
     let consumer = async {
         // Owned here, so a failing consumer drops the receiver and the producer's next send
@@ -282,7 +281,7 @@ async fn run_pages(
                 .rejects
                 .extend(report.rejects.into_iter().take(room));
             progress.unknown.extend(report.unknown_fields);
-            bar.inc(page.records.len() as u64);
+            bar.page(&page);
             note_page(progress, &page);
             let since = *progress.last_checkpoint.get_or_insert_with(Instant::now);
             let checkpoint_due = progress.pages_since_checkpoint >= ctx.checkpoint_pages

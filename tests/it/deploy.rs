@@ -38,6 +38,32 @@ fn assert_parses(args: &[String]) {
     }
 }
 
+/// Exit codes 2 (invalid pipeline) and 3 (token refused) fail the Job at once; the others retry.
+fn assert_fails_at_once_on_2_and_3(job: &serde_json::Value) {
+    assert_eq!(
+        job["template"]["spec"]["restartPolicy"], "Never",
+        "podFailurePolicy needs restartPolicy: Never"
+    );
+    let container = job["template"]["spec"]["containers"][0]["name"].clone();
+    let rules = job["podFailurePolicy"]["rules"]
+        .as_array()
+        .expect("podFailurePolicy.rules");
+    let fail_job: Vec<&serde_json::Value> =
+        rules.iter().filter(|r| r["action"] == "FailJob").collect();
+    assert_eq!(fail_job.len(), 1, "{rules:?}");
+    let on = &fail_job[0]["onExitCodes"];
+    assert_eq!(on["operator"], "In");
+    assert_eq!(on["containerName"], container);
+    let mut codes: Vec<u64> = on["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    codes.sort_unstable();
+    assert_eq!(codes, [2, 3]);
+}
+
 #[test]
 fn the_kubernetes_indexed_job_runs_a_valid_command_per_shard() {
     let doc = python(
@@ -46,6 +72,7 @@ fn the_kubernetes_indexed_job_runs_a_valid_command_per_shard() {
     );
     let job = &doc["spec"]["jobTemplate"]["spec"];
     assert_eq!(job["completionMode"], "Indexed");
+    assert_fails_at_once_on_2_and_3(job);
     let shards = job["completions"].as_u64().unwrap();
     let container = &job["template"]["spec"]["containers"][0];
     assert_eq!(container["command"][0], "dentally-etl");
@@ -73,12 +100,22 @@ fn the_airflow_dag_maps_a_valid_command_over_the_shards() {
     let consts = python(
         "import ast, json, sys\n\
          tree = ast.parse(open(sys.argv[1]).read())\n\
-         out = {t.id: n.value.value for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(n.value, ast.Constant)}\n\
+         out = {t.id: ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(n.value, (ast.Constant, ast.Tuple))}\n\
          print(json.dumps(out))",
         &repo("deploy/airflow/dentally_dag.py"),
     );
     let shards = consts["SHARDS"].as_u64().unwrap();
     let template = consts["COMMAND"].as_str().unwrap();
+    assert_eq!(
+        consts["NO_RETRY_EXIT_CODES"],
+        serde_json::json!([2, 3]),
+        "the DAG must not retry exit codes 2 and 3"
+    );
+    let source = std::fs::read_to_string(repo("deploy/airflow/dentally_dag.py")).unwrap();
+    assert!(
+        source.contains("if code in NO_RETRY_EXIT_CODES:\n            raise AirflowFailException("),
+        "codes 2 and 3 must raise AirflowFailException (no retries)"
+    );
     for index in 0..shards {
         let command = template
             .replace("{pipeline}", consts["PIPELINE"].as_str().unwrap())

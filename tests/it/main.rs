@@ -9,6 +9,8 @@ mod incremental;
 mod interop;
 mod models;
 mod paging;
+
+mod ops;
 mod practices;
 mod preflight;
 mod pyenv;
