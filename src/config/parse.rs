@@ -330,6 +330,7 @@ fn read_reconcile(ctx: &mut Ctx<'_>, s: &Section<'_, '_>) -> Option<Reconcile> {
         ("always", Reconcile::Always),
         ("daily", Reconcile::EveryDays(1)),
         ("weekly", Reconcile::EveryDays(7)),
+        ("counts", Reconcile::Counts),
     ];
     pick(ctx, s, "reconcile_deletes", &choices)
 }

@@ -49,6 +49,9 @@ pub struct ResourceEntry {
     pub cursor: Option<String>,
     /// Rows found deleted in Dentally and marked `_deleted_at` by this run.
     pub reconciled: bool,
+    /// What count-guided reconciliation did (`reconcile_deletes = "counts"`), when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reconcile: Option<crate::reconcile::ReconcileReport>,
     /// Distinct rows extracted.
     pub rows: u64,
     /// Pages requested.
@@ -79,6 +82,7 @@ impl ResourceEntry {
             mode: String::new(),
             cursor: None,
             reconciled: false,
+            reconcile: None,
             rows: 0,
             pages: 0,
             duplicates: 0,
