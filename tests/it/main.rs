@@ -11,6 +11,7 @@ mod models;
 mod practices;
 mod preflight;
 mod pyenv;
+mod reconcile;
 mod resilience;
 mod s3;
 mod s3_run;
