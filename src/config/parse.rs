@@ -291,7 +291,7 @@ fn read_defaults(ctx: &mut Ctx<'_>, top: &Section<'_, '_>) -> Defaults {
         pii_hash_key_env: None,
         window: None,
         lag_secs: 300,
-        reconcile: Reconcile::Never,
+        reconcile: Reconcile::Counts,
     };
     let Some((table, _)) = top
         .span_of("defaults")
@@ -304,7 +304,7 @@ fn read_defaults(ctx: &mut Ctx<'_>, top: &Section<'_, '_>) -> Defaults {
     d.pii = pick(ctx, &s, "pii", PII).unwrap_or(PiiMode::Keep);
     d.pii_hash_key_env = s.string(ctx, "pii_hash_key_env").map(|v| v.0);
     d.lag_secs = s.uint(ctx, "lag_secs", 86_400 * 7).unwrap_or(300);
-    d.reconcile = read_reconcile(ctx, &s).unwrap_or(Reconcile::Never);
+    d.reconcile = read_reconcile(ctx, &s).unwrap_or(Reconcile::Counts);
     d.window = read_window(ctx, &s);
     s.finish(ctx, &|_| None);
     d
