@@ -199,6 +199,10 @@ pub enum Reconcile {
     EveryDays(u32),
     /// Every N runs.
     EveryRuns(u32),
+    /// Every run, by comparing the API's counts over ranges with the table's
+    /// (`crate::reconcile`): costs about the number of ranges when nothing was deleted. Lists
+    /// with no two-sided range filter are not reconciled.
+    Counts,
 }
 
 /// Known API hosts by region.

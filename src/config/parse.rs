@@ -351,6 +351,7 @@ fn read_reconcile(ctx: &mut Ctx<'_>, s: &Section<'_, '_>) -> Option<Reconcile> {
         ("always", Reconcile::Always),
         ("daily", Reconcile::EveryDays(1)),
         ("weekly", Reconcile::EveryDays(7)),
+        ("counts", Reconcile::Counts),
     ];
     pick(ctx, s, "reconcile_deletes", &choices)
 }
@@ -492,10 +493,15 @@ fn read_resource(
             "only resources read by a date (payments' `dated_on`) take `lookback_days`; use `lag_secs` in [defaults] for `updated_at` cursors",
         );
     }
+    // Windowed lists re-read their window weekly; a date cursor (payments) misses edits to old
+    // rows, so a weekly full read catches refunds and `deleted` flags; every other list finds
+    // its deletions by counts after each delta (`crate::reconcile`).
     let default_reconcile = if windowed {
         WINDOWED_RECONCILE
+    } else if super::model::cursor_is_date(resource) {
+        Reconcile::EveryDays(7)
     } else {
-        Reconcile::Never
+        Reconcile::Counts
     };
     Some(ResourceSpec {
         resource,

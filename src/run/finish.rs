@@ -8,13 +8,14 @@ use super::context::RunContext;
 use super::current;
 use super::layout;
 use super::manifest::{ResourceEntry, TableEntry};
-use super::merge::{MergeInput, merge};
+use super::merge::{Coverage, MergeInput, merge};
 use super::raw::RawTable;
 use super::resource::{Progress, ResourceError, raw_files};
 use super::strategy::Strategy;
 use crate::catalog::{Resource, Table, Window};
-use crate::config::ResourceSpec;
+use crate::config::{Reconcile, ResourceSpec};
 use crate::flatten::Reject;
+use crate::reconcile;
 use crate::sink::SinkError;
 use crate::state::{ResourceState, WindowRead};
 
@@ -33,7 +34,19 @@ pub(super) async fn finish(
     if !progress.rejects.is_empty() {
         write_rejects(ctx, &progress.rejects).await?;
     }
-    let current = build_current(ctx, spec, tables, raws, strategy, state).await?;
+    let cursor = state
+        .cursor
+        .as_deref()
+        .and_then(|c| DateTime::parse_from_rfc3339(c).ok())
+        .map(|c| c.timestamp_micros())
+        .max(progress.max_cursor);
+    let coverage = match strategy.coverage() {
+        Some(Coverage::Nothing) if spec.reconcile == Reconcile::Counts => {
+            count_deleted(ctx, spec, raws, state, cursor, entry).await
+        }
+        other => other,
+    };
+    let current = build_current(ctx, spec, tables, raws, coverage, state).await?;
     for (table, raw) in tables.iter().zip(raws) {
         let files = current.get(&table.name).cloned().unwrap_or_default();
         entry.tables.push(TableEntry {
@@ -47,16 +60,10 @@ pub(super) async fn finish(
             raw_files: raw.files.clone(),
         });
     }
-    let previous = state
-        .cursor
-        .as_deref()
-        .and_then(|c| DateTime::parse_from_rfc3339(c).ok())
-        .map(|c| c.timestamp_micros());
-    entry.cursor = previous
-        .max(progress.max_cursor)
+    entry.cursor = cursor
         .and_then(DateTime::from_timestamp_micros)
         .map(|t| t.to_rfc3339_opts(SecondsFormat::Micros, true));
-    entry.reconciled = strategy.reconciles();
+    entry.reconciled = strategy.reconciles() || entry.reconcile.is_some();
     entry.window = window_read(ctx, spec, strategy, &progress);
     let done = &progress.done;
     entry.slices = done.slices;
@@ -84,15 +91,59 @@ pub(super) async fn finish(
     Ok(())
 }
 
+/// Count-guided reconciliation of an incremental read: the keys gone from Dentally as a
+/// coverage for the merge, or `Nothing` (and a warning) when it could not run.
+async fn count_deleted(
+    ctx: &RunContext,
+    spec: &ResourceSpec,
+    raws: &[RawTable],
+    state: &ResourceState,
+    cursor: Option<i64>,
+    entry: &mut ResourceEntry,
+) -> Option<Coverage> {
+    let resource = spec.resource;
+    let filter = reconcile::range_for(resource)?;
+    let main = raws.first()?;
+    let delta: Vec<String> = main.files.iter().map(|f| f.path.clone()).collect();
+    let job = reconcile::Reconcile {
+        client: &ctx.client,
+        resource,
+        filter,
+        files: reconcile::TableFiles {
+            loc: &ctx.loc,
+            previous: state.tables.get(&main.name).map_or(&[][..], Vec::as_slice),
+            delta: &delta,
+            key: resource.primary_key,
+            field: filter.field,
+        },
+        cursor,
+        settings: reconcile::Settings::default(),
+    };
+    match reconcile::find_deleted(&job).await {
+        Ok((gone, report)) => {
+            super::crash_point("after-counts");
+            entry.reconcile = Some(report);
+            Some(Coverage::Keys(gone))
+        }
+        Err(why) => {
+            tracing::warn!(
+                resource = resource.name,
+                "Deletions not reconciled this run: {why}"
+            );
+            Some(Coverage::Nothing)
+        }
+    }
+}
+
 async fn build_current(
     ctx: &RunContext,
     spec: &ResourceSpec,
     tables: &[Table],
     raws: &[RawTable],
-    strategy: &Strategy,
+    coverage: Option<Coverage>,
     state: &ResourceState,
 ) -> Result<BTreeMap<String, Vec<super::manifest::FileEntry>>, SinkError> {
-    let Some(coverage) = strategy.coverage() else {
+    let Some(coverage) = coverage else {
         let mut out = BTreeMap::new();
         for (table, raw) in tables.iter().zip(raws) {
             let files = current::build(

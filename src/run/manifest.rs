@@ -52,6 +52,9 @@ pub struct ResourceEntry {
     /// The date window read whole by this run (windowed resources), and the rows it held.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub window: Option<crate::state::WindowRead>,
+    /// What count-guided reconciliation did (`reconcile_deletes = "counts"`), when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reconcile: Option<crate::reconcile::ReconcileReport>,
     /// Distinct rows extracted.
     pub rows: u64,
     /// Pages requested.
@@ -87,6 +90,7 @@ impl ResourceEntry {
             cursor: None,
             reconciled: false,
             window: None,
+            reconcile: None,
             rows: 0,
             pages: 0,
             duplicates: 0,

@@ -18,9 +18,9 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use arrow::array::{Array, AsArray, BooleanArray};
+use arrow::array::BooleanArray;
 use arrow::compute::filter_record_batch;
-use arrow::datatypes::{DataType, Date32Type, Int64Type, SchemaRef, TimestampMicrosecondType};
+use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use futures::StreamExt;
 
@@ -29,14 +29,8 @@ use super::current::{
 };
 use super::manifest::FileEntry;
 use crate::catalog::Table;
+use crate::reconcile::{Key, keys_of, micros_of};
 use crate::sink::{Format, Location, SinkError, read_parquet};
-
-/// A primary key value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Key {
-    Int(i64),
-    Text(u128),
-}
 
 /// Which previous rows this run's read covered (and so would have returned if they still existed).
 #[derive(Debug, Clone)]
@@ -45,6 +39,8 @@ pub enum Coverage {
     Nothing,
     /// A full (reconciling) read: every row.
     Everything,
+    /// A count-guided reconciliation: exactly these keys are gone from Dentally.
+    Keys(HashSet<Key>),
     /// A window re-read: rows whose `field` (µs since the epoch) lies in `[from, to)`.
     Window {
         /// Timestamp or date column.
@@ -191,7 +187,7 @@ fn merge_previous_main(
 ) -> RecordBatch {
     let keys = keys_of(batch, input.key);
     let orders = input.order.map(|o| micros_of(batch, o));
-    let covered = covered(batch, &input.coverage);
+    let covered = covered(batch, &input.coverage, input.key);
     let old_deleted = micros_of(batch, DELETED_COLUMN);
     let mut keep = Vec::with_capacity(batch.num_rows());
     let mut deleted_at = Vec::with_capacity(batch.num_rows());
@@ -295,51 +291,17 @@ fn filter(batch: &RecordBatch, keep: &BooleanArray) -> RecordBatch {
     filter_record_batch(batch, keep).expect("mask has the batch's length")
 }
 
-fn covered(batch: &RecordBatch, coverage: &Coverage) -> Vec<bool> {
+fn covered(batch: &RecordBatch, coverage: &Coverage, key: &str) -> Vec<bool> {
     match coverage {
         Coverage::Nothing => vec![false; batch.num_rows()],
         Coverage::Everything => vec![true; batch.num_rows()],
+        Coverage::Keys(gone) => keys_of(batch, key)
+            .into_iter()
+            .map(|k| k.is_some_and(|k| gone.contains(&k)))
+            .collect(),
         Coverage::Window { field, from, to } => micros_of(batch, field)
             .into_iter()
             .map(|v| v.is_some_and(|v| v >= *from && v < *to))
             .collect(),
-    }
-}
-
-fn keys_of(batch: &RecordBatch, column: &str) -> Vec<Option<Key>> {
-    let Some(col) = batch.column_by_name(column) else {
-        return vec![None; batch.num_rows()];
-    };
-    match col.data_type() {
-        DataType::Int64 => col
-            .as_primitive::<Int64Type>()
-            .iter()
-            .map(|v| v.map(Key::Int))
-            .collect(),
-        DataType::Utf8 => col
-            .as_string::<i32>()
-            .iter()
-            .map(|v| v.map(|s| Key::Text(crate::extract::text_key_digest(s))))
-            .collect(),
-        _ => vec![None; batch.num_rows()],
-    }
-}
-
-/// A timestamp (µs) or date (as µs at midnight UTC) column's values.
-fn micros_of(batch: &RecordBatch, column: &str) -> Vec<Option<i64>> {
-    let Some(col) = batch.column_by_name(column) else {
-        return vec![None; batch.num_rows()];
-    };
-    match col.data_type() {
-        DataType::Timestamp(_, _) => col
-            .as_primitive::<TimestampMicrosecondType>()
-            .iter()
-            .collect(),
-        DataType::Date32 => col
-            .as_primitive::<Date32Type>()
-            .iter()
-            .map(|d| d.map(|d| i64::from(d) * 86_400_000_000))
-            .collect(),
-        _ => vec![None; batch.num_rows()],
     }
 }

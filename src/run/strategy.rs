@@ -186,7 +186,7 @@ fn reconcile_due(rule: Reconcile, state: &ResourceState, c: Choice) -> bool {
         return true;
     }
     match rule {
-        Reconcile::Never => false,
+        Reconcile::Never | Reconcile::Counts => false,
         Reconcile::Always => true,
         Reconcile::EveryRuns(n) => state.runs_since_reconcile + 1 >= n,
         Reconcile::EveryDays(days) => state

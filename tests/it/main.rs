@@ -14,6 +14,7 @@ mod ops;
 mod practices;
 mod preflight;
 mod pyenv;
+mod reconcile;
 mod resilience;
 mod s3;
 mod s3_run;
