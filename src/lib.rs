@@ -17,6 +17,7 @@ pub mod flatten;
 pub mod json;
 pub mod models;
 pub mod preflight;
+pub mod publish;
 pub mod run;
 pub mod sandbox;
 pub mod sink;

@@ -11,15 +11,17 @@ mod parse;
 mod practices;
 mod reader;
 mod source;
+mod table_format;
 mod window;
 
 use std::path::Path;
 
 pub use diagnostic::Diagnostic;
 pub use model::{
-    Compression, Mode, Output, OutputFormat, PiiMode, Pipeline, Practice, Reconcile, ResourceSpec,
-    Source, TokenSource, region_base_url,
+    Compression, Mode, Output, OutputFormat, ParquetProfileChoice, PiiMode, Pipeline, Practice,
+    Reconcile, ResourceSpec, Source, TableFormat, TokenSource, region_base_url,
 };
+pub use table_format::{DEFAULT_DELTA_RETENTION_DAYS, TableSettings};
 pub use parse::{DEFAULT_USER_AGENT, parse};
 pub use window::{DateBound, WindowSpec};
 

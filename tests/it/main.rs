@@ -17,3 +17,4 @@ mod s3_run;
 mod s3_server;
 mod sandbox;
 mod tcp_proxy;
+mod warehouse;

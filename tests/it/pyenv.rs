@@ -18,14 +18,18 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
-/// What the tests import or run: the S3 server, its client, and the three Parquet readers of the
-/// interop check. Lower bounds only: the versions in `docs/toolchain.md` are known to agree.
+/// What the tests import or run: the S3 server, its client, and the Parquet readers of the interop
+/// and warehouse checks (fastparquet and pyspark are outside the Arrow family; deltalake reads
+/// the Delta tables). Lower bounds only: the versions in `docs/toolchain.md` are known to agree.
 const PACKAGES: &[&str] = &[
     "moto[server]>=5",
     "boto3",
     "duckdb>=1.1",
     "pyarrow>=17",
     "polars>=1.0",
+    "fastparquet>=2024.2",
+    "pyspark>=3.5",
+    "deltalake>=0.25",
 ];
 
 /// The marker file in the venv: present only after a complete install, holding [`PACKAGES`].
