@@ -19,6 +19,7 @@ pub mod json;
 pub mod metrics;
 pub mod models;
 pub mod preflight;
+pub mod publish;
 pub mod reconcile;
 pub mod run;
 pub mod sandbox;

@@ -11,16 +11,18 @@ mod parse;
 mod practices;
 mod reader;
 mod source;
+mod table_format;
 mod window;
 
 use std::path::Path;
 
 pub use diagnostic::Diagnostic;
 pub use model::{
-    Compression, Mode, Output, OutputFormat, PiiMode, Pipeline, Practice, Reconcile, ResourceSpec,
-    Source, TokenSource, cursor_is_date, region_base_url,
+    Compression, Mode, Output, OutputFormat, ParquetProfileChoice, PiiMode, Pipeline, Practice,
+    Reconcile, ResourceSpec, Source, TableFormat, TokenSource, cursor_is_date, region_base_url,
 };
 pub use parse::{DEFAULT_LOOKBACK_DAYS, DEFAULT_USER_AGENT, parse};
+pub use table_format::{DEFAULT_DELTA_RETENTION_DAYS, TableSettings};
 pub use window::{DateBound, WindowSpec};
 
 /// Why a pipeline could not be loaded.

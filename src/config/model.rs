@@ -104,8 +104,11 @@ pub struct Output {
     pub row_group_rows: usize,
     /// Most encoded bytes buffered per Parquet row group.
     pub row_group_bytes: usize,
-    /// Parquet dictionary encoding (`dictionary = true`; off by default).
-    pub dictionary: bool,
+    /// Parquet dictionary encoding (`dictionary = true|false`); unset: on, except with
+    /// `parquet_profile = "fast"`.
+    pub dictionary: Option<bool>,
+    /// How current tables are published, and for which readers their Parquet is written.
+    pub tables: super::table_format::TableSettings,
     /// Object store overrides (`endpoint`, `region`, `allow_http`, `virtual_hosted_style`).
     pub endpoint: Option<String>,
     /// S3 region override.
@@ -125,6 +128,24 @@ pub enum OutputFormat {
     Parquet,
     /// RFC 4180 CSV.
     Csv,
+}
+
+/// How current tables are published (`[output] table_format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableFormat {
+    /// Plain Parquet (or CSV) files per table, with `_runs/latest.json` written last.
+    Parquet,
+    /// A Delta Lake table per current table (`<table>/_delta_log/`).
+    Delta,
+}
+
+/// Which readers current Parquet files are written for (`[output] parquet_profile`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParquetProfileChoice {
+    /// Data page V1, PLAIN and dictionary encodings: every reader (default).
+    Compatible,
+    /// Writer version 2 (data page V2, DELTA encodings), no dictionary: Arrow-family readers.
+    Fast,
 }
 
 /// Parquet compression codec.

@@ -33,6 +33,9 @@ const OUTPUT: &[&str] = &[
     "row_group_rows",
     "row_group_bytes",
     "dictionary",
+    "table_format",
+    "delta_retention_days",
+    "parquet_profile",
     "endpoint",
     "region",
     "allow_http",
@@ -238,7 +241,8 @@ fn read_output(ctx: &mut Ctx<'_>, top: &Section<'_, '_>) -> Option<Output> {
     let row_group_bytes = s
         .uint(ctx, "row_group_bytes", 1 << 32)
         .map_or(64 << 20, |n| n.max(1 << 16) as usize);
-    let dictionary = s.boolean(ctx, "dictionary").unwrap_or(false);
+    let dictionary = s.boolean(ctx, "dictionary");
+    let tables = super::table_format::read_table_settings(ctx, &s, format);
     let endpoint = s.string(ctx, "endpoint").map(|e| e.0);
     let region = s.string(ctx, "region").map(|e| e.0);
     let allow_http = s.boolean(ctx, "allow_http");
@@ -256,6 +260,7 @@ fn read_output(ctx: &mut Ctx<'_>, top: &Section<'_, '_>) -> Option<Output> {
         row_group_rows,
         row_group_bytes,
         dictionary,
+        tables,
         endpoint,
         region,
         allow_http,
@@ -264,7 +269,7 @@ fn read_output(ctx: &mut Ctx<'_>, top: &Section<'_, '_>) -> Option<Output> {
     })
 }
 
-fn pick<T: Copy>(
+pub(super) fn pick<T: Copy>(
     ctx: &mut Ctx<'_>,
     s: &Section<'_, '_>,
     key: &str,

@@ -1,6 +1,8 @@
 //! The commit of one practice's run: manifest (with the models' reports), then the state, then
-//! the removal of the previous current files, then the progress file. A crash between any two
-//! steps leaves a consistent set of current files that some manifest names (design §4).
+//! each table's publication (`crate::publish`: plain files drop the previous run's files, Delta
+//! tables commit), then `_runs/latest.json`. A crash between any two steps leaves a consistent
+//! set of current files that some manifest names (design §4), and for Delta a table at the old
+//! version or the new one.
 
 use std::sync::atomic::Ordering;
 
@@ -8,8 +10,10 @@ use chrono::Utc;
 
 use super::context::RunContext;
 use super::manifest::{ApiEntry, Manifest, ResourceEntry};
-use super::{RunError, RunOutcome, crash_point, current, manifest_path};
+use super::{RunError, RunOutcome, crash_point, manifest_path};
 use crate::config::Pipeline;
+use crate::publish::TableUpdate;
+use crate::publish::latest::write_latest;
 
 pub(super) async fn commit(
     ctx: &RunContext,
@@ -112,14 +116,30 @@ pub(super) async fn commit(
             .await
             .map_err(|e| RunError::Usage(e.to_string()))?;
     }
+    // Publication (the table format's seam): plain files drop the replaced ones, Delta commits.
+    let publisher = crate::publish::publisher(&pipeline.output.tables);
+    let mut versions = Vec::new();
     for r in manifest
         .resources
         .iter()
         .filter(|r| r.status == "succeeded" || r.status == "partial")
     {
         for t in &r.tables {
-            current::remove_stale(&ctx.loc, &t.name, &ctx.part, &t.files).await?;
+            let update = TableUpdate {
+                table: &t.name,
+                part: &ctx.part,
+                practice,
+                files: &t.files,
+                run_id: &ctx.run_id,
+            };
+            let done = publisher.publish(&ctx.loc, &update).await?;
+            versions.push((t.name.clone(), done.version));
         }
+    }
+    crash_point("before-latest");
+    if manifest.status != "failed" {
+        let format = publisher.format();
+        write_latest(&ctx.loc, &ctx.part, &path, &manifest, format, &versions).await?;
     }
     let exit_code = if manifest.status == "succeeded" { 0 } else { 4 };
     Ok(RunOutcome {

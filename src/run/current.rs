@@ -197,27 +197,3 @@ pub async fn build(
     }
     writer.finish().await
 }
-
-/// Removes a table's current files that are not in `keep` (after the manifest naming `keep`).
-pub async fn remove_stale(
-    loc: &Location,
-    table: &str,
-    part: &str,
-    keep: &[FileEntry],
-) -> Result<usize, SinkError> {
-    let mut removed = 0;
-    for meta in loc.list(&layout::current_dir(table, part)).await? {
-        let Some(rel) = loc.relative(&meta.location) else {
-            continue;
-        };
-        // Only this table's own files: a child table `payments__explanations/` is another folder.
-        let in_table = rel
-            .strip_prefix(&layout::current_dir(table, part))
-            .is_some_and(|rest| !rest.contains('/'));
-        if in_table && !keep.iter().any(|k| k.path == rel) {
-            loc.delete(&rel).await?;
-            removed += 1;
-        }
-    }
-    Ok(removed)
-}

@@ -21,11 +21,6 @@ pub fn current_file(table: &str, part: &str, run_id: &str, n: usize, ext: &str) 
     format!("{table}/{part}part-{run_id}-{n:04}.{ext}")
 }
 
-/// The folder of a table's current files (of one practice).
-pub fn current_dir(table: &str, part: &str) -> String {
-    format!("{table}/{part}")
-}
-
 /// `_runs/[practice=<name>/]<run_id>.json`.
 pub fn manifest(part: &str, run_id: &str) -> String {
     format!("_runs/{part}{run_id}.json")

@@ -81,6 +81,9 @@ pub enum RunError {
     /// The API failed outside a resource (exit 1).
     #[error(transparent)]
     Api(#[from] ApiError),
+    /// A table could not be published (exit 1).
+    #[error(transparent)]
+    Publish(#[from] crate::publish::PublishError),
 }
 
 impl RunError {
@@ -91,7 +94,7 @@ impl RunError {
             Self::Refused(Refusal::Api(e)) if !e.is_auth() => 1,
             Self::Refused(_) => 3,
             Self::Api(e) if e.is_auth() => 3,
-            Self::Output(_) | Self::Api(_) => 1,
+            Self::Output(_) | Self::Api(_) | Self::Publish(_) => 1,
         }
     }
 }

@@ -6,8 +6,12 @@ use std::time::Duration;
 
 use super::RunError;
 use crate::api::{self, Budget, Client, RetryConfig};
-use crate::config::{Compression, OutputFormat, PiiMode, Pipeline, ResourceSpec};
-use crate::sink::{Format, Location, ParquetCompression, ParquetOptions, SinkError, StoreOptions};
+use crate::config::{
+    Compression, OutputFormat, ParquetProfileChoice, PiiMode, Pipeline, ResourceSpec,
+};
+use crate::sink::{
+    Format, Location, ParquetCompression, ParquetOptions, ParquetProfile, SinkError, StoreOptions,
+};
 
 /// Builds the API client of a pipeline (reads the token).
 pub fn client_for(pipeline: &Pipeline) -> Result<Client, RunError> {
@@ -54,7 +58,15 @@ pub(super) fn formats(pipeline: &Pipeline) -> (Format, Format) {
         },
         max_row_group_rows: o.row_group_rows,
         max_row_group_bytes: o.row_group_bytes,
-        dictionary: o.dictionary,
+        // The fast profile was measured without a dictionary (smaller with Zstd); the compatible
+        // one with it, as other writers do.
+        dictionary: o
+            .dictionary
+            .unwrap_or(o.tables.parquet_profile == ParquetProfileChoice::Compatible),
+        profile: match o.tables.parquet_profile {
+            ParquetProfileChoice::Compatible => ParquetProfile::Compatible,
+            ParquetProfileChoice::Fast => ParquetProfile::Fast,
+        },
     };
     let out = match o.format {
         OutputFormat::Parquet => Format::Parquet(parquet),
@@ -68,7 +80,9 @@ pub(super) fn formats(pipeline: &Pipeline) -> (Format, Format) {
         compression: ParquetCompression::Snappy,
         max_row_group_rows: parquet.max_row_group_rows.min(RAW_ROW_GROUP_ROWS),
         max_row_group_bytes: parquet.max_row_group_bytes.min(RAW_ROW_GROUP_BYTES),
-        ..parquet
+        // Only we read raw files: the fast profile, as before compatibility was the default.
+        dictionary: o.dictionary.unwrap_or(false),
+        profile: ParquetProfile::Fast,
     };
     (Format::Parquet(raw), out)
 }

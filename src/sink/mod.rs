@@ -30,7 +30,7 @@ mod test_data;
 pub use self::csv::CsvFile;
 pub use self::error::SinkError;
 pub use self::location::{Location, StoreOptions};
-pub use self::parquet::{ParquetCompression, ParquetFile, ParquetOptions};
+pub use self::parquet::{ParquetCompression, ParquetFile, ParquetOptions, ParquetProfile};
 pub use self::read::{ParquetBatches, read_parquet};
 
 use arrow::datatypes::SchemaRef;

@@ -7,9 +7,16 @@
 //! `LocalFileSystem` writes into a `<key>#<n>` staging file and renames it on completion; S3 makes
 //! the object appear only when the multipart upload (or the single small `PUT`) completes.
 //!
-//! Settings follow the type contract (design §5): format version 2, statistics on, the Arrow
-//! schema embedded (so readers get `Timestamp(µs, "UTC")`, `Decimal128`, `List<Utf8>` back
-//! exactly), timestamps as INT64 microseconds, never INT96.
+//! Settings follow the type contract (design §5): statistics on, the Arrow schema embedded (so
+//! readers get `Timestamp(µs, "UTC")`, `Decimal128`, `List<Utf8>` back exactly), timestamps as
+//! INT64 microseconds, never INT96.
+//!
+//! Two profiles ([`ParquetProfile`]). Current tables default to `Compatible`: data page V1 and
+//! only PLAIN / dictionary / RLE encodings, which every engine behind a BI tool reads (fastparquet
+//! and older parquet-java refuse data page V2 or nulls in `DELTA_BINARY_PACKED` columns). `Fast`
+//! is the previous setting (writer version 2: data page V2, DELTA encodings, no dictionary): a
+//! little smaller and faster to write, for pipelines whose readers are all Arrow-based, and for
+//! our own raw staging files (BENCHMARKS.md, "Compatible Parquet").
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
@@ -35,6 +42,17 @@ pub enum ParquetCompression {
     None,
 }
 
+/// Which readers the files are written for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ParquetProfile {
+    /// Every Parquet reader (the default): data page V1, PLAIN and dictionary encodings only.
+    #[default]
+    Compatible,
+    /// Arrow-family readers (DuckDB, pyarrow, polars, Spark 3+): writer version 2, data page V2
+    /// and DELTA encodings.
+    Fast,
+}
+
 /// How Parquet files are laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ParquetOptions {
@@ -45,10 +63,12 @@ pub struct ParquetOptions {
     /// A row group is flushed once its encoded size reaches this many bytes, which bounds the
     /// writer's memory (default: [`ParquetOptions::DEFAULT_MAX_ROW_GROUP_BYTES`]).
     pub max_row_group_bytes: usize,
-    /// Dictionary encoding (default: off). With Zstd, plain pages came out smaller on the
-    /// sandbox's data (15 vs 19 MB at scale 20) and take a fifth less CPU to write: Zstd finds
-    /// the repeats a dictionary would, without hashing every value (BENCHMARKS.md).
+    /// Dictionary encoding (default: on, as every writer of the compatible profile does). With
+    /// Zstd and the fast profile, plain pages came out smaller on the sandbox's data and take a
+    /// fifth less CPU to write: Zstd finds the repeats a dictionary would (BENCHMARKS.md).
     pub dictionary: bool,
+    /// Page version and encodings (default: [`ParquetProfile::Compatible`]).
+    pub profile: ParquetProfile,
 }
 
 impl ParquetOptions {
@@ -64,8 +84,14 @@ impl ParquetOptions {
             ParquetCompression::Snappy => Compression::SNAPPY,
             ParquetCompression::None => Compression::UNCOMPRESSED,
         };
+        // Writer version 1.0 means data page V1, and PLAIN as the fallback once a column's
+        // dictionary grows too big (2.0 falls back to DELTA_* encodings).
+        let version = match self.profile {
+            ParquetProfile::Compatible => WriterVersion::PARQUET_1_0,
+            ParquetProfile::Fast => WriterVersion::PARQUET_2_0,
+        };
         WriterProperties::builder()
-            .set_writer_version(WriterVersion::PARQUET_2_0)
+            .set_writer_version(version)
             .set_compression(compression)
             .set_statistics_enabled(EnabledStatistics::Page)
             .set_dictionary_enabled(self.dictionary)
@@ -82,7 +108,8 @@ impl Default for ParquetOptions {
             compression: ParquetCompression::default(),
             max_row_group_rows: Self::DEFAULT_MAX_ROW_GROUP_ROWS,
             max_row_group_bytes: Self::DEFAULT_MAX_ROW_GROUP_BYTES,
-            dictionary: false,
+            dictionary: true,
+            profile: ParquetProfile::default(),
         }
     }
 }

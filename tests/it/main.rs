@@ -22,3 +22,4 @@ mod s3_server;
 mod sandbox;
 mod strategy;
 mod tcp_proxy;
+mod warehouse;

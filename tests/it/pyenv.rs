@@ -18,8 +18,10 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
-/// What the tests import or run: the S3 server, its client, the three Parquet readers of the
-/// interop check, and Prometheus' own text parser for the metrics file. Lower bounds only: the versions in `docs/toolchain.md` are known to agree.
+/// What the tests import or run: the S3 server, its client, the Parquet readers of the interop
+/// and warehouse checks (fastparquet and pyspark are outside the Arrow family; deltalake reads
+/// the Delta tables), and Prometheus' own text parser for the metrics file. Lower bounds only:
+/// the versions in `docs/toolchain.md` are known to agree.
 const PACKAGES: &[&str] = &[
     "moto[server]>=5",
     "boto3",
@@ -27,6 +29,9 @@ const PACKAGES: &[&str] = &[
     "pyarrow>=17",
     "polars>=1.0",
     "prometheus_client>=0.20",
+    "fastparquet>=2024.2",
+    "pyspark>=3.5",
+    "deltalake>=0.25",
 ];
 
 /// The marker file in the venv: present only after a complete install, holding [`PACKAGES`].

@@ -1,0 +1,57 @@
+//! Plain files: a table is the files in its folder. Publishing deletes the previous run's files
+//! once the manifest naming the new ones exists (design §4).
+
+use async_trait::async_trait;
+
+use super::{PublishError, Published, TablePublisher, TableUpdate};
+use crate::run::FileEntry;
+use crate::sink::{Location, SinkError};
+
+/// `table_format = "parquet"` (the default).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlainFiles;
+
+#[async_trait]
+impl TablePublisher for PlainFiles {
+    fn format(&self) -> &'static str {
+        "parquet"
+    }
+
+    async fn publish(
+        &self,
+        loc: &Location,
+        update: &TableUpdate<'_>,
+    ) -> Result<Published, PublishError> {
+        let removed = remove_stale(loc, update.table, update.part, update.files).await?;
+        Ok(Published {
+            version: None,
+            replaced: removed,
+            deleted: removed,
+        })
+    }
+}
+
+/// Removes a table's current files that are not in `keep` (after the manifest naming `keep`).
+pub async fn remove_stale(
+    loc: &Location,
+    table: &str,
+    part: &str,
+    keep: &[FileEntry],
+) -> Result<usize, SinkError> {
+    let dir = format!("{table}/{part}");
+    let mut removed = 0;
+    for meta in loc.list(&dir).await? {
+        let Some(rel) = loc.relative(&meta.location) else {
+            continue;
+        };
+        // Only this table's own files: a child table `payments__explanations/` is another folder.
+        let in_table = rel
+            .strip_prefix(&dir)
+            .is_some_and(|rest| !rest.contains('/'));
+        if in_table && !keep.iter().any(|k| k.path == rel) {
+            loc.delete(&rel).await?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
