@@ -146,6 +146,16 @@ fn reconcile_rule(spec: &ResourceSpec) -> String {
         crate::config::Reconcile::EveryDays(7) => "weekly".into(),
         crate::config::Reconcile::EveryDays(n) => format!("every {n} days"),
         crate::config::Reconcile::EveryRuns(n) => format!("every {n} runs"),
+        crate::config::Reconcile::Counts => match crate::reconcile::range_for(spec.resource) {
+            Some(range) => format!(
+                "by counts after every delta over `{}` ({}/{}): about 1 + rows/10,000 \
+                 requests, a few more per deleted row",
+                range.field,
+                range.after,
+                range.before.unwrap_or("-")
+            ),
+            None => "never (no two-sided range filter to count by)".into(),
+        },
     }
 }
 
