@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::catalog::{Kind, Window};
 use crate::config::{Mode, PiiMode, Pipeline, ResourceSpec};
-use crate::extract::{PER_PAGE, Route, Slice, candidates, per_treatment, window_slices};
+use crate::extract::{DEFAULT_OFFSET_WALL, PER_PAGE, Route, Slice, candidates, per_treatment, window_slices};
 use crate::run::{Choice, Strategy};
 use crate::state::ResourceState;
 
@@ -209,7 +209,7 @@ fn estimate(
             let whole = Slice::whole();
             let route = candidates(r, slices.first().unwrap_or(&whole), &[]);
             let detours = match route.first() {
-                Some(Route::Keyset(_) | Route::Tiles(_)) => rows / DEEP_OFFSET_ROWS,
+                Some(Route::Keyset(_) | Route::Tiles(_)) => rows / DEFAULT_OFFSET_WALL,
                 _ => 0,
             };
             (
@@ -220,9 +220,6 @@ fn estimate(
         None => (None, "at least 1; rows unknown until a first run".into()),
     }
 }
-
-/// The lowest offset at which the live API was seen answering 413 (api-evidence.md §4 #2).
-const DEEP_OFFSET_ROWS: u64 = 50_000;
 
 /// Days between a window slice's bounds (1 when they cannot be read).
 fn slice_days(slice: &Slice) -> f64 {
