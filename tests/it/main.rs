@@ -16,4 +16,5 @@ mod s3;
 mod s3_run;
 mod s3_server;
 mod sandbox;
+mod security;
 mod tcp_proxy;
