@@ -5,6 +5,12 @@
 //! are retried; 401, 403 (scope or User-Agent), 404 and 422 are not. A 403 whose body says the
 //! rate limit was exceeded, or a 429, is a rate limit: we wait (for the reset or `Retry-After`)
 //! and try again without spending an attempt.
+//!
+//! What the server sends is bounded (security review D3, D4, D11, D19): an answer's body is read
+//! up to [`MAX_BODY_BYTES`] and refused beyond; every wait is capped and charged to the run's
+//! wait budget; redirects are followed only within the base URL's origin (never to plain
+//! http); and failures that would repeat on every attempt (TLS verification, a refused redirect,
+//! a 200 that is not JSON) are reported at once instead of being retried eight times.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,7 +20,8 @@ use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, HeaderMap, RETRY_AFTER};
 use url::Url;
 
-use super::budget::{Budget, RateHeaders};
+use super::body::{Capped, read_capped};
+use super::budget::{Budget, LONG_WAIT, RateHeaders};
 use super::error::ApiError;
 use super::retry::{Backoff, RetryConfig};
 use super::token::ApiToken;
@@ -65,6 +72,10 @@ pub struct Client {
 
 /// Most rate-limit refusals in a row before giving up (a budget that never recovers).
 const MAX_REFUSALS_IN_A_ROW: u32 = 30;
+/// Largest successful answer read: a Dentally page (at most 100 records) is well under 1 MiB.
+pub const MAX_BODY_BYTES: usize = 32 << 20;
+/// Largest error answer read (only its start is ever shown).
+const MAX_ERROR_BODY_BYTES: usize = 64 << 10;
 
 enum Outcome {
     Done(Reply),
@@ -85,7 +96,9 @@ impl Client {
     ) -> Result<Self, ApiError> {
         let mut builder = reqwest::Client::builder()
             .timeout(timeout)
-            .connect_timeout(Duration::from_secs(15));
+            .connect_timeout(Duration::from_secs(15))
+            .redirect(same_origin_redirects(&base))
+            .https_only(base.scheme() == "https");
         if !user_agent.is_empty() {
             builder = builder.user_agent(user_agent);
         }
@@ -157,6 +170,7 @@ impl Client {
                             "the rate limit never recovered".into(),
                         ));
                     }
+                    let wait = self.budget.charge_wait(wait)?;
                     tracing::warn!(
                         resource = target.resource,
                         page = target.page,
@@ -190,12 +204,23 @@ impl Client {
                 stats
                     .waited_ms
                     .fetch_add(wait.as_millis() as u64, Ordering::Relaxed);
-                tracing::info!(
-                    wait_secs = wait.as_secs_f64(),
-                    "Budget reserve reached; waiting for the rate-limit reset."
-                );
+                if wait >= LONG_WAIT {
+                    tracing::warn!(
+                        wait_secs = wait.as_secs_f64(),
+                        "Budget reserve reached; waiting for the rate-limit reset."
+                    );
+                } else {
+                    tracing::info!(
+                        wait_secs = wait.as_secs_f64(),
+                        "Budget reserve reached; waiting for the rate-limit reset."
+                    );
+                }
             })
             .await;
+        let permit = match permit {
+            Ok(p) => p,
+            Err(e) => return Outcome::Fatal(e),
+        };
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let sent = self
             .http
@@ -205,19 +230,35 @@ impl Client {
             .await;
         let response = match sent {
             Ok(r) => r,
-            Err(e) => return Outcome::Retry(describe_transport(&e)),
+            Err(e) => return transport_failure(&e, shown, target),
         };
         let status = response.status();
         let headers = response.headers().clone();
         let rate = RateHeaders::from_headers(&headers);
         self.budget.observe(&rate);
-        let body = response.bytes().await;
+        let cap = if status.is_success() {
+            MAX_BODY_BYTES
+        } else {
+            MAX_ERROR_BODY_BYTES
+        };
+        let body = read_capped(response, cap).await;
         drop(permit);
         let body = match body {
-            Ok(b) => b,
+            Ok(Capped::Whole(b)) => b,
+            Ok(Capped::Over { declared, .. }) if status.is_success() => {
+                return Outcome::Fatal(ApiError::TooLarge {
+                    resource: target.resource.into(),
+                    page: target.page,
+                    path: shown.into(),
+                    limit_mib: (MAX_BODY_BYTES >> 20) as u64,
+                    declared,
+                });
+            }
+            // An error answer: its start is all we show.
+            Ok(Capped::Over { start, .. }) => start,
             Err(e) => return Outcome::Retry(format!("body cut off: {}", describe_transport(&e))),
         };
-        self.classify(status, &headers, rate, &body, shown, target)
+        self.classify(status, &headers, rate, body, shown, target)
     }
 
     fn classify(
@@ -225,31 +266,19 @@ impl Client {
         status: StatusCode,
         headers: &HeaderMap,
         rate: RateHeaders,
-        body: &[u8],
+        body: Vec<u8>,
         shown: &str,
         target: Target<'_>,
     ) -> Outcome {
+        if status.is_success() {
+            return success(headers, rate, body, shown, target);
+        }
+        let body = body.as_slice();
         let text = || {
             String::from_utf8_lossy(&body[..body.len().min(300)])
                 .trim()
                 .to_string()
         };
-        if status.is_success() {
-            return match crate::json::Doc::from_bytes(body.to_vec()) {
-                Ok(json) => Outcome::Done(Reply {
-                    body: json,
-                    scopes: headers
-                        .get("x-oauth-scopes")
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_string),
-                    rate,
-                }),
-                Err(e) => Outcome::Retry(format!(
-                    "unparsable or truncated JSON ({} bytes): {e}",
-                    body.len()
-                )),
-            };
-        }
         let path = shown.to_string();
         match status.as_u16() {
             403 if is_rate_limit_body(body) => {
@@ -293,6 +322,99 @@ impl Client {
             }),
         }
     }
+}
+
+/// A 2xx answer: its JSON, or why it is not JSON. A body cut short (the error is at its very
+/// end) may be a flaky proxy and is retried; anything else would fail again the same way.
+fn success(
+    headers: &HeaderMap,
+    rate: RateHeaders,
+    body: Vec<u8>,
+    shown: &str,
+    target: Target<'_>,
+) -> Outcome {
+    let len = body.len();
+    let content_type = headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("no Content-Type")
+        .to_string();
+    match crate::json::Doc::from_bytes(body) {
+        Ok(json) => Outcome::Done(Reply {
+            body: json,
+            scopes: headers
+                .get("x-oauth-scopes")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+            rate,
+        }),
+        Err(e) if e.offset + 4 >= len && content_type.contains("json") => {
+            Outcome::Retry(format!("truncated JSON ({len} bytes): {e}"))
+        }
+        Err(e) => Outcome::Fatal(ApiError::Deterministic {
+            resource: target.resource.into(),
+            page: target.page,
+            path: shown.into(),
+            reason: format!(
+                "the API answered 200 with {len} bytes of `{content_type}` that are not the JSON expected ({e}); check `base_url` points at the Dentally API"
+            ),
+        }),
+    }
+}
+
+/// Follows a redirect only to the same scheme, host and port as the base URL (the API has no
+/// reason to redirect elsewhere, and the https rule applies to every hop), at most 5 hops.
+fn same_origin_redirects(base: &Url) -> reqwest::redirect::Policy {
+    let origin = base.origin();
+    reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() >= 5 {
+            attempt.error("too many redirects")
+        } else if attempt.url().origin() == origin {
+            attempt.follow()
+        } else {
+            let to = attempt.url().origin().ascii_serialization();
+            attempt.error(RedirectRefused(to))
+        }
+    })
+}
+
+/// A redirect to another origin, refused.
+#[derive(Debug)]
+struct RedirectRefused(String);
+
+impl std::fmt::Display for RedirectRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the API redirected to another origin ({}); redirects are followed only within `base_url`'s scheme, host and port",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for RedirectRefused {}
+
+/// A request that did not get an answer: retried, unless it would fail the same way again.
+fn transport_failure(e: &reqwest::Error, shown: &str, target: Target<'_>) -> Outcome {
+    let described = describe_transport(e);
+    let tls = described.to_ascii_lowercase().contains("certificate");
+    let reason = if e.is_redirect() {
+        format!("redirect refused: {described}")
+    } else if e.is_builder() {
+        format!(
+            "the request could not be built ({described}); check the token has no stray characters"
+        )
+    } else if tls {
+        format!("TLS verification failed ({described}); the server's certificate is not trusted")
+    } else {
+        return Outcome::Retry(described);
+    };
+    Outcome::Fatal(ApiError::Deterministic {
+        resource: target.resource.into(),
+        page: target.page,
+        path: shown.into(),
+        reason,
+    })
 }
 
 /// True when a 403 body says the rate limit was exceeded (text/plain or JSON).

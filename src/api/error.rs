@@ -89,6 +89,50 @@ pub enum ApiError {
         /// Attempts made.
         attempts: u32,
     },
+    /// The answer was larger than a page can be (security review D3); not retried.
+    #[error(
+        "{}: the answer to `{path}` is larger than {limit_mib} MiB{}; refusing to read it (a Dentally page is well under 1 MiB: check `base_url`)",
+        at(.resource, *.page),
+        .declared.map(|d| format!(" (Content-Length {d})")).unwrap_or_default()
+    )]
+    TooLarge {
+        /// Resource name.
+        resource: String,
+        /// Page number (0 when not paged).
+        page: u32,
+        /// Request path and query.
+        path: String,
+        /// The cap, in MiB.
+        limit_mib: u64,
+        /// The declared `Content-Length`, when one was sent.
+        declared: Option<u64>,
+    },
+    /// A failure that would happen again on every attempt (TLS verification, a refused
+    /// redirect, an answer that is not JSON), reported at once instead of retried.
+    #[error("{}: {reason} (on `{path}`, not retried)", at(.resource, *.page))]
+    Deterministic {
+        /// Resource name.
+        resource: String,
+        /// Page number (0 when not paged).
+        page: u32,
+        /// Request path and query.
+        path: String,
+        /// What happened and what to do.
+        reason: String,
+    },
+    /// The run's total rate-limit wait budget is spent.
+    #[error(
+        "the rate limit would make this run wait {wanted_secs} s more after {waited_secs} s of waiting, beyond its wait budget of {budget_secs} s; \
+         run again later (checkpoints keep what was read) or raise `max_wait_secs` in [source]"
+    )]
+    WaitBudget {
+        /// Seconds waited so far.
+        waited_secs: u64,
+        /// Seconds the next wait needed.
+        wanted_secs: u64,
+        /// The budget, in seconds.
+        budget_secs: u64,
+    },
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client: {0}")]
     Client(String),

@@ -3,8 +3,15 @@
 //! A Dentally key opens a practice's patient records. `ApiToken`'s `Debug` and `Display` print
 //! `[REDACTED]`, so neither a log line, an error chain nor a panic message can carry it; the only
 //! way to the text is [`ApiToken::expose`], used once, when the `Authorization` header is built.
+//!
+//! A token file is read only when it is a regular file and only up to 4 KiB (a token is 64
+//! characters; `/dev/zero` must not fill the memory), and every token is checked at load time to
+//! be one run of visible ASCII: a byte-order mark, a second line or inner spaces would otherwise
+//! surface later as a misleading "expired token" 401 or as eight retries of an unbuildable
+//! request (security review D19, D20).
 
 use std::fmt;
+use std::io::Read;
 use std::path::Path;
 
 use crate::config::TokenSource;
@@ -54,30 +61,102 @@ pub enum TokenError {
     /// The file is empty.
     #[error("token file `{0}` is empty")]
     FileEmpty(String),
+    /// The file is not a regular file, or is too large to hold a token.
+    #[error("token file `{path}` (named by `token_file`) {why}; it should hold the token alone")]
+    FileShape {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        why: &'static str,
+    },
+    /// The text is not a token (never printed).
+    #[error(
+        "the token from {origin} {why}; it should be the token alone, one line of visible ASCII (copy it again from Dentally)"
+    )]
+    Malformed {
+        /// `environment variable `X`` or `token file `path``.
+        origin: String,
+        /// What is wrong (never the text).
+        why: &'static str,
+    },
+}
+
+/// Most bytes read from a token file.
+const MAX_TOKEN_FILE_BYTES: u64 = 4096;
+
+/// Checks that `text` (already trimmed) looks like one token: no BOM, one run of visible
+/// ASCII. The reason never quotes the text.
+fn check_token_text(text: &str) -> Result<(), &'static str> {
+    if text.starts_with('\u{feff}') {
+        return Err("starts with a byte-order mark (the file was saved as \"UTF-8 with BOM\")");
+    }
+    if text.contains(['\n', '\r']) {
+        return Err("spans several lines");
+    }
+    if text.chars().any(char::is_whitespace) {
+        return Err("contains spaces or tabs");
+    }
+    if !text.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("contains characters other than visible ASCII");
+    }
+    Ok(())
 }
 
 /// Reads the token from its source. The second value lists warnings (a file readable by others).
 pub fn load(source: &TokenSource) -> Result<(ApiToken, Vec<String>), TokenError> {
     match source {
-        TokenSource::Env(name) => std::env::var(name)
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-            .map(|v| (ApiToken::new(v), Vec::new()))
-            .ok_or_else(|| TokenError::EnvMissing(name.clone())),
+        TokenSource::Env(name) => {
+            let token = std::env::var(name)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .map(ApiToken::new)
+                .ok_or_else(|| TokenError::EnvMissing(name.clone()))?;
+            check_token_text(token.expose()).map_err(|why| TokenError::Malformed {
+                origin: format!("environment variable `{name}`"),
+                why,
+            })?;
+            Ok((token, Vec::new()))
+        }
         TokenSource::File(path) => load_file(path),
     }
 }
 
 fn load_file(path: &Path) -> Result<(ApiToken, Vec<String>), TokenError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| TokenError::File {
+    let io = |source| TokenError::File {
         path: shown.clone(),
         source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    if !file.metadata().map_err(io)?.is_file() {
+        return Err(TokenError::FileShape {
+            path: shown,
+            why: "is not a regular file",
+        });
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_TOKEN_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_TOKEN_FILE_BYTES {
+        return Err(TokenError::FileShape {
+            path: shown,
+            why: "is larger than 4 KiB",
+        });
+    }
+    let text = String::from_utf8(bytes).map_err(|_| TokenError::Malformed {
+        origin: format!("token file `{shown}`"),
+        why: "is not UTF-8 text",
     })?;
     if text.trim().is_empty() {
         return Err(TokenError::FileEmpty(shown));
     }
-    Ok((ApiToken::new(text), permission_warnings(path)))
+    let token = ApiToken::new(text);
+    check_token_text(token.expose()).map_err(|why| TokenError::Malformed {
+        origin: format!("token file `{shown}`"),
+        why,
+    })?;
+    Ok((token, permission_warnings(path)))
 }
 
 #[cfg(unix)]
@@ -111,6 +190,37 @@ mod tests {
         let t = ApiToken::new(" secret-value\n");
         assert_eq!(t.expose(), "secret-value");
         assert!(!format!("{t} {t:?} {:?}", Some(&t)).contains("secret"));
+    }
+
+    #[test]
+    fn refuses_what_is_not_one_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        for (text, why) in [
+            ("\u{feff}abc123", "byte-order mark"),
+            ("abc123\n# a comment", "several lines"),
+            ("abc 123", "spaces"),
+            ("abc\u{e9}123", "visible ASCII"),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let err = load(&TokenSource::File(path.clone()))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(why), "{err}");
+            assert!(!err.contains("abc"), "the text is never printed: {err}");
+        }
+        std::fs::write(&path, "x".repeat(5000)).unwrap();
+        let err = load(&TokenSource::File(path.clone()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("larger than 4 KiB"), "{err}");
+        let err = load(&TokenSource::File(dir.path().to_path_buf()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("not a regular file") || err.contains("cannot read"),
+            "{err}"
+        );
     }
 
     #[cfg(unix)]

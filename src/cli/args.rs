@@ -80,6 +80,9 @@ pub enum Command {
         /// Print the run manifest as JSON on stdout.
         #[arg(long)]
         json: bool,
+        /// Take the run lock even if another run holds it (only when that run is surely dead).
+        #[arg(long)]
+        break_lock: bool,
     },
     /// Preflight only: token valid, read-only, every needed scope present, budget left.
     Check {
@@ -149,17 +152,24 @@ pub enum Command {
 /// `state` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum StateAction {
-    /// Print the state as JSON on stdout.
+    /// Print the state as JSON on stdout (one object per practice for `[[sources]]`).
     Show {
         /// The pipeline file.
         pipeline: PathBuf,
+        /// Only this practice of a multi-practice pipeline (repeatable).
+        #[arg(long = "practice", value_name = "NAME")]
+        practices: Vec<String>,
     },
-    /// Forget cursors and checkpoints: the next run reads everything again.
+    /// Forget cursors and checkpoints: the next run reads everything again. Without
+    /// `--resource` the state files are removed unread, so a corrupt state can be reset too.
     Reset {
         /// The pipeline file.
         pipeline: PathBuf,
         /// Only this resource.
         #[arg(long)]
         resource: Option<String>,
+        /// Only this practice of a multi-practice pipeline (repeatable; default: every one).
+        #[arg(long = "practice", value_name = "NAME")]
+        practices: Vec<String>,
     },
 }

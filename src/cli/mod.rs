@@ -1,7 +1,8 @@
 //! The command-line front end: parse arguments, dispatch, map outcomes to exit codes.
 //!
 //! Exit codes (design §2): 0 success; 1 runtime failure; 2 invalid pipeline or usage; 3 token or
-//! scope refused; 4 partial (some resources failed or rows were rejected). stdout carries data
+//! scope refused; 4 partial (some resources failed or rows were rejected); 5 another run of the
+//! pipeline holds its lock. stdout carries data
 //! only (`--json`, `schema`, `resources`, `plan`); everything else goes to stderr.
 
 mod args;
@@ -106,6 +107,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
             practices,
             shard,
             json,
+            break_lock,
         } => {
             let started = chrono::Utc::now();
             match config::load(&pipeline) {
@@ -118,6 +120,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
                         reconcile_deletes,
                         practices,
                         shard,
+                        break_lock,
                     };
                     run_pipeline(&p, &options, json, &metrics).await
                 }

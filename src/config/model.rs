@@ -80,6 +80,8 @@ pub struct Source {
     /// Rows the API serves by offset before answering 413 (default 45,000, the low end of what
     /// was observed); reads are planned to stay below it, and a 413 lowers it for the run.
     pub offset_wall: u64,
+    /// Most seconds a run may spend waiting for the rate limit in total (default 6 hours).
+    pub max_wait_secs: u64,
 }
 
 /// Where the API token is read from.
@@ -119,6 +121,13 @@ pub struct Output {
     pub virtual_hosted_style: Option<bool>,
     /// Total time an object-store request may be retried (S3).
     pub retry_timeout_secs: Option<u64>,
+    /// Local outputs: directories 0700 and files 0600 (default `true`); `false` keeps the
+    /// process umask.
+    pub private: bool,
+    /// CSV: prefix `'` to text cells a spreadsheet would run as a formula (default `true`).
+    pub csv_guard: bool,
+    /// Allow plain http to an object store that is not on loopback (default `false`).
+    pub allow_insecure_http: bool,
 }
 
 /// File format of the current tables.

@@ -41,6 +41,9 @@ const OUTPUT: &[&str] = &[
     "allow_http",
     "virtual_hosted_style",
     "retry_timeout_secs",
+    "private",
+    "csv_guard",
+    "allow_insecure_http",
 ];
 const DEFAULTS: &[&str] = &[
     "mode",
@@ -243,11 +246,16 @@ fn read_output(ctx: &mut Ctx<'_>, top: &Section<'_, '_>) -> Option<Output> {
         .map_or(64 << 20, |n| n.max(1 << 16) as usize);
     let dictionary = s.boolean(ctx, "dictionary");
     let tables = super::table_format::read_table_settings(ctx, &s, format);
-    let endpoint = s.string(ctx, "endpoint").map(|e| e.0);
+    let endpoint_at = s.string(ctx, "endpoint");
     let region = s.string(ctx, "region").map(|e| e.0);
     let allow_http = s.boolean(ctx, "allow_http");
     let virtual_hosted_style = s.boolean(ctx, "virtual_hosted_style");
     let retry_timeout_secs = s.uint(ctx, "retry_timeout_secs", 3600);
+    let private = s.boolean(ctx, "private").unwrap_or(true);
+    let csv_guard = s.boolean(ctx, "csv_guard").unwrap_or(true);
+    let allow_insecure_http = s.boolean(ctx, "allow_insecure_http").unwrap_or(false);
+    super::source::check_store_endpoint(ctx, endpoint_at.as_ref(), allow_http, allow_insecure_http);
+    let endpoint = endpoint_at.map(|e| e.0);
     s.finish(ctx, &|key| {
         secret_key_hint(key).map(|_| {
             "credentials never go in a pipeline file: use AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or your cloud's usual variables)".to_string()
@@ -266,6 +274,9 @@ fn read_output(ctx: &mut Ctx<'_>, top: &Section<'_, '_>) -> Option<Output> {
         allow_http,
         virtual_hosted_style,
         retry_timeout_secs,
+        private,
+        csv_guard,
+        allow_insecure_http,
     })
 }
 

@@ -1,7 +1,10 @@
 //! `[source]` (and each `[[sources]]` entry): which API host, which token, how hard to push.
 //!
 //! Security rules live here: a token is only ever named (`token_env`, `token_file`), never
-//! written; the base URL must be HTTPS unless it is a loopback address (the sandbox).
+//! written; the base URL must be HTTPS unless it is a loopback address (the sandbox), and
+//! carries no query or fragment (a query is where an `access_token` would hide, and it would be
+//! printed in manifests and logs). The same loopback rule applies to a plain-http object-store
+//! endpoint (security review D15, D16).
 
 use std::ops::Range;
 use std::path::PathBuf;
@@ -31,6 +34,7 @@ macro_rules! source_keys {
             "checkpoint_pages",
             "checkpoint_secs",
             "offset_wall",
+            "max_wait_secs",
         ]
     };
 }
@@ -81,6 +85,9 @@ pub(super) fn source_from(
     let offset_wall = s
         .uint(ctx, "offset_wall", 10_000_000)
         .map_or(crate::extract::DEFAULT_OFFSET_WALL, |n| n.max(1));
+    let max_wait_secs = s
+        .uint(ctx, "max_wait_secs", 7 * 86_400)
+        .unwrap_or(crate::api::DEFAULT_WAIT_BUDGET.as_secs());
     Some(Source {
         base_url: base_url?,
         token: token?,
@@ -93,6 +100,7 @@ pub(super) fn source_from(
         checkpoint_pages,
         checkpoint_secs,
         offset_wall,
+        max_wait_secs,
     })
 }
 
@@ -145,6 +153,14 @@ fn check_base_url(ctx: &mut Ctx<'_>, text: &str, span: Range<usize>) -> Option<U
     if !url.username().is_empty() || url.password().is_some() {
         ctx.diags
             .error(span, "`base_url` must not carry credentials");
+        return None;
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        ctx.diags.error_with_hint(
+            span,
+            "`base_url` must not have a query (`?…`) or fragment (`#…`)",
+            "give the API root only, e.g. `https://api.dentally.co`; the token goes in `token_env`/`token_file`, never in the URL",
+        );
         return None;
     }
     let loopback = crate::api::is_loopback(&url);
@@ -203,4 +219,29 @@ fn token_env_name(ctx: &mut Ctx<'_>, name: String, span: Range<usize>) -> Option
         "never write the token itself in a pipeline file: export it in a variable and name that variable here",
     );
     None
+}
+
+/// `[output] allow_http = true` with an `endpoint` that is not a loopback address would send
+/// health data over plain http: refused unless `allow_insecure_http = true` says so explicitly.
+pub(super) fn check_store_endpoint(
+    ctx: &mut Ctx<'_>,
+    endpoint: Option<&super::reader::Str>,
+    allow_http: Option<bool>,
+    allow_insecure_http: bool,
+) {
+    let Some((endpoint, span)) = endpoint else {
+        return;
+    };
+    if allow_http != Some(true) || allow_insecure_http {
+        return;
+    }
+    let remote_http =
+        Url::parse(endpoint).is_ok_and(|u| u.scheme() == "http" && !crate::api::is_loopback(&u));
+    if remote_http {
+        ctx.diags.error_with_hint(
+            span.clone(),
+            "plain http to an object store that is not on this machine would send patient data unencrypted",
+            "use an https endpoint, or set `allow_insecure_http = true` in [output] if the network is trusted",
+        );
+    }
 }

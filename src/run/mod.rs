@@ -37,7 +37,7 @@ pub use layout::{current_file, manifest as manifest_path, new_run_id, raw_file};
 pub use manifest::{ApiEntry, FileEntry, Manifest, ResourceEntry, TableEntry};
 pub use merge::{Coverage, MergeInput, merge};
 pub use progress::{Progress, ResourceProgress};
-pub use setup::{check_output, client_for, location_for};
+pub use setup::{check_output, client_for, location_for, lock_key};
 use setup::{formats, pii_key, selected};
 pub use strategy::{Choice, Since, Strategy, delta_filter};
 
@@ -64,6 +64,8 @@ pub struct RunOptions {
     pub practices: Vec<String>,
     /// Only the practices of this shard (`--shard i/n`).
     pub shard: Option<Shard>,
+    /// Take the run lock even when another run holds it (`--break-lock`).
+    pub break_lock: bool,
 }
 
 /// Why a run could not go on; each maps to an exit code.
@@ -84,6 +86,9 @@ pub enum RunError {
     /// A table could not be published (exit 1).
     #[error(transparent)]
     Publish(#[from] crate::publish::PublishError),
+    /// Another run of this pipeline and practice holds the lock (exit 5).
+    #[error(transparent)]
+    Locked(#[from] crate::sink::lock::LockError),
 }
 
 impl RunError {
@@ -94,6 +99,8 @@ impl RunError {
             Self::Refused(Refusal::Api(e)) if !e.is_auth() => 1,
             Self::Refused(_) => 3,
             Self::Api(e) if e.is_auth() => 3,
+            Self::Locked(crate::sink::lock::LockError::Store(_)) => 1,
+            Self::Locked(_) => 5,
             Self::Output(_) | Self::Api(_) | Self::Publish(_) => 1,
         }
     }
@@ -138,56 +145,61 @@ pub(crate) async fn run_practice(
     let client = client_for(pipeline)?;
     let loc = location_for(pipeline)?;
     check_output(&loc, &format!("{part}{run_id}")).await?;
-    let report = preflight::check(
-        &client,
-        &Pipeline {
-            resources: specs.clone(),
-            ..pipeline.clone()
-        },
-    )
-    .await?;
-    tracing::info!(run_id = %run_id, practice = practice.unwrap_or("-"), user = report.user.as_deref().unwrap_or("?"), resources = specs.len(), "Preflight passed; extracting.");
-    let practice_id = practice.map(|name| match &report.practice {
-        Some(serde_json::Value::String(id)) => id.clone(),
-        Some(other) if !other.is_null() => other.to_string(),
-        _ => name.to_string(),
-    });
-    let (raw_format, out_format) = formats(pipeline);
-    let state_name = match practice {
-        Some(name) => format!("{}/practice={name}/state", pipeline.name),
-        None => pipeline.name.clone(),
-    };
-    let state = StateStore::load(&loc, &state_name)
-        .await
-        .map_err(|e| RunError::Usage(e.to_string()))?;
-    remove_dead_runs_files(&loc, &state, &specs, &run_id, &part).await?;
-    let progress = Progress::new(options.progress, options.heartbeat, practice, &client);
-    let ctx = RunContext::new(
-        run_id,
-        started,
-        loc,
-        client,
-        raw_format,
-        out_format,
-        pipeline.source.concurrency,
-        pii_key,
-        progress,
-        state,
-        pipeline.source.checkpoint_pages,
-        options.full_refresh,
-        options.reconcile_deletes,
-    )
-    .for_practice(part, practice_id)
-    .with_treatment_handoff(handoff)
-    .with_patient_handoff(handoff::precedes(&specs, "patients", "patient_stats"))
-    .with_checkpoint_secs(pipeline.source.checkpoint_secs)
-    .with_offset_wall(pipeline.source.offset_wall);
-    let entries: Vec<ResourceEntry> = futures::stream::iter(specs.iter())
-        .map(|spec| resource::extract(&ctx, spec))
-        .buffered(2)
-        .collect()
-        .await;
-    commit(&ctx, pipeline, practice, entries).await
+    let lock = setup::take_lock(&loc, pipeline, practice, &run_id, options.break_lock).await?;
+    let outcome = async {
+        let report = preflight::check(
+            &client,
+            &Pipeline {
+                resources: specs.clone(),
+                ..pipeline.clone()
+            },
+        )
+        .await?;
+        tracing::info!(run_id = %run_id, practice = practice.unwrap_or("-"), user = report.user.as_deref().unwrap_or("?"), resources = specs.len(), "Preflight passed; extracting.");
+        let practice_id = practice.map(|name| match &report.practice {
+            Some(serde_json::Value::String(id)) => id.clone(),
+            Some(other) if !other.is_null() => other.to_string(),
+            _ => name.to_string(),
+        });
+        let (raw_format, out_format) = formats(pipeline);
+        let state_name = match practice {
+            Some(name) => format!("{}/practice={name}/state", pipeline.name),
+            None => pipeline.name.clone(),
+        };
+        let state = StateStore::load(&loc, &state_name)
+            .await
+            .map_err(|e| RunError::Usage(e.to_string()))?;
+        remove_dead_runs_files(&loc, &state, &specs, &run_id, &part).await?;
+        let ctx = RunContext::new(
+            run_id,
+            started,
+            loc,
+            client,
+            raw_format,
+            out_format,
+            pipeline.source.concurrency,
+            pii_key,
+            Progress::new(options.progress, options.heartbeat, practice, &client),
+            state,
+            pipeline.source.checkpoint_pages,
+            options.full_refresh,
+            options.reconcile_deletes,
+        )
+        .for_practice(part, practice_id)
+        .with_treatment_handoff(handoff)
+        .with_patient_handoff(handoff::precedes(&specs, "patients", "patient_stats"))
+        .with_checkpoint_secs(pipeline.source.checkpoint_secs)
+        .with_offset_wall(pipeline.source.offset_wall);
+        let entries: Vec<ResourceEntry> = futures::stream::iter(specs.iter())
+            .map(|spec| resource::extract(&ctx, spec))
+            .buffered(2)
+            .collect()
+            .await;
+        commit(&ctx, pipeline, practice, entries).await
+    }
+    .await;
+    setup::release_lock(lock).await;
+    outcome
 }
 
 /// A test hook: `DENTALLY_ETL_TEST_CRASH=<point>` aborts the process there, as a crash or a

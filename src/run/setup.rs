@@ -9,6 +9,7 @@ use crate::api::{self, Budget, Client, RetryConfig};
 use crate::config::{
     Compression, OutputFormat, ParquetProfileChoice, PiiMode, Pipeline, ResourceSpec,
 };
+use crate::sink::lock::RunLock;
 use crate::sink::{
     Format, Location, ParquetCompression, ParquetOptions, ParquetProfile, SinkError, StoreOptions,
 };
@@ -21,10 +22,10 @@ pub fn client_for(pipeline: &Pipeline) -> Result<Client, RunError> {
         tracing::warn!("{w}");
     }
     let source = &pipeline.source;
-    let budget = Arc::new(Budget::new(
-        source.reserve_percent,
-        source.requests_per_hour,
-    ));
+    let budget = Arc::new(
+        Budget::new(source.reserve_percent, source.requests_per_hour)
+            .with_wait_budget(Duration::from_secs(source.max_wait_secs)),
+    );
     Ok(Client::new(
         source.base_url.clone(),
         token,
@@ -44,6 +45,8 @@ pub fn location_for(pipeline: &Pipeline) -> Result<Location, RunError> {
         allow_http: o.allow_http,
         virtual_hosted_style: o.virtual_hosted_style,
         retry_timeout: o.retry_timeout_secs.map(Duration::from_secs),
+        keep_umask: !o.private,
+        allow_insecure_http: o.allow_insecure_http,
     };
     Ok(Location::parse(&o.url, &options)?)
 }
@@ -70,7 +73,8 @@ pub(super) fn formats(pipeline: &Pipeline) -> (Format, Format) {
     };
     let out = match o.format {
         OutputFormat::Parquet => Format::Parquet(parquet),
-        OutputFormat::Csv => Format::Csv,
+        OutputFormat::Csv if o.csv_guard => Format::Csv,
+        OutputFormat::Csv => Format::CsvUnguarded,
     };
     // Raw files are our own staging, read back once to build the current files, so they are
     // written to cost little memory while a big table is read: small row groups, and Snappy,
@@ -151,4 +155,34 @@ pub async fn check_output(loc: &Location, tag: &str) -> Result<(), SinkError> {
     let probe = format!("_runs/.write-check-{}", tag.replace('/', "-"));
     loc.put_bytes(&probe, b"ok".to_vec()).await?;
     loc.delete(&probe).await
+}
+
+/// Takes the run lock of this pipeline (and practice): `_state/<pipeline>.lock`, or
+/// `_state/<pipeline>/practice=<name>/run.lock` (security review D9).
+pub(super) async fn take_lock(
+    loc: &Location,
+    pipeline: &Pipeline,
+    practice: Option<&str>,
+    run_id: &str,
+    break_lock: bool,
+) -> Result<RunLock, RunError> {
+    let key = lock_key(&pipeline.name, practice);
+    Ok(RunLock::acquire(loc, &key, run_id, break_lock).await?)
+}
+
+/// The key of the run lock of `pipeline` (and `practice`).
+pub fn lock_key(pipeline: &str, practice: Option<&str>) -> String {
+    match practice {
+        Some(name) => format!("_state/{pipeline}/practice={name}/run.lock"),
+        None => format!("_state/{pipeline}.lock"),
+    }
+}
+
+/// Gives the run lock back; a failure only costs the next run the lock's expiry, so it is
+/// logged rather than failing a run that has committed.
+pub(super) async fn release_lock(lock: RunLock) {
+    let key = lock.key().to_string();
+    if let Err(e) = lock.release().await {
+        tracing::warn!(key, error = %e, "Cannot remove the run lock; it lapses by itself.");
+    }
 }

@@ -22,6 +22,7 @@ use url::Url;
 
 use super::error::SinkError;
 use super::location::StoreOptions;
+use super::private;
 
 /// A resolved output: what [`super::Location`] is made of.
 pub(crate) struct Resolved {
@@ -83,6 +84,8 @@ fn file_url_to_path(url: &str) -> Result<PathBuf, SinkError> {
 
 /// A directory on this machine; created when missing, because `LocalFileSystem` needs an existing,
 /// absolute root. Writes are fsynced so the commit order of design §4 survives a power cut.
+///
+/// Private by default and free of symlinks (see [`super::private`]).
 fn local(dir: &FsPath, options: &StoreOptions) -> Result<Resolved, SinkError> {
     let display_dir = dir.display().to_string();
     reject_options(options, &display_dir)?;
@@ -90,8 +93,15 @@ fn local(dir: &FsPath, options: &StoreOptions) -> Result<Resolved, SinkError> {
         path: dir.to_path_buf(),
         source,
     };
-    std::fs::create_dir_all(dir).map_err(create_err)?;
+    if !options.keep_umask {
+        private::restrict_umask();
+    }
+    let created = private::create_root(dir).map_err(create_err)?;
     let root = std::fs::canonicalize(dir).map_err(create_err)?;
+    if !options.keep_umask && !created {
+        private::warn_if_open(&root);
+    }
+    private::refuse_symlinks(&root)?;
     let store = LocalFileSystem::new_with_prefix(&root)
         .map_err(|source| SinkError::BuildStore {
             location: display_dir,
@@ -141,7 +151,32 @@ fn s3(url: &str, options: &StoreOptions, env: &[(String, String)]) -> Result<Res
     if let Some(timeout) = options.retry_timeout {
         builder = builder.with_retry(retry_config(timeout));
     }
+    if !options.allow_insecure_http {
+        refuse_remote_http(&builder)?;
+    }
     built(builder.build(), prefix, &clean)
+}
+
+/// Plain http is for a test server on this machine only: an S3 endpoint that is `http://` and not
+/// loopback is refused, whether it came from `[output]` or from `AWS_ENDPOINT_URL` with
+/// `AWS_ALLOW_HTTP` (security review D15).
+fn refuse_remote_http(builder: &AmazonS3Builder) -> Result<(), SinkError> {
+    let allow_http = builder
+        .get_config_value(&AmazonS3ConfigKey::Client(
+            object_store::ClientConfigKey::AllowHttp,
+        ))
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    let Some(endpoint) = builder.get_config_value(&AmazonS3ConfigKey::Endpoint) else {
+        return Ok(());
+    };
+    let remote_http =
+        Url::parse(&endpoint).is_ok_and(|u| u.scheme() == "http" && !crate::api::is_loopback(&u));
+    if allow_http && remote_http {
+        return Err(SinkError::InsecureHttp {
+            endpoint: redact(&endpoint),
+        });
+    }
+    Ok(())
 }
 
 fn gcs(url: &str, options: &StoreOptions, env: &[(String, String)]) -> Result<Resolved, SinkError> {

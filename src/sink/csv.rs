@@ -25,19 +25,32 @@ pub struct CsvFile {
     location: Location,
     key: String,
     header_written: bool,
+    formula_guard: bool,
     rows: u64,
     bytes: u64,
 }
 
 impl CsvFile {
-    /// Starts `rel_path` under `location`; every batch written must have `schema`.
+    /// Starts `rel_path` under `location`; every batch written must have `schema`. Text cells
+    /// that a spreadsheet would run as a formula are guarded (see [`super::csv_render`]).
     pub fn create(location: &Location, rel_path: &str, schema: SchemaRef) -> Self {
+        Self::create_with_guard(location, rel_path, schema, true)
+    }
+
+    /// [`CsvFile::create`], with the formula guard on or off (`[output] csv_guard`).
+    pub fn create_with_guard(
+        location: &Location,
+        rel_path: &str,
+        schema: SchemaRef,
+        formula_guard: bool,
+    ) -> Self {
         Self {
             sink: location.writer(rel_path),
             schema,
             location: location.clone(),
             key: rel_path.to_string(),
             header_written: false,
+            formula_guard,
             rows: 0,
             bytes: 0,
         }
@@ -46,12 +59,13 @@ impl CsvFile {
     /// Renders `batch` (with the header row first, once) and buffers or uploads it.
     pub async fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
         self.check_schema(batch)?;
-        let bytes =
-            csv_render::encode(batch, !self.header_written).map_err(|source| SinkError::Csv {
+        let bytes = csv_render::encode(batch, !self.header_written, self.formula_guard).map_err(
+            |source| SinkError::Csv {
                 location: self.location.display().to_string(),
                 key: self.key.clone(),
                 source,
-            })?;
+            },
+        )?;
         self.header_written = true;
         self.rows += batch.num_rows() as u64;
         self.bytes += bytes.len() as u64;

@@ -7,10 +7,16 @@
 //! instants) so the fixed `…Z` format below is true for every value. Dates are `YYYY-MM-DD`,
 //! decimals plain text at their scale (`-76.00`), nulls empty fields, quoting per RFC 4180 with
 //! CRLF line ends.
+//!
+//! Formula guard (security review D13): a spreadsheet runs a cell that starts with `=`, `+`,
+//! `-`, `@`, TAB or CR as a formula, and patient-entered text reaches people who open these
+//! files in Excel. With the guard on (the default, `[output] csv_guard`), such cells of *text*
+//! columns get a leading `'`, which spreadsheets hide and treat as "this is text". Numbers,
+//! decimals (`-76.00`) and dates are never touched, so typed readers see the same values.
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, StringBuilder};
+use arrow::array::{Array, ArrayRef, AsArray, StringArray, StringBuilder};
 use arrow::compute::cast;
 use arrow::csv::WriterBuilder;
 use arrow::csv::writer::Terminator;
@@ -26,9 +32,14 @@ const TIMESTAMP_NAIVE_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6f";
 /// `2026-07-04`.
 const DATE_FORMAT: &str = "%Y-%m-%d";
 
-/// Encodes `batch` as CSV bytes, preceded by the header row when `header` is true.
-pub(crate) fn encode(batch: &RecordBatch, header: bool) -> Result<Vec<u8>, ArrowError> {
-    let batch = csv_ready(batch)?;
+/// Encodes `batch` as CSV bytes, preceded by the header row when `header` is true; `guard`
+/// neutralises spreadsheet formulas in text cells.
+pub(crate) fn encode(
+    batch: &RecordBatch,
+    header: bool,
+    guard: bool,
+) -> Result<Vec<u8>, ArrowError> {
+    let batch = csv_ready(batch, guard)?;
     let mut out = Vec::with_capacity(batch.get_array_memory_size() / 2 + 256);
     let mut writer = WriterBuilder::new()
         .with_header(header)
@@ -43,12 +54,19 @@ pub(crate) fn encode(batch: &RecordBatch, header: bool) -> Result<Vec<u8>, Arrow
 }
 
 /// `batch` with nested columns as JSON text and zoned timestamps in UTC.
-fn csv_ready(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
+fn csv_ready(batch: &RecordBatch, guard: bool) -> Result<RecordBatch, ArrowError> {
     let schema = batch.schema();
     let mut fields = Vec::with_capacity(schema.fields().len());
     let mut columns = Vec::with_capacity(batch.num_columns());
     for (field, column) in schema.fields().iter().zip(batch.columns()) {
-        let (field, column) = csv_column(field, column)?;
+        let (field, column) = match field.data_type() {
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View if guard => {
+                let text = cast(column, &DataType::Utf8)?;
+                let guarded: ArrayRef = Arc::new(guard_formulas(text.as_string::<i32>()));
+                (retyped(field, DataType::Utf8), guarded)
+            }
+            _ => csv_column(field, column)?,
+        };
         fields.push(field);
         columns.push(column);
     }
@@ -67,6 +85,27 @@ fn csv_column(field: &FieldRef, column: &ArrayRef) -> Result<(FieldRef, ArrayRef
         }
         _ => Ok((field.clone(), column.clone())),
     }
+}
+
+/// Whether a spreadsheet would read `cell` as a formula.
+pub(crate) fn looks_like_formula(cell: &str) -> bool {
+    cell.starts_with(['=', '+', '-', '@', '\t', '\r'])
+}
+
+/// `values` with `'` before every cell that looks like a formula; nulls stay null.
+fn guard_formulas(values: &StringArray) -> StringArray {
+    values
+        .iter()
+        .map(|cell| {
+            cell.map(|c| {
+                if looks_like_formula(c) {
+                    format!("'{c}")
+                } else {
+                    c.to_string()
+                }
+            })
+        })
+        .collect()
 }
 
 fn retyped(field: &FieldRef, data_type: DataType) -> FieldRef {
@@ -103,7 +142,7 @@ mod tests {
 
     #[test]
     fn sample_batch_renders_exactly() {
-        let text = String::from_utf8(encode(&sample_batch(), true).unwrap()).unwrap();
+        let text = String::from_utf8(encode(&sample_batch(), true, true).unwrap()).unwrap();
         assert_eq!(
             text,
             "id,name,active,amount,updated_at,born_on,teeth\r\n\
@@ -116,9 +155,9 @@ mod tests {
     #[test]
     fn header_only_for_an_empty_batch() {
         let empty = sample_batch().slice(0, 0);
-        let text = String::from_utf8(encode(&empty, true).unwrap()).unwrap();
+        let text = String::from_utf8(encode(&empty, true, true).unwrap()).unwrap();
         assert_eq!(text, "id,name,active,amount,updated_at,born_on,teeth\r\n");
-        assert!(encode(&empty, false).unwrap().is_empty());
+        assert!(encode(&empty, false, true).unwrap().is_empty());
     }
 
     #[test]
@@ -128,7 +167,45 @@ mod tests {
         let batch =
             RecordBatch::try_new(Arc::new(Schema::new(vec![field])), vec![Arc::new(values)])
                 .unwrap();
-        let text = String::from_utf8(encode(&batch, false).unwrap()).unwrap();
+        let text = String::from_utf8(encode(&batch, false, true).unwrap()).unwrap();
         assert_eq!(text, "1970-01-01T00:00:00.000000Z\r\n");
+    }
+
+    #[test]
+    fn formulas_in_text_cells_are_guarded_and_numbers_are_not() {
+        use arrow::array::Int64Array;
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("n", DataType::Int64, true),
+            Field::new("t", DataType::Utf8, true),
+        ]));
+        let cells = [
+            "=HYPERLINK(\"x\")",
+            "+1",
+            "-2",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+            "ok",
+            "a=b",
+        ];
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int64Array::from(vec![-1; cells.len()])),
+                Arc::new(StringArray::from(cells.to_vec())),
+            ],
+        )
+        .unwrap();
+        let guarded = String::from_utf8(encode(&batch, false, true).unwrap()).unwrap();
+        let lines: Vec<&str> = guarded.split("\r\n").collect();
+        assert_eq!(lines[0], "-1,\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(&lines[1..4], ["-1,'+1", "-1,'-2", "-1,'@SUM(A1)"]);
+        assert!(
+            guarded.contains("-1,\"'\tx\"") || guarded.contains("-1,'\tx"),
+            "{guarded:?}"
+        );
+        assert!(guarded.contains("-1,ok\r\n-1,a=b"), "{guarded:?}");
+        let plain = String::from_utf8(encode(&batch, false, false).unwrap()).unwrap();
+        assert!(plain.starts_with("-1,\"=HYPERLINK"), "{plain:?}");
     }
 }

@@ -114,7 +114,7 @@ pub enum SinkError {
     },
 
     /// A JSON object (manifest, state) could not be encoded or decoded.
-    #[error("Invalid JSON in `{key}` at `{location}`")]
+    #[error("Invalid JSON in `{key}` at `{location}`: {source}")]
     Json {
         /// The output location.
         location: String,
@@ -122,6 +122,25 @@ pub enum SinkError {
         key: String,
         /// The `serde_json` error.
         source: serde_json::Error,
+    },
+
+    /// A symbolic link below a local output root (security review D12).
+    #[error(
+        "Refusing the output: `{}` is a symbolic link; the output folder must hold real files and folders only (a link would send patient data, and the run's deletions, wherever it points). Remove the link, or point `[output] url` at the real folder",
+        path.display()
+    )]
+    Symlink {
+        /// The link.
+        path: PathBuf,
+    },
+
+    /// Plain http to a remote object store (security review D15).
+    #[error(
+        "Refusing plain http to the object store at `{endpoint}`: it is not on this machine, and patient data would travel unencrypted. Use an https endpoint, or set `allow_insecure_http = true` in [output] if the network is trusted"
+    )]
+    InsecureHttp {
+        /// The endpoint, without credentials or query.
+        endpoint: String,
     },
 
     /// Cleaning up leftover local staging files failed.

@@ -38,6 +38,11 @@ pub struct StoreOptions {
     /// Give up on a failing object-store request after this long (retries with backoff until
     /// then; object_store's default is 3 minutes).
     pub retry_timeout: Option<std::time::Duration>,
+    /// Local outputs: keep the process umask instead of making files 0600 and directories 0700
+    /// (`[output] private = false`). The default, `false`, is private.
+    pub keep_umask: bool,
+    /// S3: allow a plain-http endpoint that is not on loopback (`[output] allow_insecure_http`).
+    pub allow_insecure_http: bool,
 }
 
 /// Where the output lives: an object store, a prefix inside it, and a display string that is safe
@@ -209,7 +214,15 @@ impl Location {
     }
 
     /// Deletes an object. Idempotent: deleting a missing object succeeds.
+    ///
+    /// Only names the tool writes are deleted (see [`super::is_own_key`]): any other key is
+    /// left in place with a warning, so a cleanup can never remove a file someone else put in
+    /// the output.
     pub async fn delete(&self, rel: &str) -> Result<(), SinkError> {
+        if !super::own_names::is_own_key(rel) {
+            tracing::warn!(key = rel, location = %self.display, "Not deleting a file the tool did not write.");
+            return Ok(());
+        }
         match self.store.delete(&self.child(rel)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(self.store_error("delete", rel, e)),
@@ -320,6 +333,7 @@ mod tests {
             allow_http: Some(true),
             virtual_hosted_style: Some(false),
             retry_timeout: Some(std::time::Duration::from_secs(5)),
+            ..StoreOptions::default()
         };
         let loc = Location::parse_with_env("s3://bucket", &options, &fake_aws_env()).unwrap();
         assert_eq!(loc.prefix().as_ref(), "");

@@ -22,7 +22,10 @@ mod csv;
 mod csv_render;
 mod error;
 mod location;
+pub mod lock;
+mod own_names;
 mod parquet;
+mod private;
 mod read;
 #[cfg(test)]
 mod test_data;
@@ -30,6 +33,7 @@ mod test_data;
 pub use self::csv::CsvFile;
 pub use self::error::SinkError;
 pub use self::location::{Location, StoreOptions};
+pub use self::own_names::is_own_key;
 pub use self::parquet::{ParquetCompression, ParquetFile, ParquetOptions, ParquetProfile};
 pub use self::read::{ParquetBatches, read_parquet};
 
@@ -52,8 +56,11 @@ pub struct FileReport {
 pub enum Format {
     /// Apache Parquet, laid out by the options.
     Parquet(ParquetOptions),
-    /// RFC 4180 CSV with a header row.
+    /// RFC 4180 CSV with a header row, text cells that look like spreadsheet formulas guarded
+    /// with a leading `'` (the default, `[output] csv_guard = true`).
     Csv,
+    /// CSV with every text cell exactly as received (`[output] csv_guard = false`).
+    CsvUnguarded,
 }
 
 impl Format {
@@ -61,7 +68,7 @@ impl Format {
     pub fn extension(&self) -> &'static str {
         match self {
             Self::Parquet(_) => "parquet",
-            Self::Csv => "csv",
+            Self::Csv | Self::CsvUnguarded => "csv",
         }
     }
 }
@@ -107,6 +114,9 @@ impl FileWriter {
                 location, rel_path, schema, options,
             )?)),
             Format::Csv => Self::Csv(Box::new(CsvFile::create(location, rel_path, schema))),
+            Format::CsvUnguarded => Self::Csv(Box::new(CsvFile::create_with_guard(
+                location, rel_path, schema, false,
+            ))),
         })
     }
 

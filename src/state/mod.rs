@@ -9,9 +9,15 @@
 //! Order of commits (design §4): data files are published first, then the checkpoint naming them
 //! is written here. A crash between the two leaves data files that no checkpoint names; the next
 //! run ignores them (they are never read into a current table) and cleans them up.
+//!
+//! Two safety rules (security review D10, D14): a committed cursor is never later than the moment
+//! the state was loaded, so one row dated in the future (server clock skew, a bad timestamp)
+//! cannot make every later run skip real changes; and [`erase`] removes a state without reading
+//! it, so a corrupt or foreign file can always be reset with the tool.
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
@@ -139,6 +145,8 @@ pub struct StateStore {
     path: String,
     progress_path: String,
     state: Mutex<State>,
+    /// When the state was loaded: no cursor is committed past it.
+    loaded_at: DateTime<Utc>,
 }
 
 /// The checkpoints file.
@@ -151,9 +159,9 @@ struct ProgressFile {
 impl StateStore {
     /// Loads `_state/<pipeline>.json` and its checkpoints (an empty state when there is none).
     pub async fn load(loc: &Location, pipeline: &str) -> Result<Self, StateError> {
-        let path = format!("_state/{pipeline}.json");
-        let progress_path = format!("_state/{pipeline}.progress.json");
-        let mut state = match loc.get_json(&path).await? {
+        let loaded_at = Utc::now();
+        let (path, progress_path) = paths(pipeline);
+        let mut state = match read_json(loc, &path).await? {
             None => State {
                 version: VERSION,
                 pipeline: pipeline.to_string(),
@@ -161,7 +169,7 @@ impl StateStore {
             },
             Some(json) => parse(&path, json)?,
         };
-        if let Some(json) = loc.get_json(&progress_path).await? {
+        if let Some(json) = read_json(loc, &progress_path).await? {
             let progress: ProgressFile =
                 serde_json::from_value(json).map_err(|e| StateError::Unreadable {
                     path: progress_path.clone(),
@@ -176,6 +184,7 @@ impl StateStore {
             path,
             progress_path,
             state: Mutex::new(state),
+            loaded_at,
         })
     }
 
@@ -202,7 +211,9 @@ impl StateStore {
         change: impl FnOnce(&mut ResourceState),
     ) -> Result<(), StateError> {
         let mut state = self.state.lock().await;
-        change(state.resources.entry(name.to_string()).or_default());
+        let resource = state.resources.entry(name.to_string()).or_default();
+        change(resource);
+        resource.cursor = clamp_cursor(name, resource.cursor.take(), self.loaded_at);
         let mut committed = state.clone();
         for r in committed.resources.values_mut() {
             r.checkpoint = None;
@@ -258,6 +269,56 @@ impl StateStore {
     }
 }
 
+/// The state file and checkpoints file of a state name.
+fn paths(name: &str) -> (String, String) {
+    (
+        format!("_state/{name}.json"),
+        format!("_state/{name}.progress.json"),
+    )
+}
+
+/// A state object's JSON; malformed JSON is an [`StateError::Unreadable`] with its position.
+async fn read_json(loc: &Location, key: &str) -> Result<Option<serde_json::Value>, StateError> {
+    match loc.get_json(key).await {
+        Err(SinkError::Json { source, .. }) => Err(StateError::Unreadable {
+            path: key.to_string(),
+            why: source.to_string(),
+        }),
+        other => Ok(other?),
+    }
+}
+
+/// Deletes the state and checkpoints of state name `name` without reading them (a corrupt or
+/// foreign file included); returns the keys that existed.
+pub async fn erase(loc: &Location, name: &str) -> Result<Vec<String>, StateError> {
+    let (path, progress_path) = paths(name);
+    let mut removed = Vec::new();
+    for key in [path, progress_path] {
+        if loc.exists(&key).await? {
+            loc.delete(&key).await?;
+            removed.push(key);
+        }
+    }
+    Ok(removed)
+}
+
+/// `cursor`, or `ceiling` when the cursor is later (a row dated in the future), with a warning.
+fn clamp_cursor(resource: &str, cursor: Option<String>, ceiling: DateTime<Utc>) -> Option<String> {
+    let text = cursor?;
+    let Ok(at) = DateTime::parse_from_rfc3339(&text) else {
+        return Some(text);
+    };
+    if at <= ceiling {
+        return Some(text);
+    }
+    tracing::warn!(
+        resource,
+        newest_row = %text,
+        "Rows are dated in the future (server clock skew or a bad timestamp); the cursor stays at the run's start so later changes are not skipped."
+    );
+    Some(ceiling.to_rfc3339_opts(SecondsFormat::Micros, true))
+}
+
 fn parse(path: &str, json: serde_json::Value) -> Result<State, StateError> {
     let version = json.get("version").and_then(serde_json::Value::as_u64);
     if version != Some(u64::from(VERSION)) {
@@ -297,5 +358,35 @@ mod tests {
             .unwrap();
         let err = StateStore::load(&loc, "q").await.unwrap_err().to_string();
         assert!(err.contains("version"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_future_cursor_is_held_at_the_load_time() {
+        let loc = Location::parse("memory:///o", &StoreOptions::default()).unwrap();
+        let store = StateStore::load(&loc, "p").await.unwrap();
+        store
+            .update("patients", |r| {
+                r.cursor = Some("2999-01-01T00:00:00Z".into())
+            })
+            .await
+            .unwrap();
+        let cursor = store.resource("patients").await.cursor.unwrap();
+        let at = DateTime::parse_from_rfc3339(&cursor).unwrap();
+        assert!(at <= Utc::now() && at >= store.loaded_at, "{cursor}");
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_state_names_the_position_and_can_be_erased() {
+        let loc = Location::parse("memory:///o", &StoreOptions::default()).unwrap();
+        loc.put_bytes("_state/p.json", b"{\"version\": 1,\n oops".to_vec())
+            .await
+            .unwrap();
+        let err = StateStore::load(&loc, "p").await.unwrap_err().to_string();
+        assert!(
+            err.contains("line 2") && err.contains("state reset"),
+            "{err}"
+        );
+        assert_eq!(erase(&loc, "p").await.unwrap(), vec!["_state/p.json"]);
+        assert!(StateStore::load(&loc, "p").await.is_ok());
     }
 }

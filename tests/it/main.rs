@@ -21,5 +21,6 @@ mod s3_run;
 mod s3_server;
 mod sandbox;
 mod strategy;
+mod security;
 mod tcp_proxy;
 mod warehouse;
