@@ -367,8 +367,8 @@ async fn delta_tables_on_s3_end_to_end_with_practices_as_partitions() {
     std::fs::write(&p, text).unwrap();
     let env = moto.env();
     let mut envs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    envs.push(("DENTALLY_API_TOKEN", "sandbox-read"));
     for n in 0..2 {
-        envs.push(("DENTALLY_API_TOKEN", "sandbox-read"));
         let (code, _, stderr) = run_bin(&["--quiet", "run", p.to_str().unwrap()], &envs).await;
         assert_eq!(code, 0, "run {n}: {stderr}");
     }

@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use chrono::Utc;
+use object_store::ObjectStoreExt;
 use serde_json::json;
 
 use self::commit::{CommitError, put_commit};
