@@ -372,7 +372,7 @@ async fn delta_tables_on_s3_end_to_end_with_practices_as_partitions() {
         let (code, _, stderr) = run_bin(&["--quiet", "run", p.to_str().unwrap()], &envs).await;
         assert_eq!(code, 0, "run {n}: {stderr}");
     }
-    let (ok, summary) = python("delta_s3.py", &[&url], &env);
+    let (ok, summary) = python("delta_s3.py", &[url.as_str()], &env);
     assert!(ok, "{summary}");
     let patients = &summary["patients"];
     // Two practices × two runs: four commits; the newest holds each practice's latest files.
