@@ -70,7 +70,7 @@ def check(root, latests):
             readers["polars"] = pl.read_delta(table_dir, version=version).to_arrow()
             con = duckdb.connect()
             con.register("snap", dt.to_pyarrow_dataset())
-            readers["duckdb"] = con.execute("select * from snap").fetch_arrow_table()
+            readers["duckdb"] = con.sql("select * from snap").to_arrow_table()
             for reader, got_table in readers.items():
                 if got_table.num_rows != plain.num_rows:
                     errors.append(f"{name} v{version}: {reader} {got_table.num_rows} rows, files {plain.num_rows}")
