@@ -21,8 +21,8 @@ pub use model::{
     Compression, Mode, Output, OutputFormat, ParquetProfileChoice, PiiMode, Pipeline, Practice,
     Reconcile, ResourceSpec, Source, TableFormat, TokenSource, region_base_url,
 };
-pub use table_format::{DEFAULT_DELTA_RETENTION_DAYS, TableSettings};
 pub use parse::{DEFAULT_USER_AGENT, parse};
+pub use table_format::{DEFAULT_DELTA_RETENTION_DAYS, TableSettings};
 pub use window::{DateBound, WindowSpec};
 
 /// Why a pipeline could not be loaded.

@@ -255,7 +255,10 @@ async fn demo_run_extracts_every_table_exactly_once_with_correct_types() {
     let latest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("_runs/latest.json")).unwrap())
             .unwrap();
-    assert_eq!(format!("{}.json", latest["run_id"].as_str().unwrap()), runs[0]);
+    assert_eq!(
+        format!("{}.json", latest["run_id"].as_str().unwrap()),
+        runs[0]
+    );
     crate::interop::check_with_python(out.to_str().unwrap(), &[]);
     sb.shutdown();
 }

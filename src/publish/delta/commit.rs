@@ -39,9 +39,9 @@ pub async fn put_commit(
         .await
     {
         Ok(_) => Ok(()),
-        Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => {
-            Err(CommitError::Conflict)
-        }
+        Err(
+            object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. },
+        ) => Err(CommitError::Conflict),
         Err(e) => Err(CommitError::Store(loc.store_error("write", &key, e))),
     }
 }
