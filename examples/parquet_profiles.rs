@@ -17,7 +17,9 @@ use futures::StreamExt;
 
 #[tokio::main]
 async fn main() {
-    let dir = std::env::args().nth(1).expect("usage: parquet_profiles OUTPUT_DIR");
+    let dir = std::env::args()
+        .nth(1)
+        .expect("usage: parquet_profiles OUTPUT_DIR");
     let latest: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(format!("{dir}/_runs/latest.json")).expect("a run's output"),
     )
@@ -28,7 +30,9 @@ async fn main() {
     for t in latest["tables"].as_array().unwrap() {
         let mut batches = Vec::new();
         for f in t["files"].as_array().unwrap() {
-            let mut stream = read_parquet(&input, f.as_str().unwrap(), 8192).await.unwrap();
+            let mut stream = read_parquet(&input, f.as_str().unwrap(), 8192)
+                .await
+                .unwrap();
             while let Some(b) = stream.next().await {
                 let b = b.unwrap();
                 rows += b.num_rows();

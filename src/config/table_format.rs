@@ -35,7 +35,10 @@ pub(super) fn read_table_settings(
         ctx,
         s,
         "table_format",
-        &[("parquet", TableFormat::Parquet), ("delta", TableFormat::Delta)],
+        &[
+            ("parquet", TableFormat::Parquet),
+            ("delta", TableFormat::Delta),
+        ],
     )
     .unwrap_or(TableFormat::Parquet);
     if table_format == TableFormat::Delta
@@ -146,7 +149,8 @@ mod tests {
             [(
                 8,
                 16,
-                "`table_format = \"delta\"` needs Parquet files, but `format = \"csv\"`".to_string()
+                "`table_format = \"delta\"` needs Parquet files, but `format = \"csv\"`"
+                    .to_string()
             )]
         );
     }

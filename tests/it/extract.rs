@@ -244,8 +244,21 @@ async fn demo_run_extracts_every_table_exactly_once_with_correct_types() {
     }
 
     // The manifest is written and names every current file.
-    let runs: Vec<_> = std::fs::read_dir(out.join("_runs")).unwrap().collect();
-    assert_eq!(runs.len(), 1);
+    // The manifest is written, then the completion marker `latest.json` naming the same run.
+    let mut runs: Vec<String> = std::fs::read_dir(out.join("_runs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    runs.sort();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert_eq!(runs[1], "latest.json");
+    let latest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("_runs/latest.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        format!("{}.json", latest["run_id"].as_str().unwrap()),
+        runs[0]
+    );
     crate::interop::check_with_python(out.to_str().unwrap(), &[]);
     sb.shutdown();
 }

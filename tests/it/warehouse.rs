@@ -131,7 +131,11 @@ async fn compatible_defaults_read_the_same_in_spark_fastparquet_and_pyarrow() {
     );
     let checked = summary["tables"].as_object().unwrap();
     assert_eq!(checked.len(), tables.len());
-    assert!(checked.values().all(|t| t["spark"] == t["rows"] && t["fastparquet"] == t["rows"]));
+    assert!(
+        checked
+            .values()
+            .all(|t| t["spark"] == t["rows"] && t["fastparquet"] == t["rows"])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -159,7 +163,13 @@ async fn delta_output_reads_the_same_in_spark_fastparquet_and_deltalake() {
     );
 }
 
-const NIGHTLY: &[&str] = &["patients", "appointments", "invoices", "payments", "accounts"];
+const NIGHTLY: &[&str] = &[
+    "patients",
+    "appointments",
+    "invoices",
+    "payments",
+    "accounts",
+];
 
 fn nightly(dir: &Path, base: &str, out: &Path, mode: &str, output: &str) -> PathBuf {
     let mut text = format!(
@@ -223,24 +233,31 @@ async fn delta_versions_equal_each_runs_files_through_full_incremental_and_recon
     let summary = assert_ok("Delta versions", python("delta_versions.py", &args, &[]));
     assert!(summary["checked"].as_u64().unwrap() >= 3 * NIGHTLY.len() as u64);
     // The replaced files are still there (retention), and plain readers are pointed at Delta.
-    let first: Value =
-        serde_json::from_str(&std::fs::read_to_string(&kept[0]).unwrap()).unwrap();
+    let first: Value = serde_json::from_str(&std::fs::read_to_string(&kept[0]).unwrap()).unwrap();
     for f in first["tables"][0]["files"].as_array().unwrap() {
-        assert!(out.join(f.as_str().unwrap()).exists(), "{f} kept for time travel");
+        assert!(
+            out.join(f.as_str().unwrap()).exists(),
+            "{f} kept for time travel"
+        );
     }
 }
 
 fn snapshot(out: &Path) -> BTreeMap<String, Value> {
-    let (ok, v) = python("delta_versions.py", &["snapshot", out.to_str().unwrap()], &[]);
+    let (ok, v) = python(
+        "delta_versions.py",
+        &["snapshot", out.to_str().unwrap()],
+        &[],
+    );
     assert!(ok, "snapshot: {v}");
     serde_json::from_value(v).unwrap()
 }
 
 /// The current files a run's manifest names, by table.
 fn manifest_files(out: &Path, run_id: &str) -> BTreeMap<String, Vec<String>> {
-    let m: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join(format!("_runs/{run_id}.json"))).unwrap())
-            .unwrap();
+    let m: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join(format!("_runs/{run_id}.json"))).unwrap(),
+    )
+    .unwrap();
     let mut files = BTreeMap::new();
     for r in m["resources"].as_array().unwrap() {
         for t in r["tables"].as_array().unwrap() {
@@ -275,7 +292,13 @@ async fn a_crash_at_each_point_of_the_commit_leaves_version_n_or_n_plus_1() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let p = nightly(dir.path(), &sb.base_url(), &out, "full", "table_format = \"delta\"");
+    let p = nightly(
+        dir.path(),
+        &sb.base_url(),
+        &out,
+        "full",
+        "table_format = \"delta\"",
+    );
     let (code, stderr) = run(&p, &[], &[]).await;
     assert_eq!(code, 0, "{stderr}");
     for point in [
@@ -294,7 +317,10 @@ async fn a_crash_at_each_point_of_the_commit_leaves_version_n_or_n_plus_1() {
             .expect("the killed run wrote its manifest");
         let new_files = manifest_files(&out, &crashed);
         let after = snapshot(&out);
-        assert_eq!(after.keys().collect::<Vec<_>>(), before.keys().collect::<Vec<_>>());
+        assert_eq!(
+            after.keys().collect::<Vec<_>>(),
+            before.keys().collect::<Vec<_>>()
+        );
         let mut advanced = 0;
         for (table, snap) in &after {
             let old = &before[table];
@@ -302,7 +328,11 @@ async fn a_crash_at_each_point_of_the_commit_leaves_version_n_or_n_plus_1() {
                 assert_eq!(snap["files"], old["files"], "{point}: {table} at version N");
             } else {
                 assert_eq!(snap["version"], old["version"].as_u64().unwrap() + 1);
-                assert_eq!(snap["files"], serde_json::json!(new_files[table]), "{point}: {table} at N+1");
+                assert_eq!(
+                    snap["files"],
+                    serde_json::json!(new_files[table]),
+                    "{point}: {table} at N+1"
+                );
                 advanced += 1;
             }
         }
@@ -323,7 +353,9 @@ async fn a_crash_at_each_point_of_the_commit_leaves_version_n_or_n_plus_1() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_commits_cannot_both_take_a_version_locally_or_on_s3() {
-    let moto = tokio::task::spawn_blocking(MotoServer::start).await.unwrap();
+    let moto = tokio::task::spawn_blocking(MotoServer::start)
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let s3 = Location::parse_with_env(
         &format!("s3://{}/race", moto.bucket()),
@@ -349,7 +381,9 @@ async fn racing_commits_cannot_both_take_a_version_locally_or_on_s3() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delta_tables_on_s3_end_to_end_with_practices_as_partitions() {
-    let moto = tokio::task::spawn_blocking(MotoServer::start).await.unwrap();
+    let moto = tokio::task::spawn_blocking(MotoServer::start)
+        .await
+        .unwrap();
     let sb = sandbox::spawn(SandboxConfig::default().with_scale(0.2))
         .await
         .unwrap();
@@ -367,18 +401,22 @@ async fn delta_tables_on_s3_end_to_end_with_practices_as_partitions() {
     std::fs::write(&p, text).unwrap();
     let env = moto.env();
     let mut envs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    envs.push(("DENTALLY_API_TOKEN", "sandbox-read"));
     for n in 0..2 {
-        envs.push(("DENTALLY_API_TOKEN", "sandbox-read"));
         let (code, _, stderr) = run_bin(&["--quiet", "run", p.to_str().unwrap()], &envs).await;
         assert_eq!(code, 0, "run {n}: {stderr}");
     }
-    let (ok, summary) = python("delta_s3.py", &[&url], &env);
+    let (ok, summary) = python("delta_s3.py", &[url.as_str()], &env);
     assert!(ok, "{summary}");
     let patients = &summary["patients"];
     // Two practices × two runs: four commits; the newest holds each practice's latest files.
     assert_eq!(patients["version"], 3);
     assert_eq!(patients["practices"], serde_json::json!(["north", "south"]));
     let truth = sb.truth(1, "patients").len() as u64;
-    assert_eq!(patients["rows"], 2 * truth, "both partitions, no double counting");
+    assert_eq!(
+        patients["rows"],
+        2 * truth,
+        "both partitions, no double counting"
+    );
     assert!(patients["rows_v1"].as_u64().unwrap() > 0, "{summary}");
 }

@@ -41,13 +41,13 @@ def arrow_kind(t):
         return "float"
     if pa.types.is_decimal(t):
         return f"decimal({t.precision},{t.scale})"
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
         return "string"
     if pa.types.is_date(t):
         return "date"
     if pa.types.is_timestamp(t):
         return "timestamp_utc" if t.tz is not None else "timestamp"
-    if pa.types.is_list(t) or pa.types.is_large_list(t):
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_list_view(t):
         return f"list<{arrow_kind(t.value_type)}>"
     return str(t)
 
@@ -145,6 +145,11 @@ def summary(columns, schema):
     return {f.name: checksum(columns[f.name], f.type) for f in schema}
 
 
+def delta_files(table):
+    """The data files of a Delta snapshot, relative to the table folder."""
+    return pa.table(table.get_add_actions(flatten=True)).column("path").to_pylist()
+
+
 def tables_plain(root):
     latest = json.load(open(os.path.join(root, "_runs", "latest.json")))
     return {t["name"]: [os.path.join(root, f) for f in t["files"]] for t in latest["tables"]}
@@ -157,7 +162,7 @@ def tables_delta(root):
     for log in sorted(glob.glob(os.path.join(root, "*", "_delta_log"))):
         table_dir = os.path.dirname(log)
         dt_ = DeltaTable(table_dir)
-        files = [os.path.join(table_dir, f) for f in dt_.files()]
+        files = [os.path.join(table_dir, f) for f in delta_files(dt_)]
         out[os.path.basename(table_dir)] = files
     return out
 

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from deltalake import DeltaTable
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check_readers import summary  # noqa: E402
+from check_readers import delta_files, summary  # noqa: E402
 
 
 def snapshot(root):
@@ -36,7 +36,7 @@ def snapshot(root):
         t = DeltaTable(table_dir)
         out[name] = {
             "version": t.version(),
-            "files": sorted(f"{name}/{f}" for f in t.files()),
+            "files": sorted(f"{name}/{f}" for f in delta_files(t)),
             "rows": t.to_pyarrow_table().num_rows,
         }
     return out
@@ -58,7 +58,7 @@ def check(root, latests):
                 continue
             table_dir = os.path.join(root, name)
             dt = DeltaTable(table_dir, version=version)
-            got = sorted(f"{name}/{f}" for f in dt.files())
+            got = sorted(f"{name}/{f}" for f in delta_files(dt))
             if got != sorted(t["files"]):
                 errors.append(f"{name} v{version}: files {got} != run {latest['run_id']}'s {sorted(t['files'])}")
                 continue
@@ -70,7 +70,7 @@ def check(root, latests):
             readers["polars"] = pl.read_delta(table_dir, version=version).to_arrow()
             con = duckdb.connect()
             con.register("snap", dt.to_pyarrow_dataset())
-            readers["duckdb"] = con.execute("select * from snap").fetch_arrow_table()
+            readers["duckdb"] = con.sql("select * from snap").to_arrow_table()
             for reader, got_table in readers.items():
                 if got_table.num_rows != plain.num_rows:
                     errors.append(f"{name} v{version}: {reader} {got_table.num_rows} rows, files {plain.num_rows}")

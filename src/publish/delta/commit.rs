@@ -7,7 +7,7 @@
 //! commit or none of it, and a writer killed mid-put leaves at most a staging file (local) that
 //! no reader lists.
 
-use object_store::{PutMode, PutOptions, PutPayload};
+use object_store::{ObjectStore, PutMode, PutOptions, PutPayload};
 
 use super::log::commit_key;
 use crate::sink::{Location, SinkError};
@@ -33,15 +33,15 @@ pub async fn put_commit(
         mode: PutMode::Create,
         ..PutOptions::default()
     };
-    match loc
-        .store()
+    let store: &dyn ObjectStore = loc.store().as_ref();
+    match store
         .put_opts(&loc.child(&key), PutPayload::from(bytes), opts)
         .await
     {
         Ok(_) => Ok(()),
-        Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => {
-            Err(CommitError::Conflict)
-        }
+        Err(
+            object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. },
+        ) => Err(CommitError::Conflict),
         Err(e) => Err(CommitError::Store(loc.store_error("write", &key, e))),
     }
 }

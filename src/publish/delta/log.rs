@@ -243,9 +243,13 @@ mod tests {
     #[test]
     fn a_newer_protocol_is_refused_and_unknown_actions_skipped() {
         let mut snap = Snapshot::default();
-        snap.apply(0, "{\"txn\":{\"appId\":\"x\",\"version\":1}}\n").unwrap();
+        snap.apply(0, "{\"txn\":{\"appId\":\"x\",\"version\":1}}\n")
+            .unwrap();
         let err = snap
-            .apply(1, "{\"protocol\":{\"minReaderVersion\":3,\"minWriterVersion\":7}}\n")
+            .apply(
+                1,
+                "{\"protocol\":{\"minReaderVersion\":3,\"minWriterVersion\":7}}\n",
+            )
             .unwrap_err();
         assert!(err.contains("reader version 3"), "{err}");
     }

@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use chrono::Utc;
+use object_store::ObjectStoreExt;
 use serde_json::json;
 
 use self::commit::{CommitError, put_commit};
@@ -73,7 +74,11 @@ impl TablePublisher for DeltaTables {
             Some(f) => read_parquet(loc, &f.path, 1).await?.schema(),
             None => return Ok(Published::default()),
         };
-        let partitions: Vec<&str> = update.practice.map(|_| PARTITION_COLUMN).into_iter().collect();
+        let partitions: Vec<&str> = update
+            .practice
+            .map(|_| PARTITION_COLUMN)
+            .into_iter()
+            .collect();
         let schema_string = schema::schema_string(&schema, &partitions).map_err(fail)?;
         for _ in 0..MAX_ATTEMPTS {
             let snapshot = load(loc, update.table).await?;
@@ -95,7 +100,11 @@ impl TablePublisher for DeltaTables {
                     });
                 }
                 Err(CommitError::Conflict) => {
-                    tracing::info!(table = update.table, version, "Another writer committed this Delta version first; reading the log again.");
+                    tracing::info!(
+                        table = update.table,
+                        version,
+                        "Another writer committed this Delta version first; reading the log again."
+                    );
                 }
                 Err(CommitError::Store(e)) => return Err(e.into()),
             }
@@ -214,7 +223,10 @@ impl DeltaTables {
         let cutoff = now.saturating_sub(self.retention_ms);
         let snapshot = load(loc, update.table).await?;
         let mut deleted = 0;
-        for meta in loc.list(&format!("{}/{}", update.table, update.part)).await? {
+        for meta in loc
+            .list(&format!("{}/{}", update.table, update.part))
+            .await?
+        {
             let Some(rel) = loc.relative(&meta.location) else {
                 continue;
             };

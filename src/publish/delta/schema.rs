@@ -87,7 +87,8 @@ mod tests {
                 true,
             ),
         ]);
-        let s: Value = serde_json::from_str(&schema_string(&schema, &["practice"]).unwrap()).unwrap();
+        let s: Value =
+            serde_json::from_str(&schema_string(&schema, &["practice"]).unwrap()).unwrap();
         let types: Vec<String> = s["fields"]
             .as_array()
             .unwrap()
