@@ -170,6 +170,7 @@ pub(crate) async fn run_practice(
             .await
             .map_err(|e| RunError::Usage(e.to_string()))?;
         remove_dead_runs_files(&loc, &state, &specs, &run_id, &part).await?;
+        let progress = Progress::new(options.progress, options.heartbeat, practice, &client);
         let ctx = RunContext::new(
             run_id,
             started,
@@ -179,7 +180,7 @@ pub(crate) async fn run_practice(
             out_format,
             pipeline.source.concurrency,
             pii_key,
-            Progress::new(options.progress, options.heartbeat, practice, &client),
+            progress,
             state,
             pipeline.source.checkpoint_pages,
             options.full_refresh,
