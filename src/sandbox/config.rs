@@ -148,7 +148,9 @@ impl SandboxConfig {
     /// The old, kind sandbox: every filter it knows applied, cancelled appointments always
     /// served, no deep-offset wall, stable paging, `total_pages` and `current_page` everywhere,
     /// id-ascending default order, `sort_by` honoured everywhere. Only for tests of something
-    /// else that need a forgiving API; say why where it is used.
+    /// else that need a forgiving API; say why where it is used. Today: the sandbox's own tests
+    /// of the knobs (`tests/it/sandbox/paging.rs`, `filters.rs`); `data.rs`'s deep-page speed
+    /// test turns off only `deep_offset` and `newest_first`.
     pub fn kind(self) -> Self {
         SandboxConfig {
             honour_filters: vec!["*:*".into()],

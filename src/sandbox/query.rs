@@ -379,6 +379,10 @@ mod tests {
         )
         .unwrap();
         assert!(!q.window_missing, "after alone is a window");
+        assert!(q.filters.contains(&Filter::Equals {
+            field: "practitioner_site_id",
+            value: "abc".into()
+        }));
         assert!(q.filters.contains(&Filter::NoneOf {
             field: "state",
             values: CANCELLED_STATES
@@ -393,10 +397,6 @@ mod tests {
         assert!(!q.filters.iter().any(|f| matches!(f, Filter::NoneOf { .. })));
         let q = parse(appts, &pairs(&[("updated_after", "2026-06-01")]), false).unwrap();
         assert!(!q.window_missing, "updated_after alone is a window");
-        assert!(q.filters.contains(&Filter::Equals {
-            field: "practitioner_site_id",
-            value: "abc".into()
-        }));
         let rota = catalog::find("rota_practitioner_diaries").unwrap();
         let q = parse(
             rota,

@@ -225,14 +225,14 @@ async fn appointments_leave_out_cancelled_and_dna_without_cancelled_true() {
         .iter()
         .filter(|x| (a..b).contains(&instant(&x["start_time"])))
         .collect();
-    let gone = |x: &&Value| matches!(x["state"].as_str(), Some("Cancelled" | "Did not attend"));
-    let cancelled = in_window.iter().filter(gone).count();
-    assert!(cancelled > 5, "the diary has cancellations ({cancelled})");
+    let gone = |x: &Value| matches!(x["state"].as_str(), Some("Cancelled" | "Did not attend"));
+    let cancelled = in_window.iter().filter(|x| gone(x)).count();
+    assert!(cancelled > 0, "the diary has cancellations");
     let default = api
         .all(&format!("/v1/appointments?{month}"), "appointments")
         .await;
     assert_eq!(default.len(), in_window.len() - cancelled);
-    assert!(!default.iter().any(|x| gone(&x)));
+    assert!(!default.iter().any(gone));
     let all = api
         .all(
             &format!("/v1/appointments?{month}&cancelled=true"),
