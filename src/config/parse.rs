@@ -480,7 +480,7 @@ fn read_resource(
     }
     if pii == PiiMode::Hash && d.pii_hash_key_env.is_none() {
         ctx.diags.error_with_hint(
-            s.span_of("pii").unwrap_or(span),
+            s.span_of("pii").unwrap_or(span.clone()),
             format!("resource `{name}` hashes PII but no key is configured"),
             "set `pii_hash_key_env = \"DENTALLY_PII_KEY\"` in [defaults] and export a secret key in it",
         );
