@@ -508,7 +508,6 @@ fn read_resource(
     })
 }
 
-
 #[cfg(test)]
 #[path = "parse_tests.rs"]
 mod tests;
