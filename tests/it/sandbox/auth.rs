@@ -138,19 +138,28 @@ async fn practices_are_isolated() {
         ..small()
     })
     .await;
+    // Newest first, so the last page of each holds the first ids.
+    let last = |total: u64| format!("/v1/patients?per_page=1&page={total}");
+    let total = |v: &serde_json::Value| v["meta"]["total_count"].as_u64().unwrap();
     let one = api.get("/v1/patients").await.json();
     let two = api
         .as_token("sandbox-read-2")
         .get("/v1/patients")
         .await
         .json();
+    let first_one = api.get(&last(total(&one))).await.json();
+    let first_two = api
+        .as_token("sandbox-read-2")
+        .get(&last(total(&two)))
+        .await
+        .json();
     assert_eq!(
-        one["patients"][0]["id"], two["patients"][0]["id"],
+        first_one["patients"][0]["id"], first_two["patients"][0]["id"],
         "ids overlap across practices"
     );
     assert_ne!(
-        one["patients"][0]["last_name"],
-        two["patients"][0]["last_name"]
+        first_one["patients"][0]["last_name"],
+        first_two["patients"][0]["last_name"]
     );
     assert_ne!(one["meta"]["total_count"], two["meta"]["total_count"]);
     assert_ne!(
@@ -167,7 +176,7 @@ async fn practices_are_isolated() {
             .json(),
         one
     );
-    assert_eq!(api.sandbox.truth(2, "patients")[0], two["patients"][0]);
+    assert_eq!(api.sandbox.truth(2, "patients")[0], first_two["patients"][0]);
     let users = api
         .sandbox
         .requests()
@@ -175,4 +184,31 @@ async fn practices_are_isolated() {
         .map(|r| r.user.unwrap())
         .collect::<Vec<_>>();
     assert!(users.contains(&"p1-u1001".to_string()) && users.contains(&"p2-u1001".to_string()));
+}
+
+#[tokio::test]
+async fn renamed_tokens_announce_other_scope_names_but_read_everything() {
+    let api = Api::start(small()).await;
+    let evidenced = [
+        "user:read",
+        "patient:read",
+        "appointment:read",
+        "practice:read",
+    ];
+    for token in ["sandbox-read-renamed", "sandbox-write-renamed"] {
+        let reader = api.as_token(token);
+        let answer = reader.get("/v1/payments?per_page=1").await;
+        assert_eq!(answer.status, 200, "{token}");
+        let header = answer.header("x-oauth-scopes").unwrap();
+        let names: Vec<&str> = header.split(' ').collect();
+        assert!(evidenced.iter().all(|e| names.contains(e)), "{header}");
+        assert!(names.contains(&"payments:read") && !names.contains(&"payment:read"));
+        assert!(names.contains(&"treatment_plan_items:read"));
+        for r in dentally_etl::catalog::all() {
+            let path = format!("{}?per_page=1&after=2026-06-01&treatment_id=40001", r.path);
+            assert_eq!(reader.get(&path).await.status, 200, "{token} {}", r.name);
+        }
+        let writes = names.iter().any(|n| !n.ends_with(":read"));
+        assert_eq!(writes, token.starts_with("sandbox-write"), "{header}");
+    }
 }
