@@ -371,3 +371,64 @@ pub(super) fn delete(
     }
     None
 }
+
+/// Deletes `count` live rows of `table` (fewer if it has fewer): `clustered`, a run of
+/// consecutive rows (in id order) from a random one; otherwise rows picked at random across
+/// the table. Patients take their `patient_stats` and `accounts` rows with them, as in
+/// `advance`. Returns the indices deleted, ascending.
+pub(super) fn delete_many(
+    ov: &mut Overlay,
+    w: &World,
+    table: &'static str,
+    r: &Rng,
+    count: u64,
+    clustered: bool,
+) -> Vec<u64> {
+    let n = index_len(ov, w, table);
+    let gone = ov
+        .tables
+        .get(table)
+        .map(|c| c.deleted.clone())
+        .unwrap_or_default();
+    let live = |i: u64| i < n && !gone.contains(&i);
+    let mut picked: Vec<u64> = Vec::new();
+    if n > 0 && clustered {
+        let start = r.below("start", n);
+        let up = (start..n).filter(|&i| live(i));
+        let down = (0..start).rev().filter(|&i| live(i));
+        picked = up.chain(down).take(count as usize).collect();
+    } else if n > 0 {
+        // Random draws, then (when the table is nearly gone) a sweep for the rest.
+        let mut attempt = 0u64;
+        let mut chosen = std::collections::BTreeSet::new();
+        while (chosen.len() as u64) < count && attempt < count.saturating_mul(20) + 100 {
+            let i = r.below(&format!("pick{attempt}"), n);
+            attempt += 1;
+            if live(i) {
+                chosen.insert(i);
+            }
+        }
+        for i in 0..n {
+            if chosen.len() as u64 >= count {
+                break;
+            }
+            if live(i) {
+                chosen.insert(i);
+            }
+        }
+        picked = chosen.into_iter().collect();
+    }
+    picked.sort_unstable();
+    let companions: &[&'static str] = if table == "patients" {
+        &["patient_stats", "accounts"]
+    } else {
+        &[]
+    };
+    for &i in &picked {
+        ov.tables.entry(table).or_default().deleted.insert(i);
+        for &other in companions {
+            ov.tables.entry(other).or_default().deleted.insert(i);
+        }
+    }
+    picked
+}

@@ -31,6 +31,51 @@ pub(crate) fn advance(sandbox: &Sandbox, days: u32) {
     }
 }
 
+/// Deletes `count` rows of list `resource` in practice `practice` (1-based), clustered or
+/// scattered (see `activity::delete_many`), and answers their primary keys in id order.
+/// The draw depends on the seed and on how many rows of the table were deleted before, so a
+/// replayed history deletes the same rows. `None`: no such practice or list resource.
+pub(crate) fn delete_rows(
+    sandbox: &Sandbox,
+    practice: u32,
+    resource: &str,
+    count: u64,
+    clustered: bool,
+) -> Option<Vec<serde_json::Value>> {
+    let r = crate::catalog::find(resource).filter(|r| r.kind == crate::catalog::Kind::List)?;
+    let table = super::data::table(r.name)?;
+    let p = sandbox.practice(practice)?;
+    let w = &p.world;
+    let mut ov = p.overlay.write().expect("overlay");
+    ov.generation += 1;
+    let before = ov
+        .tables
+        .get(table.name)
+        .map_or(0, |c| c.deleted.len() as u64);
+    let rng = Rng::record(
+        w.seed,
+        w.practice,
+        &format!("delete {}", table.name),
+        before,
+    );
+    let indices = activity::delete_many(&mut ov, w, table.name, &rng, count, clustered);
+    // The keys of the rows just deleted, from their last version (deletion only hides them).
+    let changes = ov.tables.get(table.name);
+    let base = (table.len)(w);
+    let keys = indices
+        .into_iter()
+        .filter_map(|i| {
+            let raw = match changes.and_then(|c| c.updated.get(&i)) {
+                Some(v) => v.clone(),
+                None if i < base => (table.record)(w, i),
+                None => changes?.appended.get((i - base) as usize)?.clone(),
+            };
+            raw.get(r.primary_key).cloned()
+        })
+        .collect();
+    Some(keys)
+}
+
 /// A count with mean `rate` (integer part plus one more with the fractional chance).
 fn how_many(rng: &Rng, field: &str, rate: f64) -> u64 {
     rate.floor() as u64 + u64::from(rng.chance(field, rate.fract()))
@@ -43,6 +88,7 @@ fn simulate_day(practice: &Practice, date: NaiveDate, n: u32) {
     let w = &practice.world;
     let rng = Rng::record(w.seed, w.practice, "advance", u64::from(n));
     let mut ov = practice.overlay.write().expect("overlay");
+    ov.generation += 1;
     let opens = local_ms(date, 9 * 60);
     let at = |r: &Rng| opens + r.range("minute", 0, 9 * 60 - 1) * 60_000 + r.range("ms", 0, 59_999);
     let scale = w.counts.patients as f64 / 1_000.0;

@@ -9,6 +9,16 @@
 //! | `sandbox-write` | the practice owner (same budget as `sandbox-read`) | the same + `patient:update appointment:create` |
 //! | `sandbox-patients` | a receptionist | `user:read patient:read` |
 //! | `sandbox-expired` | another user | every read scope, but idle for over 14 days: always 401 |
+//! | `sandbox-read-renamed` | the practice owner | every read scope, but `X-OAuth-Scopes` spells them differently (below) |
+//! | `sandbox-write-renamed` | the practice owner | the same + the write scope `patients:update` |
+//!
+//! Only `user:read`, `patient:read`, `appointment:read` and `practice:read` are evidenced scope
+//! names (C); the catalog's other 26 (`payment:read`, `treatment_plan_item:read`, …) are
+//! guesses. The `-renamed` tokens model a live API that names them otherwise: their header
+//! lists the four evidenced names and `<resource>:read` for every other resource
+//! (`payments:read`, `treatment_plan_items:read`, `patient_stats:read`), while every read
+//! endpoint still answers 200, so a client that refuses a token whose header lacks its guessed
+//! names refuses a valid key.
 //!
 //! With several practices, `sandbox-read-2` … (and `-write-N`, `-patients-N`, `-expired-N`)
 //! reach practice N; `sandbox-read-1` is an alias of `sandbox-read`.
@@ -24,6 +34,15 @@ use super::error::ApiError;
 
 /// Scopes added to `sandbox-write`.
 const WRITE_SCOPES: &[&str] = &["patient:update", "appointment:create"];
+/// The write scope added to `sandbox-write-renamed`.
+const RENAMED_WRITE_SCOPE: &str = "patients:update";
+/// The only scope names the evidence shows (C): the `-renamed` tokens keep them.
+const EVIDENCED_SCOPES: &[&str] = &[
+    "user:read",
+    "patient:read",
+    "appointment:read",
+    "practice:read",
+];
 
 /// What a token is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +51,8 @@ enum Kind {
     Write,
     Patients,
     Expired,
+    ReadRenamed,
+    WriteRenamed,
 }
 
 /// An authenticated caller.
@@ -45,6 +66,8 @@ pub(crate) struct Caller {
     pub user_id: i64,
     /// Granted scopes.
     pub scopes: Vec<String>,
+    /// What `X-OAuth-Scopes` says, when it names the scopes otherwise than `scopes`.
+    pub announced: Option<Vec<String>>,
 }
 
 impl Caller {
@@ -55,7 +78,7 @@ impl Caller {
 
     /// The `X-OAuth-Scopes` value.
     pub(crate) fn scopes_header(&self) -> String {
-        self.scopes.join(" ")
+        self.announced.as_ref().unwrap_or(&self.scopes).join(" ")
     }
 
     /// Whether the token may use `scope` (`x:read`, or the bare resource `x`).
@@ -136,6 +159,8 @@ fn parse(token: &str, practices: u32) -> Option<(Kind, u32)> {
         "write" => Kind::Write,
         "patients" => Kind::Patients,
         "expired" => Kind::Expired,
+        "read-renamed" => Kind::ReadRenamed,
+        "write-renamed" => Kind::WriteRenamed,
         _ => return None,
     };
     (1..=practices)
@@ -148,7 +173,7 @@ fn caller(kind: Kind, practice: u32, world: &World) -> Caller {
     // receptionist) and one more, so the three owners differ.
     let receptionist = world.counts.practitioners.min(world.counts.users - 1);
     let user = match kind {
-        Kind::Read | Kind::Write => 0,
+        Kind::Read | Kind::Write | Kind::ReadRenamed | Kind::WriteRenamed => 0,
         Kind::Patients => receptionist,
         Kind::Expired => {
             if receptionist == 1 {
@@ -168,12 +193,36 @@ fn caller(kind: Kind, practice: u32, world: &World) -> Caller {
     if kind == Kind::Write {
         scopes.extend(WRITE_SCOPES.iter().map(|s| s.to_string()));
     }
+    let announced = matches!(kind, Kind::ReadRenamed | Kind::WriteRenamed).then(|| {
+        let mut names = renamed_read_scopes();
+        if kind == Kind::WriteRenamed {
+            names.push(RENAMED_WRITE_SCOPE.to_string());
+            scopes.push(RENAMED_WRITE_SCOPE.to_string());
+        }
+        names
+    });
     Caller {
         practice,
         user,
         user_id: super::data::ids::USERS + user as i64,
         scopes,
+        announced,
     }
+}
+
+/// The read scopes as the `-renamed` tokens announce them: the evidenced names kept, every
+/// other resource's as `<resource name>:read`.
+fn renamed_read_scopes() -> Vec<String> {
+    let mut names: Vec<String> = EVIDENCED_SCOPES.iter().map(|s| s.to_string()).collect();
+    for r in catalog::all() {
+        if !EVIDENCED_SCOPES.contains(&r.scope) {
+            let name = format!("{}:read", r.name);
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    names
 }
 
 #[cfg(test)]
@@ -235,6 +284,27 @@ mod tests {
                 .unwrap_err(),
             ApiError::Expired
         );
+    }
+
+    #[test]
+    fn renamed_tokens_announce_other_names_but_read_everything() {
+        let w = worlds(2);
+        let tokens = Tokens::new(2, Some(14), w[0].now);
+        let read = tokens
+            .authenticate(Some("Bearer sandbox-read-renamed"), &w, w[0].now)
+            .unwrap();
+        let header = read.scopes_header();
+        let names: Vec<&str> = header.split(' ').collect();
+        assert_eq!(&names[..4], EVIDENCED_SCOPES);
+        assert!(names.contains(&"payments:read") && names.contains(&"treatment_plan_items:read"));
+        assert!(!names.contains(&"payment:read") && !names.contains(&"invoice:read"));
+        assert!(names.iter().all(|n| n.ends_with(":read")));
+        assert!(read.allows("payment:read") && read.allows("treatment_plan_item:read"));
+        let write = tokens
+            .authenticate(Some("Bearer sandbox-write-renamed-2"), &w, w[0].now)
+            .unwrap();
+        assert_eq!(write.practice, 2);
+        assert!(write.scopes_header().ends_with(" patients:update"));
     }
 
     #[test]

@@ -43,9 +43,47 @@ pub struct SandboxArgs {
     /// Leave `meta.total_pages` out of list answers.
     #[arg(long)]
     pub no_total_pages: bool,
-    /// A resource whose feature the practices do not use: its list answers 404 (repeatable).
+    /// A resource whose feature the practices do not use: its list answers 200 with no rows
+    /// (repeatable).
     #[arg(long = "feature-off", value_name = "RESOURCE")]
     pub features_off: Vec<String>,
+    /// Answer 404 instead of an empty list for `--feature-off` resources (the old sandbox).
+    #[arg(long)]
+    pub feature_off_404: bool,
+    /// Apply a filter the live API is not known to apply, as RESOURCE:PARAM (`*` matches any;
+    /// `'*:*'` applies every filter the sandbox knows). Repeatable.
+    #[arg(long = "honour-filter", value_name = "RESOURCE:PARAM")]
+    pub honour_filters: Vec<String>,
+    /// Ignore a filter the live API applies, as RESOURCE:PARAM (wins over --honour-filter).
+    /// Repeatable.
+    #[arg(long = "ignore-filter", value_name = "RESOURCE:PARAM")]
+    pub ignore_filters: Vec<String>,
+    /// Serve Cancelled and Did-not-attend appointments without `cancelled=true`.
+    #[arg(long)]
+    pub include_cancelled: bool,
+    /// Offset (rows) past which a list page answers 413, drifting ±10 % (default 50,000;
+    /// 0: no wall).
+    #[arg(long, value_name = "ROWS")]
+    pub deep_offset: Option<u64>,
+    /// A resource whose paging serves some rows twice and skips as many, even with sort_by
+    /// (repeatable; patient_stats always is unless --stable-paging).
+    #[arg(long = "unstable", value_name = "RESOURCE")]
+    pub unstable: Vec<String>,
+    /// No resource pages unstably (not even patient_stats), except those named by --unstable.
+    #[arg(long)]
+    pub stable_paging: bool,
+    /// Send `meta.total_pages` on every list (patients, treatment_plan_items and payments
+    /// omit it by default) and `meta.current_page`.
+    #[arg(long)]
+    pub full_meta: bool,
+    /// Default order id ascending (instead of newest first), and `sort_by` honoured on every
+    /// list (patients ignore it by default).
+    #[arg(long)]
+    pub ordered: bool,
+    /// The old, kind sandbox: every filter applied, cancelled appointments served, no 413 wall,
+    /// stable paging, full meta, id-ascending order. Other flags still apply on top.
+    #[arg(long)]
+    pub kind: bool,
     /// Do not send `X-OAuth-Scopes`.
     #[arg(long)]
     pub no_scopes_header: bool,
@@ -72,6 +110,20 @@ impl SandboxArgs {
                 reason: "must be at least 1".into(),
             });
         }
+        for pattern in self.honour_filters.iter().chain(&self.ignore_filters) {
+            super::honoured::validate(pattern).map_err(|reason| SandboxError::InvalidSetting {
+                setting: "--honour-filter/--ignore-filter",
+                reason,
+            })?;
+        }
+        for name in self.unstable.iter().chain(&self.features_off) {
+            if crate::catalog::find(name).is_none() {
+                return Err(SandboxError::InvalidSetting {
+                    setting: "--unstable/--feature-off",
+                    reason: format!("no resource `{name}` (see `dentally-etl resources`)"),
+                });
+            }
+        }
         let today = match &self.today {
             Some(value) => chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| {
                 SandboxError::InvalidDate {
@@ -80,7 +132,42 @@ impl SandboxArgs {
             })?,
             None => chrono::Utc::now().date_naive(),
         };
+        let base = if self.kind {
+            SandboxConfig::default().kind()
+        } else {
+            SandboxConfig::default()
+        };
+        let mut unstable_paging = if self.stable_paging {
+            Vec::new()
+        } else {
+            base.unstable_paging.clone()
+        };
+        unstable_paging.extend(self.unstable.iter().cloned());
+        let mut honour_filters = base.honour_filters.clone();
+        honour_filters.extend(self.honour_filters.iter().cloned());
         Ok(SandboxConfig {
+            features_off_404: self.feature_off_404,
+            honour_filters,
+            ignore_filters: self.ignore_filters.clone(),
+            include_cancelled: base.include_cancelled || self.include_cancelled,
+            deep_offset: match self.deep_offset {
+                Some(0) => None,
+                Some(rows) => Some(rows),
+                None => base.deep_offset,
+            },
+            unstable_paging,
+            total_pages_absent: if self.full_meta {
+                Vec::new()
+            } else {
+                base.total_pages_absent.clone()
+            },
+            current_page: base.current_page || self.full_meta,
+            newest_first: base.newest_first && !self.ordered,
+            sort_ignored: if self.ordered {
+                Vec::new()
+            } else {
+                base.sort_ignored.clone()
+            },
             seed: self.seed,
             scale: self.scale,
             today,
@@ -96,7 +183,7 @@ impl SandboxArgs {
             scopes_header: !self.no_scopes_header,
             latency: Duration::from_millis(self.latency_ms),
             port: self.port,
-            ..SandboxConfig::default()
+            ..base
         })
     }
 }
@@ -118,7 +205,10 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
         args.seed, args.scale, args.faults
     );
     eprintln!(
-        "  tokens: sandbox-read (all :read scopes), sandbox-write, sandbox-patients (user:read patient:read), sandbox-expired (always 401)"
+        "  tokens: sandbox-read (all :read scopes), sandbox-write, sandbox-patients (user:read patient:read), sandbox-expired (always 401),"
+    );
+    eprintln!(
+        "          sandbox-read-renamed / sandbox-write-renamed (X-OAuth-Scopes names most read scopes differently; reads still work)"
     );
     if practices > 1 {
         eprintln!("  practices 2..{practices}: sandbox-read-2 … sandbox-read-{practices}");
@@ -127,7 +217,7 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
         "  try: curl -H 'User-Agent: me' -H 'Authorization: Bearer sandbox-read' {url}/v1/patients?per_page=2"
     );
     eprintln!(
-        "  control: GET {url}/_sandbox/requests, POST {url}/_sandbox/advance?days=N, GET {url}/_sandbox/truth/<resource>"
+        "  control: GET {url}/_sandbox/requests, POST {url}/_sandbox/advance?days=N[&resource=R&count=K&clustered=true], GET {url}/_sandbox/truth/<resource>"
     );
     eprintln!("  Ctrl-C to stop");
     tokio::signal::ctrl_c()
@@ -177,6 +267,39 @@ mod tests {
         assert_eq!(c.rate_limit.mode, RateLimitMode::TooMany429);
         assert!(!c.total_pages);
         assert_eq!(c.practices, 2);
+        assert_eq!(c.deep_offset, Some(50_000));
+        assert_eq!(c.unstable_paging, ["patient_stats"]);
+        assert!(!c.include_cancelled && c.newest_first && !c.current_page);
+        let c = Cli::parse_from([
+            "x",
+            "--deep-offset",
+            "1000",
+            "--unstable",
+            "recalls",
+            "--ignore-filter",
+            "appointments:updated_after",
+            "--honour-filter",
+            "payments:updated_after",
+        ])
+        .args
+        .config()
+        .unwrap();
+        assert_eq!(c.deep_offset, Some(1_000));
+        assert_eq!(c.unstable_paging, ["patient_stats", "recalls"]);
+        assert_eq!(c.ignore_filters, ["appointments:updated_after"]);
+        assert_eq!(c.honour_filters, ["payments:updated_after"]);
+        let kind = Cli::parse_from(["x", "--kind", "--deep-offset", "0"])
+            .args
+            .config()
+            .unwrap();
+        assert!(kind.include_cancelled && kind.deep_offset.is_none() && !kind.newest_first);
+        assert!(kind.unstable_paging.is_empty() && kind.current_page);
+        for bad in [
+            ["x", "--honour-filter", "payment:dated_after"],
+            ["x", "--unstable", "stats"],
+        ] {
+            assert!(Cli::parse_from(bad).args.config().is_err());
+        }
         let bad = Cli::parse_from(["x", "--faults", "evil"]);
         assert!(bad.args.config().is_err());
     }

@@ -1,9 +1,14 @@
 //! How a sandbox is set up: data size and seed, the simulated date, rate limiting, response
 //! switches and faults.
 //!
-//! Every knob has the default of the real API as far as `docs/dentally-api.md` knows it
-//! (3,600 requests per clock hour, 403 text/plain when exceeded, `meta.total_pages` present),
-//! so a default sandbox is the "happy" API and tests turn on what they need.
+//! Every knob defaults to the real API as `../shared/docs/api-evidence.md` knows it, taking the
+//! harsher side where the evidence is thin: 3,600 requests per clock hour with a text/plain
+//! 403, only the evidenced filters applied (see `honoured`), Cancelled and Did-not-attend
+//! appointments left out without `cancelled=true`, HTTP 413 past a deep offset, unstable paging
+//! on `patient_stats`, no `meta.total_pages` on patients, treatment plan items and payments, no
+//! `current_page`, newest-first default order, `sort_by` ignored on patients. A sandbox kinder
+//! than the real API is how bugs hide, so the kind behaviours of earlier versions are knobs a
+//! test must turn on, and says why.
 
 use std::time::Duration;
 
@@ -31,7 +36,7 @@ pub struct SandboxConfig {
     pub rate_limit: RateLimitConfig,
     /// Fault injection (none by default).
     pub faults: FaultConfig,
-    /// Send `meta.total_pages` on list answers. Default true.
+    /// Send `meta.total_pages` on list answers (except `total_pages_absent`). Default true.
     pub total_pages: bool,
     /// Send `X-OAuth-Scopes` on authenticated answers. Default true.
     pub scopes_header: bool,
@@ -48,8 +53,43 @@ pub struct SandboxConfig {
     /// for without its `after`/`before` window. Default false (empty list).
     pub strict_windows: bool,
     /// Resources whose feature the practices do not use (`nhs_claims`, `rota_practitioner_diaries`,
-    /// `rooms`…): their lists answer 404, as Dentally's do for features a practice lacks.
+    /// `rooms`…): their lists answer 200 with no rows, as the live API does for a practice with
+    /// no rooms (B).
     pub features_off: Vec<String>,
+    /// Answer 404 (the old sandbox) instead of an empty 200 for `features_off` lists.
+    /// Default false.
+    pub features_off_404: bool,
+    /// Filters applied although the evidence does not show the live API applies them, as
+    /// `RESOURCE:PARAM` (`*` matches anything; `*:*` applies every filter the sandbox knows).
+    /// Default none.
+    pub honour_filters: Vec<String>,
+    /// Filters ignored although the evidence shows the live API applies them, as
+    /// `RESOURCE:PARAM`; they win over `honour_filters`. Default none.
+    pub ignore_filters: Vec<String>,
+    /// Serve Cancelled and Did-not-attend appointments without `cancelled=true` (the old
+    /// sandbox). Default false: the live API leaves them out (B, two sources).
+    pub include_cancelled: bool,
+    /// A list page whose offset (`(page − 1) × per_page`) is past about this many rows answers
+    /// HTTP 413 Content Too Large; the wall drifts by up to ±10 %, re-rolled (from the seed)
+    /// every 100 list requests, as the live one drifts with load. `None`: no wall.
+    /// Default `Some(50_000)` (the live wall was met between 50,000 and 106,000).
+    pub deep_offset: Option<u64>,
+    /// Resources whose bulk paging serves about 6 % of rows twice and skips as many, whatever
+    /// `sort_by` says (a single-page answer is always whole). Default `["patient_stats"]`
+    /// (6 % observed, B); `treatment_plan_items` and `recalls` were seen too.
+    pub unstable_paging: Vec<String>,
+    /// Lists whose `meta` never carries `total_pages`. Default patients, treatment_plan_items
+    /// and payments (B-).
+    pub total_pages_absent: Vec<String>,
+    /// Send `meta.current_page` (no evidence that the live API does). Default false.
+    pub current_page: bool,
+    /// Without `sort_by`, serve newest first (id descending; ascending `updated_at` under
+    /// `updated_after`), as the live API does (B-). False: id ascending (the old sandbox).
+    /// Default true.
+    pub newest_first: bool,
+    /// Lists that ignore `sort_by`/`sort_direction`. Default `["patients"]` ("no sort
+    /// control", C).
+    pub sort_ignored: Vec<String>,
 }
 
 impl Default for SandboxConfig {
@@ -68,6 +108,18 @@ impl Default for SandboxConfig {
             token_idle_days: Some(14),
             strict_windows: false,
             features_off: Vec::new(),
+            features_off_404: false,
+            honour_filters: Vec::new(),
+            ignore_filters: Vec::new(),
+            include_cancelled: false,
+            deep_offset: Some(50_000),
+            unstable_paging: vec!["patient_stats".into()],
+            total_pages_absent: ["patients", "treatment_plan_items", "payments"]
+                .map(String::from)
+                .to_vec(),
+            current_page: false,
+            newest_first: true,
+            sort_ignored: vec!["patients".into()],
         }
     }
 }
@@ -91,6 +143,24 @@ impl SandboxConfig {
     /// The same configuration with other faults.
     pub fn with_faults(self, faults: FaultConfig) -> Self {
         SandboxConfig { faults, ..self }
+    }
+
+    /// The old, kind sandbox: every filter it knows applied, cancelled appointments always
+    /// served, no deep-offset wall, stable paging, `total_pages` and `current_page` everywhere,
+    /// id-ascending default order, `sort_by` honoured everywhere. Only for tests of something
+    /// else that need a forgiving API; say why where it is used.
+    pub fn kind(self) -> Self {
+        SandboxConfig {
+            honour_filters: vec!["*:*".into()],
+            include_cancelled: true,
+            deep_offset: None,
+            unstable_paging: Vec::new(),
+            total_pages_absent: Vec::new(),
+            current_page: true,
+            newest_first: false,
+            sort_ignored: Vec::new(),
+            ..self
+        }
     }
 
     /// The same configuration with another rate limit.

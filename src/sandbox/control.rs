@@ -6,7 +6,8 @@
 //! |---|---|
 //! | `GET /_sandbox/requests` | the request log (JSON array) |
 //! | `DELETE /_sandbox/requests` | clears it |
-//! | `POST /_sandbox/advance?days=N` | simulates N days |
+//! | `POST /_sandbox/advance?days=N` | simulates N days (default 1) |
+//! | `POST /_sandbox/advance?resource=R&count=K&clustered=true&practice=P&days=N` | simulates N days (default 0), then deletes K rows of R (a run of consecutive ids when clustered, else scattered), answering their keys in `deleted` |
 //! | `GET /_sandbox/truth/<resource>?practice=1` | every live record, as the API would serve them |
 //! | `GET /_sandbox/faults` | the fault knobs |
 //! | `POST /_sandbox/faults?profile=NAME` and/or a JSON body of knobs | changes them |
@@ -48,15 +49,42 @@ async fn clear(State(s): Shared) -> StatusCode {
 }
 
 async fn advance(State(s): Shared, Query(q): Query<HashMap<String, String>>) -> Response {
+    let resource = q.get("resource").cloned();
     let days = q
         .get("days")
         .and_then(|d| d.parse::<u32>().ok())
+        .unwrap_or(if resource.is_some() { 0 } else { 1 });
+    let count = q
+        .get("count")
+        .and_then(|c| c.parse::<u64>().ok())
         .unwrap_or(1);
+    let clustered = q.get("clustered").is_some_and(|c| c == "true" || c == "1");
+    let practice = q.get("practice").and_then(|p| p.parse().ok()).unwrap_or(1);
     let sandbox = s.clone();
-    let _ = tokio::task::spawn_blocking(move || super::advance::advance(&sandbox, days)).await;
+    let deleted = tokio::task::spawn_blocking(move || {
+        super::advance::advance(&sandbox, days);
+        resource
+            .map(|r| super::advance::delete_rows(&sandbox, practice, &r, count, clustered).ok_or(r))
+    })
+    .await
+    .ok()
+    .flatten();
     let clock = *s.clock.read().expect("clock");
-    axum::Json(json!({"days": clock.days, "now": super::data::fmt::timestamp(clock.now())}))
-        .into_response()
+    let mut body = json!({"days": clock.days, "now": super::data::fmt::timestamp(clock.now())});
+    match deleted {
+        Some(Ok(keys)) => body["deleted"] = json!(keys),
+        Some(Err(resource)) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({"error": {"type": "bad_request", "message": format!(
+                    "cannot delete from `{resource}` in practice {practice}: not a list resource of the catalog or no such practice"
+                )}})),
+            )
+                .into_response();
+        }
+        None => {}
+    }
+    axum::Json(body).into_response()
 }
 
 async fn truth(

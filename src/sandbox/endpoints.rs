@@ -3,10 +3,12 @@
 //! Paths work with and without the `/v1` prefix (no prefix means the latest version, which is
 //! v1). `/rate_limit` reports the caller's budget; `/v1/user` is the token owner;
 //! `/v1/practice` a single object; every list resource of the catalog answers
-//! `{"<envelope>": [...], "meta": {...}}`; patients, appointments and invoices also answer by
-//! id (`{"patient": {...}}`), an invoice with its `invoice_items[]`.
+//! `{"<envelope>": [...], "meta": {...}}` (see `pages`); patients, appointments and invoices
+//! also answer by id (`{"patient": {...}}`), an invoice with its `invoice_items[]`; and
+//! `/v1/patients/{id}/stats` answers `{"patient_stat": {...}}`, the patient's `patient_stats`
+//! row (B: the live API has it, and it is how a client fills the holes unstable paging leaves).
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::catalog::{self, Kind, Resource};
 
@@ -15,8 +17,7 @@ use super::data::conform::conform;
 use super::data::finance;
 use super::error::ApiError;
 use super::faults::Plan;
-use super::listing;
-use super::query;
+use super::pages;
 use super::server::Sandbox;
 use super::store::View;
 
@@ -36,6 +37,8 @@ pub(crate) enum Endpoint {
     List(&'static Resource),
     /// One record by id.
     Detail(&'static Resource, String),
+    /// `/v1/patients/{id}/stats`: one patient's `patient_stats` row.
+    PatientStat(String),
 }
 
 impl Endpoint {
@@ -44,6 +47,9 @@ impl Endpoint {
         match self {
             Endpoint::RateLimit | Endpoint::User => catalog::USER_SCOPE,
             Endpoint::Single(r) | Endpoint::List(r) | Endpoint::Detail(r, _) => r.scope,
+            Endpoint::PatientStat(_) => {
+                catalog::find("patient_stats").map_or(catalog::USER_SCOPE, |r| r.scope)
+            }
         }
     }
 }
@@ -69,6 +75,7 @@ pub(crate) fn resolve(path: &str) -> Option<Endpoint> {
         [name, id] if DETAILS.contains(name) => {
             catalog::find(name).map(|r| Endpoint::Detail(r, (*id).to_string()))
         }
+        ["patients", id, "stats"] => Some(Endpoint::PatientStat((*id).to_string())),
         _ => None,
     }
 }
@@ -112,40 +119,29 @@ pub(crate) fn body(
                 .ok_or_else(not_found)?;
             json!({r.envelope: conform(r, record)})
         }
-        Endpoint::List(r) if sandbox.config.features_off.iter().any(|f| f == r.name) => {
+        Endpoint::List(r)
+            if sandbox.config.features_off_404
+                && sandbox.config.features_off.iter().any(|f| f == r.name) =>
+        {
             return Err(ApiError::NotFound(format!(
                 "{} is not enabled for this practice",
                 r.name
             )));
         }
-        Endpoint::List(r) => {
-            let query = query::parse(r, params)?;
-            if query.window_missing && sandbox.config.strict_windows {
-                return Err(ApiError::Unprocessable(format!(
-                    "{} requires `after` and `before`",
-                    r.name
-                )));
-            }
-            let page = if query.window_missing {
-                listing::Page {
-                    rows: Vec::new(),
-                    total: 0,
-                }
-            } else {
-                practice
-                    .with_view(r.name, |v| listing::list(v, r, &query, plan.unstable_order))
-                    .ok_or_else(not_found)?
-            };
-            let mut meta = Map::new();
-            meta.insert("total_count".into(), page.total.into());
-            meta.insert("current_page".into(), query.page.into());
-            if sandbox.config.total_pages && !plan.hide_total_pages {
-                meta.insert(
-                    "total_pages".into(),
-                    page.total.div_ceil(query.per_page).into(),
-                );
-            }
-            json!({r.envelope: page.rows, "meta": meta})
+        Endpoint::List(r) => pages::answer(sandbox, practice, caller.practice, r, params, plan)?,
+        Endpoint::PatientStat(id) => {
+            let stats = catalog::find("patient_stats").ok_or_else(not_found)?;
+            let missing = || ApiError::NotFound(format!("Couldn't find Patient with 'id'={id}"));
+            let id: i64 = id.parse().map_err(|_| missing())?;
+            let record = practice
+                .with_view(stats.name, |v| {
+                    v.index_of(id)
+                        .and_then(|i| v.raw(i))
+                        .map(|raw| conform(stats, raw))
+                })
+                .flatten()
+                .ok_or_else(missing)?;
+            json!({stats.singular(): record})
         }
         Endpoint::Detail(r, id) => {
             let missing = || {
@@ -235,6 +231,10 @@ mod tests {
         );
         assert!(resolve("/v1/cancellation_reasons").is_none());
         assert!(resolve("/v1/sites/abc").is_none());
+        assert!(
+            matches!(resolve("/v1/patients/20001/stats"), Some(Endpoint::PatientStat(id)) if id == "20001")
+        );
+        assert!(resolve("/v1/patients/20001/other").is_none());
         assert!(resolve("/v1x/patients").is_none());
         assert_eq!(capitalised("invoice_item"), "InvoiceItem");
     }

@@ -61,6 +61,12 @@ pub(crate) enum ApiError {
     /// A windowed list was asked for without its window (strict mode only).
     #[error("{0}")]
     Unprocessable(String),
+    /// A list page past the deep-offset wall.
+    #[error("413 Content Too Large")]
+    ContentTooLarge {
+        /// The page's offset, for the sandbox's own logs.
+        offset: u64,
+    },
     /// An injected server error.
     #[error("internal server error")]
     Server(u16),
@@ -75,6 +81,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::ContentTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Server(code) => {
                 StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
             }
@@ -90,10 +97,18 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Unprocessable(_) => "unprocessable_entity",
+            ApiError::ContentTooLarge { .. } => "content_too_large",
             ApiError::Server(502) => "bad_gateway",
             ApiError::Server(503) => "service_unavailable",
             ApiError::Server(_) => "internal_server_error",
         }
+    }
+
+    /// The plain-text body of errors that are not JSON: the 413 of the deep-offset wall comes
+    /// from the web server's stack, not from the API's error handler (its body is unknown;
+    /// plain text is the harsher guess for a client that expects JSON).
+    pub(crate) fn plain_text(&self) -> Option<String> {
+        matches!(self, ApiError::ContentTooLarge { .. }).then(|| self.to_string())
     }
 
     /// The JSON body.

@@ -15,14 +15,16 @@
 
 use serde_json::Value;
 
-use crate::catalog::{self, Window};
+use crate::catalog::{self, FieldType, Window};
 
 use super::data::conform::conform;
 use super::data::rng::Rng;
 use super::data::{Updated, rota};
 use super::matching::{Key, holds, holds_at};
+use super::order_cache::OrderCache;
 use super::query::{Filter, ListQuery, Sort};
 use super::store::View;
+use super::unstable;
 
 /// One page of a list and the number of rows matching the request.
 #[derive(Debug)]
@@ -34,12 +36,16 @@ pub(crate) struct Page {
 }
 
 /// The page `query` asks for. `unstable` (a seed) perturbs the default order, as the
-/// unstable-order fault does; it has no effect when `sort_by` was given.
+/// unstable-order fault does; it has no effect when `sort_by` was given. `swaps` (a seed)
+/// makes the page wobble at its boundaries whatever the order (see `unstable`). Rows that had
+/// to be scanned and sorted are kept in `cache` for the next pages of the same query.
 pub(crate) fn list(
     view: &View<'_>,
     resource: &'static catalog::Resource,
     query: &ListQuery,
     unstable: Option<u64>,
+    swaps: Option<u64>,
+    cache: &OrderCache,
 ) -> Page {
     let base = view.base_len();
     let deleted = &view.changes.deleted;
@@ -87,66 +93,85 @@ pub(crate) fn list(
         }) if *field == "id" || *field == resource.primary_key => Some(*descending),
         Some(_) => None,
     };
-    let offset = shifted(query, unstable.filter(|_| query.sort.is_none()));
+    let unstable = unstable.filter(|_| !query.sort_requested);
+    let offset = shifted(query, unstable);
     let (indices, total) = match natural {
         Some(descending) if residual.is_empty() => {
             let implicit = (hi - lo) - count_in(&excluded, lo, hi);
             let total = implicit + explicit.len() as u64;
-            let picks: Vec<u64> = page_positions(total, offset, query.per_page, descending)
+            let picks: Vec<u64> = page_positions(total, offset, query.per_page, descending, swaps)
                 .map(|k| nth(k, lo, hi, &excluded, &explicit, view.index_len()))
                 .collect();
             (picks, total)
         }
         _ => {
-            let mut found: Vec<u64> = Vec::new();
-            let mut keyed: Vec<(Key, u64)> = Vec::new();
-            let cheap_updated = match view.table.stamps.map(|s| s.updated) {
-                Some(Updated::Cheap(key)) => Some(key),
-                _ => None,
-            };
-            let by_key = |f: &&Filter| {
-                cheap_updated.is_some()
-                    && matches!(
-                        f,
-                        Filter::From {
-                            field: "updated_at",
-                            ..
-                        } | Filter::Until {
-                            field: "updated_at",
-                            ..
+            let scan = || {
+                let mut found: Vec<u64> = Vec::new();
+                let mut keyed: Vec<(Key, u64)> = Vec::new();
+                let cheap_updated = match view.table.stamps.map(|s| s.updated) {
+                    Some(Updated::Cheap(key)) => Some(key),
+                    _ => None,
+                };
+                let by_key = |f: &&Filter| {
+                    cheap_updated.is_some()
+                        && matches!(
+                            f,
+                            Filter::From {
+                                field: "updated_at",
+                                ..
+                            } | Filter::Until {
+                                field: "updated_at",
+                                ..
+                            }
+                        )
+                };
+                // Sorting by `updated_at` (the default under `updated_after`) needs no record
+                // where the stamp is cheap.
+                let by_updated = query
+                    .sort
+                    .as_ref()
+                    .is_some_and(|s| s.field == "updated_at" && s.ty == FieldType::Timestamp);
+                let (cheap, costly): (Vec<&Filter>, Vec<&Filter>) =
+                    residual.iter().copied().partition(by_key);
+                for i in merged(lo, hi, &excluded, &explicit) {
+                    let implicit = (lo..hi).contains(&i) && excluded.binary_search(&i).is_err();
+                    if implicit && let Some(key) = cheap_updated {
+                        let at = key(view.world, i);
+                        if !cheap.iter().all(|f| holds_at(f, at)) {
+                            continue;
                         }
-                    )
+                        if costly.is_empty() && natural.is_some() {
+                            found.push(i);
+                            continue;
+                        }
+                        if costly.is_empty() && by_updated {
+                            keyed.push((Key::Number(at as f64), i));
+                            continue;
+                        }
+                    }
+                    let Some(raw) = view.raw(i) else { continue };
+                    if implicit && !costly.iter().all(|f| holds(view, f, &raw)) {
+                        continue;
+                    }
+                    match (&query.sort, natural) {
+                        (Some(sort), None) => keyed.push((Key::of(&raw, sort), i)),
+                        _ => found.push(i),
+                    }
+                }
+                if natural.is_none() {
+                    keyed.sort();
+                    found = keyed.into_iter().map(|(_, i)| i).collect();
+                }
+                found
             };
-            let (cheap, costly): (Vec<&Filter>, Vec<&Filter>) =
-                residual.iter().copied().partition(by_key);
-            for i in merged(lo, hi, &excluded, &explicit) {
-                let implicit = (lo..hi).contains(&i) && excluded.binary_search(&i).is_err();
-                if implicit && let Some(key) = cheap_updated {
-                    let at = key(view.world, i);
-                    if !cheap.iter().all(|f| holds_at(f, at)) {
-                        continue;
-                    }
-                    if costly.is_empty() && natural.is_some() {
-                        found.push(i);
-                        continue;
-                    }
-                }
-                let Some(raw) = view.raw(i) else { continue };
-                if implicit && !costly.iter().all(|f| holds(view, f, &raw)) {
-                    continue;
-                }
-                match (&query.sort, natural) {
-                    (Some(sort), None) => keyed.push((Key::of(&raw, sort), i)),
-                    _ => found.push(i),
-                }
-            }
-            if natural.is_none() {
-                keyed.sort();
-                found = keyed.into_iter().map(|(_, i)| i).collect();
-            }
+            let key = format!(
+                "p{} {} {:?} {:?} g{}",
+                view.world.practice, resource.name, query.filters, query.sort, view.generation
+            );
+            let found = cache.get_or(key, scan);
             let descending = query.sort.as_ref().is_some_and(|s| s.descending);
             let total = found.len() as u64;
-            let picks = page_positions(total, offset, query.per_page, descending)
+            let picks = page_positions(total, offset, query.per_page, descending, swaps)
                 .map(|k| found[k as usize])
                 .collect();
             (picks, total)
@@ -157,7 +182,7 @@ pub(crate) fn list(
         .filter_map(|i: u64| view.raw(i))
         .map(|r| conform(resource, r))
         .collect();
-    if let Some(seed) = unstable.filter(|_| query.sort.is_none()) {
+    if let Some(seed) = unstable {
         shuffle(&mut rows, seed);
     }
     Page { rows, total }
@@ -183,15 +208,17 @@ fn shuffle(rows: &mut [Value], seed: u64) {
     }
 }
 
-/// Ascending positions (in index order) of the rows of a page.
+/// Positions (in index order) of the rows of a page, wobbling when `swaps` is given.
 fn page_positions(
     total: u64,
     offset: u64,
     per_page: u64,
     descending: bool,
+    swaps: Option<u64>,
 ) -> impl Iterator<Item = u64> {
-    let end = offset.saturating_add(per_page).min(total);
-    (offset.min(end)..end).map(move |k| if descending { total - 1 - k } else { k })
+    unstable::positions(total, offset, per_page, swaps)
+        .into_iter()
+        .map(move |k| if descending { total - 1 - k } else { k })
 }
 
 fn count_in(sorted: &[u64], lo: u64, hi: u64) -> u64 {

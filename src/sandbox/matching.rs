@@ -63,6 +63,9 @@ pub(crate) fn holds(view: &View<'_>, filter: &Filter, raw: &Value) -> bool {
                     .filter_map(|f| text(f))
                     .any(|p| !digits.is_empty() && p.replace(' ', "").contains(&digits))
         }
+        Filter::NoneOf { field, values } => {
+            text(field).is_none_or(|v| !values.iter().any(|x| x.eq_ignore_ascii_case(v)))
+        }
         Filter::PractitionerAtSite(site) => raw
             .get("practitioner_id")
             .and_then(Value::as_i64)

@@ -1,22 +1,41 @@
-//! The built-in Dentally sandbox: a faithful emulator of the Dentally v1 REST API, quirks
-//! included, against which every test of the tool runs (nobody can reach the real API).
+//! The built-in Dentally sandbox: an emulator of the Dentally v1 REST API, quirks included,
+//! against which every test of the tool runs (nobody can reach the real API).
 //!
-//! It reproduces what `docs/dentally-api.md` knows of the real thing — routes with and
-//! without `/v1`, envelopes and `meta`, paging rules (`per_page` over 100 silently becomes 25),
-//! sorting and filters, bearer tokens with scopes and `X-OAuth-Scopes`, the two-week idle
+//! By default it behaves like the live API as `../shared/docs/api-evidence.md` knows it, and
+//! where the evidence is thin it takes the harsher side, because a sandbox kinder than the real
+//! API is how bugs hide:
+//! * only the filters the evidence shows are applied, per resource; any other parameter is
+//!   silently ignored and the unfiltered list comes back (`honoured`: payments ignore
+//!   `updated_after`, appointments `updated_before`);
+//! * appointments leave out Cancelled and Did-not-attend rows unless `cancelled=true`, and need a
+//!   date filter (`after` alone, `on` or `updated_after` alone will do);
+//! * a page past an offset of about 50,000 rows (±10 %, drifting) answers 413 (`deep`);
+//! * `patient_stats` pages serve about 6 % of rows twice and skip as many, even with `sort_by`
+//!   (`unstable`); `GET /v1/patients/{id}/stats` fills the holes;
+//! * `meta` has `total_count`, no `current_page`, and no `total_pages` on patients, treatment
+//!   plan items and payments; lists come newest first (ascending `updated_at` under
+//!   `updated_after`); patients ignore `sort_by` (`order`);
+//! * features a practice does not use answer 200 with no rows;
+//! * tokens whose `X-OAuth-Scopes` names read scopes otherwise than the catalog (`auth`).
+//!
+//! It also has what `docs/dentally-api.md` knows: routes with and without `/v1`, envelopes,
+//! `per_page` over 100 silently becoming 25, bearer tokens with scopes and the two-week idle
 //! expiry, the per-user hourly budget with its text/plain 403, and the data quirks (GUID and
 //! integer ids side by side, money as `"-76.0"` strings, London offsets, null patients on diary
 //! blocks, negative discount lines, `monthly_memberhsip_fee`). Faults can be switched on per
 //! request: latency, 5xx, stalls, truncated bodies, connection resets, rate-limit blips,
 //! unstable default order, missing `total_pages`.
 //!
+//! Kind behaviours of earlier versions stay reachable as knobs (`SandboxConfig::kind()` for all
+//! of them, `--kind` on the command line); a test that turns one on says why.
+//!
 //! The data is generated on the fly from a seed (see the `data` module), so a sandbox of any scale
 //! starts instantly and uses little memory; `advance` simulates days of practice activity on
 //! top of it. Layout:
 //!
 //! * [`config`] and [`faults`]: what a sandbox is asked to be;
-//! * `server` (pipeline), `endpoints`, `query`, `listing`, `matching`, `respond`: answering
-//!   requests;
+//! * `server` (pipeline), `endpoints`, `pages`, `honoured`, `order`, `query`, `deep`,
+//!   `unstable`, `listing`, `matching`, `respond`: answering requests;
 //! * `auth`, `ratelimit`, `log`: tokens, budgets and the request log;
 //! * `store`, `advance`, `activity`: the live state (base data + overlay) and simulated days;
 //! * `control`: the `/_sandbox/` routes; [`cli`]: `dentally-etl sandbox`.
@@ -28,17 +47,23 @@ pub mod cli;
 pub mod config;
 mod control;
 pub(crate) mod data;
+mod deep;
 mod endpoints;
 pub mod error;
 pub mod faults;
+mod honoured;
 mod listing;
 pub mod log;
 mod matching;
+mod order;
+mod order_cache;
+mod pages;
 mod query;
 mod ratelimit;
 mod respond;
 mod server;
 mod store;
+mod unstable;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -109,6 +134,27 @@ impl SandboxHandle {
     pub async fn advance(&self, days: u32) {
         let sandbox = self.sandbox.clone();
         let _ = tokio::task::spawn_blocking(move || advance::advance(&sandbox, days)).await;
+    }
+
+    /// Deletes `count` rows of list `resource` in `practice` (1-based), a run of consecutive
+    /// ids when `clustered`, else scattered at random (seeded), and answers their primary keys
+    /// in id order; the rows vanish from every list and count. `None` for an unknown practice
+    /// or a resource that is not a list of the catalog.
+    pub async fn delete_rows(
+        &self,
+        practice: u32,
+        resource: &str,
+        count: u64,
+        clustered: bool,
+    ) -> Option<Vec<serde_json::Value>> {
+        let sandbox = self.sandbox.clone();
+        let resource = resource.to_string();
+        tokio::task::spawn_blocking(move || {
+            advance::delete_rows(&sandbox, practice, &resource, count, clustered)
+        })
+        .await
+        .ok()
+        .flatten()
     }
 
     /// The simulated time now (starts at `today` 09:00 Europe/London).

@@ -7,7 +7,13 @@
 //! `Z`; a datetime without an offset is local time. When the field is a date (`dated_on`,
 //! `day`), a datetime parameter is taken as its local date. Unknown parameters are ignored;
 //! a filter whose field the resource does not have is ignored too. A date that does not parse
-//! is a 400.
+//! is a 400. Which parameters reach this parser is decided before, per resource, by what the
+//! live API honours (`honoured`).
+//!
+//! Appointments follow the live API: without `cancelled=true` the Cancelled and Did-not-attend
+//! rows are left out (B, two sources), and a date filter is required: `after` (alone or with
+//! `before`), `on` or `updated_after` (alone) will do; `before` alone or nothing answers an
+//! empty list (422 in strict mode). Rota diaries need `after`.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone};
 use chrono_tz::Europe::London;
@@ -38,6 +44,9 @@ const EQUALITY: &[&str] = &[
     "status",
     "user_id",
 ];
+/// Appointment states the live API leaves out unless `cancelled=true` is sent.
+pub(crate) const CANCELLED_STATES: &[&str] = &["Cancelled", "Did not attend"];
+
 /// Parameters naming a boolean filter (`paid` is accepted and ignored, as on the real API).
 const BOOLEAN: &[&str] = &["active", "deleted", "archived", "unavailable", "completed"];
 
@@ -66,6 +75,11 @@ pub(crate) enum Filter {
     Text(String),
     /// The practitioner works at this site (rota rows have no site of their own).
     PractitionerAtSite(String),
+    /// Text field not equal to any of these values (appointments without `cancelled=true`).
+    NoneOf {
+        field: &'static str,
+        values: &'static [&'static str],
+    },
 }
 
 /// Sort order requested with `sort_by`.
@@ -83,8 +97,12 @@ pub(crate) struct ListQuery {
     pub page: u64,
     /// Rows per page (25 when absent, zero or over 100).
     pub per_page: u64,
-    /// `None`: default order (id ascending), which a fault may make unstable.
+    /// The order to serve: what `sort_by` asked for, or the default order (see `order`).
+    /// `None`: index (id) ascending.
     pub sort: Option<Sort>,
+    /// Whether `sort_by` was given (and honoured); without it a fault may make the order
+    /// unstable.
+    pub sort_requested: bool,
     /// Conditions, all of which must hold.
     pub filters: Vec<Filter>,
     /// A required window is missing: the answer is empty (or 422 in strict mode).
@@ -98,10 +116,13 @@ impl ListQuery {
     }
 }
 
-/// Reads a list request for `resource` from its query pairs.
+/// Reads a list request for `resource` from its query pairs (already cut down to what the
+/// sandbox honours). `include_cancelled` serves cancelled appointments without
+/// `cancelled=true` (the old sandbox).
 pub(crate) fn parse(
     resource: &'static catalog::Resource,
     params: &[(String, String)],
+    include_cancelled: bool,
 ) -> Result<ListQuery, ApiError> {
     let get = |name: &str| {
         params
@@ -151,15 +172,26 @@ pub(crate) fn parse(
     instant("created_before", "created_at", false, &mut filters)?;
     instant("dated_on_after", "dated_on", true, &mut filters)?;
     instant("dated_on_before", "dated_on", false, &mut filters)?;
+    instant("dated_after", "dated_on", true, &mut filters)?;
+    instant("dated_before", "dated_on", false, &mut filters)?;
     if let Window::Required {
         after_param,
         before_param,
         field,
     } = resource.window
     {
-        window_missing = get(after_param).is_none() || get(before_param).is_none();
+        window_missing = [after_param, "on", "updated_after"]
+            .into_iter()
+            .all(|p| get(p).is_none());
         instant(after_param, field, true, &mut filters)?;
         instant(before_param, field, false, &mut filters)?;
+    }
+    let cancelled = get("cancelled").is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+    if resource.name == "appointments" && !cancelled && !include_cancelled {
+        filters.push(Filter::NoneOf {
+            field: "state",
+            values: CANCELLED_STATES,
+        });
     }
     if let (Some(on), Some((field, _))) = (get("on"), scalar(resource, "start_time")) {
         let day = date_of(on).ok_or_else(|| invalid("on", on))?;
@@ -200,6 +232,7 @@ pub(crate) fn parse(
     Ok(ListQuery {
         page,
         per_page,
+        sort_requested: sort.is_some(),
         sort,
         filters,
         window_missing,
@@ -313,11 +346,21 @@ mod tests {
     #[test]
     fn paging_rules() {
         let patients = catalog::find("patients").unwrap();
-        let q = parse(patients, &pairs(&[])).unwrap();
+        let q = parse(patients, &pairs(&[]), false).unwrap();
         assert_eq!((q.page, q.per_page, q.offset()), (1, 25, 0));
-        let q = parse(patients, &pairs(&[("per_page", "101"), ("page", "3")])).unwrap();
+        let q = parse(
+            patients,
+            &pairs(&[("per_page", "101"), ("page", "3")]),
+            false,
+        )
+        .unwrap();
         assert_eq!((q.page, q.per_page, q.offset()), (3, 25, 50));
-        let q = parse(patients, &pairs(&[("per_page", "100"), ("page", "0")])).unwrap();
+        let q = parse(
+            patients,
+            &pairs(&[("per_page", "100"), ("page", "0")]),
+            false,
+        )
+        .unwrap();
         assert_eq!((q.page, q.per_page), (1, 100));
     }
 
@@ -332,9 +375,24 @@ mod tests {
                 ("paid", "true"),
                 ("zzz", "1"),
             ]),
+            false,
         )
         .unwrap();
-        assert!(q.window_missing);
+        assert!(!q.window_missing, "after alone is a window");
+        assert!(q.filters.contains(&Filter::NoneOf {
+            field: "state",
+            values: CANCELLED_STATES
+        }));
+        let q = parse(
+            appts,
+            &pairs(&[("before", "2026-06-01"), ("cancelled", "true")]),
+            false,
+        )
+        .unwrap();
+        assert!(q.window_missing, "before alone is not");
+        assert!(!q.filters.iter().any(|f| matches!(f, Filter::NoneOf { .. })));
+        let q = parse(appts, &pairs(&[("updated_after", "2026-06-01")]), false).unwrap();
+        assert!(!q.window_missing, "updated_after alone is a window");
         assert!(q.filters.contains(&Filter::Equals {
             field: "practitioner_site_id",
             value: "abc".into()
@@ -347,6 +405,7 @@ mod tests {
                 ("before", "2026-07-01"),
                 ("site_id", "s"),
             ]),
+            false,
         )
         .unwrap();
         assert!(!q.window_missing);
@@ -356,9 +415,18 @@ mod tests {
         }));
         assert!(q.filters.contains(&Filter::PractitionerAtSite("s".into())));
         let invoices = catalog::find("invoices").unwrap();
-        let q = parse(invoices, &pairs(&[("paid", "true")])).unwrap();
+        let q = parse(invoices, &pairs(&[("paid", "true")]), false).unwrap();
         assert!(q.filters.is_empty(), "paid is ignored");
-        assert!(parse(invoices, &pairs(&[("updated_after", "yesterday")])).is_err());
+        assert!(parse(invoices, &pairs(&[("updated_after", "yesterday")]), false).is_err());
+        let payments = catalog::find("payments").unwrap();
+        let q = parse(payments, &pairs(&[("dated_after", "2026-01-01")]), false).unwrap();
+        assert_eq!(
+            q.filters,
+            [Filter::DateFrom {
+                field: "dated_on",
+                date: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()
+            }]
+        );
     }
 
     #[test]

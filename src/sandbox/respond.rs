@@ -79,9 +79,19 @@ pub(crate) fn json(
     response
 }
 
-/// An error answer.
+/// An error answer (JSON, or plain text for the errors that are not the API's own).
 pub(crate) fn error(err: &ApiError, extras: &Extras) -> Response {
-    json(err.status(), err.body(), extras, Delivery::Whole)
+    let Some(text) = err.plain_text() else {
+        return json(err.status(), err.body(), extras, Delivery::Whole);
+    };
+    let mut response = Response::new(Body::from(text));
+    *response.status_mut() = err.status();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    extras.apply(&mut response);
+    response
 }
 
 /// The refusal of a request over its budget (or a blip), in the configured mode.

@@ -23,13 +23,16 @@ use super::auth::{Caller, Tokens};
 use super::config::SandboxConfig;
 use super::control;
 use super::data::World;
+use super::deep::Wall;
 use super::endpoints::{self, Endpoint};
 use super::error::ApiError;
 use super::faults::{Failure, FaultDice, Plan};
 use super::log::{LoggedRequest, RequestLog};
+use super::order_cache::OrderCache;
 use super::ratelimit::Limiter;
 use super::respond::{self, Delivery, Extras};
 use super::store::{Clock, Practice};
+use super::unstable::Attempts;
 
 /// Everything a running sandbox holds.
 #[derive(Debug)]
@@ -42,6 +45,12 @@ pub(crate) struct Sandbox {
     pub limiter: Limiter,
     pub dice: FaultDice,
     pub log: RequestLog,
+    /// The deep-offset wall.
+    pub wall: Wall,
+    /// How often each list query was answered (for unstable paging).
+    pub attempts: Attempts,
+    /// Scanned queries, for their next pages.
+    pub orders: OrderCache,
 }
 
 impl Sandbox {
@@ -61,6 +70,9 @@ impl Sandbox {
             limiter: Limiter::new(config.rate_limit.clone()),
             dice: FaultDice::new(config.seed, config.faults.clone()),
             log: RequestLog::default(),
+            wall: Wall::new(config.seed, config.deep_offset),
+            attempts: Attempts::default(),
+            orders: OrderCache::default(),
             clock: RwLock::new(clock),
             worlds,
             config,
@@ -163,7 +175,7 @@ async fn api(State(sandbox): State<Arc<Sandbox>>, request: Request) -> Response 
     extras.quota = Some(quota);
     let mut plan = sandbox.dice.plan(&rng, &key);
     let listing = matches!(endpoint, Some(Endpoint::List(_)));
-    if !listing || query.split('&').any(|p| p.starts_with("sort_by=")) {
+    if !listing {
         plan.unstable_order = None;
     }
     if !listing {

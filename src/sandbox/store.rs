@@ -29,6 +29,9 @@ pub(crate) struct Changes {
 #[derive(Debug, Default)]
 pub(crate) struct Overlay {
     pub tables: HashMap<&'static str, Changes>,
+    /// Bumped by every change (a simulated day, deletions on demand), so answers computed
+    /// from an older state are never reused.
+    pub generation: u64,
 }
 
 /// One practice: its world and its overlay.
@@ -43,6 +46,8 @@ pub(crate) struct View<'a> {
     pub world: &'a World,
     pub table: &'static Table,
     pub changes: &'a Changes,
+    /// The overlay's generation (see [`Overlay::generation`]).
+    pub generation: u64,
 }
 
 /// No changes (for resources `advance` never touched).
@@ -110,6 +115,7 @@ impl Practice {
             world: &self.world,
             table,
             changes,
+            generation: overlay.generation,
         }))
     }
 }

@@ -22,7 +22,8 @@ async fn advance_creates_updates_and_deletes() {
     let before = api.sandbox.truth(1, "patients");
     let start = api.sandbox.now();
     assert_eq!(start.to_rfc3339(), "2026-06-15T08:00:00+00:00", "09:00 BST");
-    let first_run = api.all("/v1/patients", "patients").await;
+    let mut first_run = api.all("/v1/patients", "patients").await;
+    first_run.sort_by_key(|p| p["id"].as_i64());
     assert_eq!(first_run, before);
     let max_updated = before.iter().map(|p| ms(&p["updated_at"])).max().unwrap();
     assert!(
@@ -135,7 +136,7 @@ async fn advance_moves_the_diary_on() {
     assert!(!invoices.is_empty(), "the day's work was invoiced");
     let new_items = api
         .all(
-            "/v1/invoice_items?created_after=2026-06-15T09:00:00%2B01:00",
+            "/v1/invoice_items?updated_after=2026-06-15T09:00:00%2B01:00",
             "invoice_items",
         )
         .await;
@@ -153,7 +154,7 @@ async fn advance_moves_the_diary_on() {
     }
     let sum_before: usize = before.len();
     let total_after = api
-        .get("/v1/appointments?after=2026-01-01&before=2027-01-01")
+        .get("/v1/appointments?after=2026-01-01&before=2027-01-01&cancelled=true")
         .await
         .json()["meta"]["total_count"]
         .as_u64()
@@ -181,4 +182,93 @@ async fn advancing_is_deterministic() {
             "{r} differs"
         );
     }
+}
+
+#[tokio::test]
+async fn an_appointment_cancelled_by_advance_leaves_the_default_list() {
+    let api = Api::start(small()).await;
+    let window = "/v1/appointments?after=2026-06-15&before=2026-06-20";
+    let before = ids(&api.all(window, "appointments").await);
+    api.sandbox.advance(3).await;
+    let all = api
+        .all(&format!("{window}&cancelled=true"), "appointments")
+        .await;
+    let cancelled: BTreeSet<i64> = all
+        .iter()
+        .filter(|a| matches!(a["state"].as_str(), Some("Cancelled" | "Did not attend")))
+        .map(|a| a["id"].as_i64().unwrap())
+        .collect();
+    let newly: Vec<&i64> = cancelled.intersection(&before).collect();
+    assert!(!newly.is_empty(), "some were cancelled or missed");
+    let after = ids(&api.all(window, "appointments").await);
+    assert!(
+        newly.iter().all(|id| !after.contains(id)),
+        "gone without cancelled=true"
+    );
+}
+
+#[tokio::test]
+async fn deletions_on_demand_scattered_or_clustered() {
+    let api = Api::start(small()).await;
+    let truth = ids(&api.sandbox.truth(1, "treatment_plan_items"));
+    let scattered = api
+        .sandbox
+        .delete_rows(1, "treatment_plan_items", 10, false)
+        .await
+        .unwrap();
+    let scattered: BTreeSet<i64> = scattered.iter().map(|v| v.as_i64().unwrap()).collect();
+    assert_eq!(scattered.len(), 10);
+    assert!(scattered.is_subset(&truth));
+    let spread = scattered.iter().max().unwrap() - scattered.iter().min().unwrap();
+    assert!(spread > 50, "scattered across the table ({spread})");
+    let clustered = api
+        .sandbox
+        .delete_rows(1, "treatment_plan_items", 20, true)
+        .await
+        .unwrap();
+    let clustered: BTreeSet<i64> = clustered.iter().map(|v| v.as_i64().unwrap()).collect();
+    assert_eq!(clustered.len(), 20);
+    assert!(clustered.is_disjoint(&scattered));
+    let live: BTreeSet<i64> = ids(&api.sandbox.truth(1, "treatment_plan_items"));
+    let between = live
+        .range(clustered.iter().min().unwrap()..clustered.iter().max().unwrap())
+        .count();
+    assert_eq!(between, 0, "a cluster is a run of consecutive live rows");
+    assert_eq!(live.len(), truth.len() - 30);
+    let listed = api.get("/v1/treatment_plan_items?per_page=1").await.json();
+    assert_eq!(listed["meta"]["total_count"], live.len(), "counts follow");
+    let listed = ids(&api
+        .all("/v1/treatment_plan_items", "treatment_plan_items")
+        .await);
+    assert_eq!(listed, live, "deleted rows vanish from lists");
+    let base = api.sandbox.base_url();
+    let answer: Value = api
+        .client
+        .post(format!(
+            "{base}/_sandbox/advance?resource=payments&count=3&clustered=true"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["days"], 0, "deleting alone does not move the clock");
+    assert_eq!(answer["deleted"].as_array().unwrap().len(), 3);
+    let bad = api
+        .client
+        .post(format!("{base}/_sandbox/advance?resource=practice&count=1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let guid = api
+        .sandbox
+        .delete_rows(1, "invoice_items", 2, false)
+        .await
+        .unwrap();
+    assert!(
+        guid.iter().all(Value::is_string),
+        "GUID keys come back as text"
+    );
 }

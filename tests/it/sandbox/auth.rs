@@ -176,3 +176,30 @@ async fn practices_are_isolated() {
         .collect::<Vec<_>>();
     assert!(users.contains(&"p1-u1001".to_string()) && users.contains(&"p2-u1001".to_string()));
 }
+
+#[tokio::test]
+async fn renamed_tokens_announce_other_scope_names_but_read_everything() {
+    let api = Api::start(small()).await;
+    let evidenced = [
+        "user:read",
+        "patient:read",
+        "appointment:read",
+        "practice:read",
+    ];
+    for token in ["sandbox-read-renamed", "sandbox-write-renamed"] {
+        let reader = api.as_token(token);
+        let answer = reader.get("/v1/payments?per_page=1").await;
+        assert_eq!(answer.status, 200, "{token}");
+        let header = answer.header("x-oauth-scopes").unwrap();
+        let names: Vec<&str> = header.split(' ').collect();
+        assert!(evidenced.iter().all(|e| names.contains(e)), "{header}");
+        assert!(names.contains(&"payments:read") && !names.contains(&"payment:read"));
+        assert!(names.contains(&"treatment_plan_items:read"));
+        for r in dentally_etl::catalog::all() {
+            let path = format!("{}?per_page=1&after=2026-06-01&treatment_id=40001", r.path);
+            assert_eq!(reader.get(&path).await.status, 200, "{token} {}", r.name);
+        }
+        let writes = names.iter().any(|n| !n.ends_with(":read"));
+        assert_eq!(writes, token.starts_with("sandbox-write"), "{header}");
+    }
+}

@@ -1,4 +1,6 @@
-//! Paging, meta and sorting.
+//! Paging, meta and sorting: `meta` as evidenced (`total_count`; no `current_page`; no
+//! `total_pages` on patients, treatment plan items and payments), newest-first default order,
+//! ascending `updated_at` under `updated_after`, `sort_by` ignored on patients.
 
 use super::{Api, small};
 use dentally_etl::sandbox::SandboxConfig;
@@ -14,8 +16,17 @@ async fn paging_rules() {
         "default per_page"
     );
     assert_eq!(first["meta"]["total_count"], total);
-    assert_eq!(first["meta"]["current_page"], 1);
-    assert_eq!(first["meta"]["total_pages"], total.div_ceil(25));
+    assert!(
+        first["meta"].get("current_page").is_none(),
+        "never evidenced"
+    );
+    assert!(
+        first["meta"].get("total_pages").is_none(),
+        "patients omit total_pages"
+    );
+    let invoices = api.get("/v1/invoices").await.json();
+    let invoice_total = api.sandbox.truth(1, "invoices").len() as u64;
+    assert_eq!(invoices["meta"]["total_pages"], invoice_total.div_ceil(25));
     assert_eq!(
         api.get("/v1/patients?per_page=100")
             .await
@@ -38,10 +49,11 @@ async fn paging_rules() {
         .iter()
         .map(|v| v.as_i64().unwrap())
         .collect();
+    let newest = 20_000 + total as i64;
     assert_eq!(
         ids,
-        (20_011..=20_020).collect::<Vec<_>>(),
-        "1-based pages in id order"
+        (newest - 19..=newest - 10).rev().collect::<Vec<_>>(),
+        "1-based pages, newest first"
     );
     let past = api
         .get(&format!(
@@ -80,13 +92,92 @@ async fn total_pages_can_be_switched_off() {
 }
 
 #[tokio::test]
+async fn meta_and_order_of_the_old_sandbox_are_knobs() {
+    let api = Api::start(small().kind()).await;
+    let first = api.get("/v1/patients?per_page=10&page=2").await;
+    let meta = &first.json()["meta"];
+    assert_eq!(meta["current_page"], 2);
+    assert!(meta["total_pages"].is_u64());
+    let ids: Vec<i64> = first
+        .ids("patients")
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, (20_011..=20_020).collect::<Vec<_>>(), "id ascending");
+}
+
+#[tokio::test]
+async fn updated_after_without_sort_by_is_ascending_by_updated_at() {
+    let api = Api::start(small()).await;
+    let mut stamps = Vec::new();
+    for page in 1.. {
+        let rows = api
+            .get(&format!(
+                "/v1/treatment_plans?updated_after=2024-01-01&per_page=100&page={page}"
+            ))
+            .await
+            .rows("treatment_plans");
+        if rows.is_empty() {
+            break;
+        }
+        stamps.extend(rows.iter().map(|r| {
+            chrono::DateTime::parse_from_rfc3339(r["updated_at"].as_str().unwrap())
+                .unwrap()
+                .timestamp_millis()
+        }));
+    }
+    assert!(stamps.len() > 100, "{}", stamps.len());
+    assert!(
+        stamps.windows(2).all(|w| w[0] <= w[1]),
+        "ascending updated_at"
+    );
+    let unfiltered = api
+        .get("/v1/treatment_plans?per_page=100")
+        .await
+        .ids("treatment_plans");
+    assert!(
+        unfiltered.windows(2).all(|w| w[0].as_i64() > w[1].as_i64()),
+        "unfiltered: newest (highest id) first"
+    );
+}
+
+#[tokio::test]
+async fn patients_ignore_sort_by() {
+    let api = Api::start(small()).await;
+    let plain = api.get("/v1/patients?per_page=50").await.body;
+    for sort in [
+        "sort_by=id",
+        "sort_by=last_name&sort_direction=asc",
+        "sort_direction=asc",
+    ] {
+        assert_eq!(
+            api.get(&format!("/v1/patients?per_page=50&{sort}"))
+                .await
+                .body,
+            plain,
+            "{sort}"
+        );
+    }
+    let honoured = Api::start(dentally_etl::sandbox::SandboxConfig {
+        sort_ignored: Vec::new(),
+        ..small()
+    })
+    .await;
+    let asc = honoured
+        .get("/v1/patients?per_page=5&sort_by=id")
+        .await
+        .ids("patients");
+    assert_eq!(asc[0], 20_001, "the knob honours sort_by");
+}
+
+#[tokio::test]
 async fn sort_by_and_direction() {
     let api = Api::start(small()).await;
     let desc = api
-        .get("/v1/patients?sort_by=id&sort_direction=desc&per_page=5")
+        .get("/v1/invoices?sort_by=id&sort_direction=desc&per_page=5")
         .await
-        .ids("patients");
-    let truth = api.sandbox.truth(1, "patients");
+        .ids("invoices");
+    let truth = api.sandbox.truth(1, "invoices");
     let expected: Vec<_> = truth
         .iter()
         .rev()
@@ -94,17 +185,22 @@ async fn sort_by_and_direction() {
         .map(|p| p["id"].clone())
         .collect();
     assert_eq!(desc, expected);
+    let asc = api
+        .get("/v1/invoices?sort_by=id&per_page=5")
+        .await
+        .ids("invoices");
+    assert_eq!(asc[0], truth[0]["id"], "sort_by=id ascending");
     for (field, direction) in [
-        ("last_name", "asc"),
+        ("dated_on", "asc"),
         ("updated_at", "desc"),
-        ("date_of_birth", "asc"),
+        ("dated_on", "desc"),
     ] {
         let page = api
             .get(&format!(
-                "/v1/patients?sort_by={field}&sort_direction={direction}&per_page=100"
+                "/v1/invoices?sort_by={field}&sort_direction={direction}&per_page=100"
             ))
             .await
-            .rows("patients");
+            .rows("invoices");
         let keys: Vec<String> = page
             .iter()
             .map(|p| p[field].as_str().unwrap_or("").to_string())
@@ -152,10 +248,10 @@ async fn sorting_by_a_non_id_field_pages_consistently() {
     for page in 1..=100 {
         let rows = api
             .get(&format!(
-                "/v1/patients?sort_by=last_name&per_page=50&page={page}"
+                "/v1/invoices?sort_by=dated_on&per_page=50&page={page}"
             ))
             .await
-            .ids("patients");
+            .ids("invoices");
         if rows.is_empty() {
             break;
         }
@@ -165,5 +261,154 @@ async fn sorting_by_a_non_id_field_pages_consistently() {
     ids.sort_by_key(|v| v.as_i64());
     ids.dedup();
     assert_eq!(ids.len(), n, "no duplicates across pages");
-    assert_eq!(n, api.sandbox.truth(1, "patients").len());
+    assert_eq!(n, api.sandbox.truth(1, "invoices").len());
+}
+
+#[tokio::test]
+async fn deep_offsets_answer_413() {
+    let api = Api::start(SandboxConfig {
+        scale: 1.0,
+        deep_offset: Some(1_000),
+        ..small()
+    })
+    .await;
+    let total = api.sandbox.truth(1, "treatment_plan_items").len();
+    assert!(total > 2_000, "{total}");
+    assert_eq!(
+        api.get("/v1/treatment_plan_items?per_page=100&page=9")
+            .await
+            .status,
+        200,
+        "offset 800 is inside the wall (1,000 ± 10 %)"
+    );
+    let deep = api
+        .get("/v1/treatment_plan_items?per_page=100&page=13")
+        .await;
+    assert_eq!(deep.status, 413, "offset 1,200 is past it");
+    assert_eq!(&deep.body[..], b"413 Content Too Large");
+    assert!(deep.header("x-ratelimit-remaining").is_some());
+    assert_eq!(
+        api.get("/v1/treatment_plan_items?per_page=100&page=13&sort_by=id")
+            .await
+            .status,
+        413,
+        "whatever the order"
+    );
+    assert_eq!(
+        api.get("/v1/patients?per_page=25&page=100").await.status,
+        413,
+        "any list, past its end too"
+    );
+    let filtered = api
+        .get("/v1/treatment_plan_items?per_page=100&updated_after=2026-06-01")
+        .await;
+    assert_eq!(filtered.status, 200, "a narrow window starts at offset 0");
+    let log = api.sandbox.requests();
+    assert_eq!(log.iter().filter(|r| r.status == 413).count(), 3);
+    let default = SandboxConfig::default();
+    assert_eq!(default.deep_offset, Some(50_000));
+}
+
+#[tokio::test]
+async fn patient_stats_paging_repeats_and_skips_even_with_sort_by() {
+    let api = Api::start(SandboxConfig {
+        scale: 4.0,
+        ..small()
+    })
+    .await;
+    let truth: std::collections::BTreeSet<i64> = api
+        .sandbox
+        .truth(1, "patient_stats")
+        .iter()
+        .map(|s| s["patient_id"].as_i64().unwrap())
+        .collect();
+    let mut seen = Vec::new();
+    let mut total = 0;
+    for page in 1.. {
+        let answer = api
+            .get(&format!(
+                "/v1/patient_stats?per_page=100&sort_by=patient_id&page={page}"
+            ))
+            .await
+            .json();
+        total = answer["meta"]["total_count"].as_u64().unwrap();
+        let rows = answer["patient_stats"].as_array().unwrap().clone();
+        if rows.is_empty() {
+            break;
+        }
+        seen.extend(rows.iter().map(|s| s["patient_id"].as_i64().unwrap()));
+    }
+    assert_eq!(total as usize, truth.len(), "total_count stays truthful");
+    assert_eq!(seen.len(), truth.len(), "every page full");
+    let distinct: std::collections::BTreeSet<i64> = seen.iter().copied().collect();
+    let missing = truth.len() - distinct.len();
+    let share = missing as f64 / truth.len() as f64;
+    assert!((0.03..0.09).contains(&share), "about 6 % missed: {share}");
+    assert!(distinct.is_subset(&truth));
+    let stable = Api::start(SandboxConfig {
+        unstable_paging: Vec::new(),
+        ..small()
+    })
+    .await;
+    let all = stable.all("/v1/patient_stats", "patient_stats").await;
+    assert_eq!(all.len(), stable.sandbox.truth(1, "patient_stats").len());
+}
+
+#[tokio::test]
+async fn a_page_that_holds_the_whole_list_never_skips() {
+    let api = Api::start(SandboxConfig {
+        unstable_paging: vec!["treatment_plan_items".into()],
+        ..small()
+    })
+    .await;
+    let truth = api.sandbox.truth(1, "treatment_plan_items");
+    let mut stamps: Vec<(i64, i64)> = truth
+        .iter()
+        .map(|r| {
+            let at = chrono::DateTime::parse_from_rfc3339(r["updated_at"].as_str().unwrap())
+                .unwrap()
+                .timestamp_millis();
+            (at, r["id"].as_i64().unwrap())
+        })
+        .collect();
+    stamps.sort();
+    let (cut, _) = stamps[stamps.len() - 80];
+    let cut = chrono::DateTime::from_timestamp_millis(cut)
+        .unwrap()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string();
+    let mut expected: Vec<i64> = stamps
+        .iter()
+        .filter(|(at, _)| *at >= super::sandbox_instant(&cut))
+        .map(|(_, id)| *id)
+        .collect();
+    expected.sort();
+    assert!((80..=100).contains(&expected.len()), "{}", expected.len());
+    for _ in 0..5 {
+        let mut ids: Vec<i64> = api
+            .get(&format!(
+                "/v1/treatment_plan_items?per_page=100&updated_after={cut}"
+            ))
+            .await
+            .ids("treatment_plan_items")
+            .iter()
+            .map(|v| v.as_i64().unwrap())
+            .collect();
+        ids.sort();
+        assert_eq!(ids, expected, "one page holds the window: whole every time");
+    }
+    let walk = || async {
+        let mut out = Vec::new();
+        for page in 1..=30 {
+            out.extend(
+                api.get(&format!("/v1/treatment_plan_items?per_page=50&page={page}"))
+                    .await
+                    .ids("treatment_plan_items"),
+            );
+        }
+        out
+    };
+    let first = walk().await;
+    let second = walk().await;
+    assert_ne!(first, second, "a re-read may come back different");
 }

@@ -176,3 +176,71 @@ async fn control_routes_are_open_and_unlogged() {
         .unwrap();
     assert!(api.sandbox.requests().is_empty());
 }
+
+#[tokio::test]
+async fn a_patients_stats_by_id() {
+    let api = Api::start(small()).await;
+    let truth = api.sandbox.truth(1, "patient_stats");
+    let row = &truth[7];
+    let answer = api
+        .get(&format!("/v1/patients/{}/stats", row["patient_id"]))
+        .await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.json(), serde_json::json!({"patient_stat": row}));
+    assert_eq!(
+        api.get(&format!("/patients/{}/stats", row["patient_id"]))
+            .await
+            .body,
+        answer.body,
+        "without the version prefix too"
+    );
+    for missing in ["1", "abc", "99999999"] {
+        let answer = api.get(&format!("/v1/patients/{missing}/stats")).await;
+        assert_eq!(answer.status, 404, "{missing}");
+        assert_eq!(answer.json()["error"]["type"], "not_found");
+    }
+    let gone = api
+        .sandbox
+        .delete_rows(1, "patients", 1, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        api.get(&format!("/v1/patients/{}/stats", gone[0]))
+            .await
+            .status,
+        404,
+        "a deleted patient has no stats"
+    );
+    let denied = api
+        .as_token("sandbox-patients")
+        .get(&format!("/v1/patients/{}/stats", row["patient_id"]))
+        .await;
+    assert_eq!(denied.status, 403, "needs the patient_stats scope");
+}
+
+#[tokio::test]
+async fn unused_features_answer_empty_lists() {
+    let api = Api::start(dentally_etl::sandbox::SandboxConfig {
+        features_off: vec!["rooms".into(), "nhs_claims".into()],
+        ..small()
+    })
+    .await;
+    for name in ["rooms", "nhs_claims"] {
+        let answer = api.get(&format!("/v1/{name}")).await;
+        assert_eq!(answer.status, 200, "{name}");
+        assert!(answer.rows(name).is_empty());
+        assert_eq!(answer.json()["meta"]["total_count"], 0);
+    }
+    assert!(api.get("/v1/sites").await.json()["meta"]["total_count"].as_u64() > Some(0));
+    let old = Api::start(dentally_etl::sandbox::SandboxConfig {
+        features_off: vec!["rooms".into()],
+        features_off_404: true,
+        ..small()
+    })
+    .await;
+    assert_eq!(
+        old.get("/v1/rooms").await.status,
+        404,
+        "the old sandbox's knob"
+    );
+}
