@@ -170,23 +170,33 @@ impl Tile {
         }
     }
 
-    /// Cuts this window, which holds `total` rows (of which `seen` spans the values read on
-    /// its first page), into parts of about `target` rows, oldest first. Parts overlap by one
-    /// grain, so a bound the API reads as exclusive where we assume inclusive loses no row
-    /// (repeats are dropped by key). `None` when the window is one grain wide.
+    /// Cuts this window, which holds `total` rows, into parts of about `target` rows, oldest
+    /// first. `seen` is what its first page showed (smallest and largest value, rows): an open
+    /// end is estimated from it, the density of that page carried over the whole total (a page
+    /// of the newest rows, as the API serves unsorted lists, reaches back far enough; one of the
+    /// oldest forward), and stays open in the parts, so nothing is lost if the guess is short.
+    /// Timestamp parts overlap by one second, so a bound the API reads as exclusive where we
+    /// assume inclusive loses no row (repeats are dropped by key); date parts meet exactly
+    /// (a day of overlap would cost a page per part). `None` when the window is one grain wide.
     pub fn split(
         &self,
         total: u64,
         target: u64,
-        seen: Option<(i64, i64)>,
+        seen: Option<(i64, i64, u64)>,
         grain: Grain,
         now: i64,
     ) -> Option<Vec<Tile>> {
-        let lo = self
-            .from
-            .or(seen.map(|s| s.0))
-            .unwrap_or_else(|| micros_of("2000-01-01").unwrap_or(0));
-        let hi = self.to.unwrap_or(now + DAY).max(lo + grain.micros());
+        let (lo_hint, hi_hint) = match seen {
+            Some((min, max, rows)) if rows > 0 => {
+                let span = ((max - min) as f64 * total as f64 / rows as f64) as i64;
+                let span = span.max(grain.micros());
+                // The page was the newest rows or the oldest: cover both readings.
+                (min.min(max - span), max.max((min + span).min(now + DAY)))
+            }
+            _ => (micros_of("2000-01-01").unwrap_or(0), now + DAY),
+        };
+        let lo = self.from.unwrap_or(lo_hint);
+        let hi = self.to.unwrap_or(hi_hint).max(lo + grain.micros());
         let parts = total.div_ceil(target.max(1)).clamp(2, 64) as i64;
         let step = grain.floor((hi - lo) / parts).max(grain.micros());
         let mut bounds: Vec<i64> = (1..parts)
@@ -197,11 +207,15 @@ impl Tile {
         if bounds.is_empty() {
             return None;
         }
+        let overlap = match grain {
+            Grain::Second => grain.micros(),
+            Grain::Day => 0,
+        };
         let mut tiles = Vec::with_capacity(bounds.len() + 1);
         let mut from = self.from;
         for b in bounds {
             tiles.push(self.child(from, Some(b), total));
-            from = Some(b - grain.micros());
+            from = Some(b - overlap);
         }
         tiles.push(self.child(from, self.to, total));
         Some(tiles)
@@ -278,6 +292,10 @@ mod tests {
         let open = open.unwrap();
         assert_eq!(open.first().unwrap().from, None, "open ends stay open");
         assert_eq!(open.last().unwrap().to, None);
+        assert!(
+            open[0].to.unwrap() < hi - 3 * DAY,
+            "the estimate reaches back: {open:?}"
+        );
         assert_eq!(day.format(lo), "2026-01-01");
         assert_eq!(Grain::Second.format(lo), "2026-01-01T00:00:00Z");
     }

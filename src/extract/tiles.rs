@@ -101,7 +101,10 @@ impl SliceReader<'_> {
                         // Cut after cut, every row stays in one part: the bounds do nothing.
                         return Ok(Outcome::Ignored(filter.before.unwrap_or(filter.after)));
                     }
-                    let seen = check.min_seen.zip(check.max_seen);
+                    let seen = check
+                        .min_seen
+                        .zip(check.max_seen)
+                        .map(|(min, max)| (min, max, check.values));
                     let target = (most / 2).max(1);
                     stack.pop();
                     match tile.split(total, target, seen, grain, now) {

@@ -35,6 +35,8 @@ pub struct Check {
     pub min_seen: Option<i64>,
     /// Largest value read.
     pub max_seen: Option<i64>,
+    /// Values read.
+    pub values: u64,
 }
 
 impl Check {
@@ -52,6 +54,7 @@ impl Check {
             else {
                 continue;
             };
+            self.values += 1;
             self.min_seen = Some(self.min_seen.map_or(value, |m| m.min(value)));
             self.max_seen = Some(self.max_seen.map_or(value, |m| m.max(value)));
             if let Some((from, param)) = self.from {
