@@ -176,10 +176,7 @@ async fn practices_are_isolated() {
             .json(),
         one
     );
-    assert_eq!(
-        api.sandbox.truth(2, "patients")[0],
-        first_two["patients"][0]
-    );
+    assert_eq!(api.sandbox.truth(2, "patients")[0], first_two["patients"][0]);
     let users = api
         .sandbox
         .requests()
