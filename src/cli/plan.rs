@@ -10,7 +10,9 @@ use serde::Serialize;
 
 use crate::catalog::{Kind, Window};
 use crate::config::{Mode, PiiMode, Pipeline, ResourceSpec};
-use crate::extract::{DEFAULT_OFFSET_WALL, PER_PAGE, Route, Slice, candidates, per_treatment, window_slices};
+use crate::extract::{
+    DEFAULT_OFFSET_WALL, PER_PAGE, Route, Slice, candidates, per_treatment, window_slices,
+};
 use crate::run::{Choice, Strategy};
 use crate::state::ResourceState;
 
@@ -161,7 +163,12 @@ fn reconcile_rule(spec: &ResourceSpec) -> String {
 
 /// The slices a run would read today, as `run` cuts them (fees' treatments are not known
 /// offline: `None`).
-fn planned_slices(spec: &ResourceSpec, state: &ResourceState, strategy: &Strategy, today: chrono::NaiveDate) -> Option<Vec<Slice>> {
+fn planned_slices(
+    spec: &ResourceSpec,
+    state: &ResourceState,
+    strategy: &Strategy,
+    today: chrono::NaiveDate,
+) -> Option<Vec<Slice>> {
     if let Some(window) = window_slices(spec, today, strategy.window_cut(state)) {
         return Some(window);
     }
@@ -187,14 +194,23 @@ fn estimate(
         return (None, "one request or more per treatment".into());
     };
     if let Strategy::Delta { .. } = strategy {
-        return (None, "at least 1: the pages of rows changed since the cursor".into());
+        return (
+            None,
+            "at least 1: the pages of rows changed since the cursor".into(),
+        );
     }
     if matches!(r.window, Window::Required { .. }) {
-        let density = state.window.as_ref().and_then(crate::state::WindowRead::rows_per_day);
+        let density = state
+            .window
+            .as_ref()
+            .and_then(crate::state::WindowRead::rows_per_day);
         let Some(density) = density else {
             return (
                 None,
-                format!("at least {} (one per slice; no window read measured yet)", slices.len()),
+                format!(
+                    "at least {} (one per slice; no window read measured yet)",
+                    slices.len()
+                ),
             );
         };
         let total: u64 = slices.iter().map(|s| pages(density * slice_days(s))).sum();
@@ -264,10 +280,23 @@ fn describe_slices(spec: &ResourceSpec, slices: Option<&[Slice]>) -> String {
             "one list per treatment (treatment ids read from /v1/treatments)".into()
         }
         _ if r.kind == Kind::Single => "one object".into(),
-        (Window::Required { after_param, before_param, .. }, Some(s)) if s.len() > 1 || s.first().is_some_and(|s| !s.query.is_empty()) => {
+        (
+            Window::Required {
+                after_param,
+                before_param,
+                ..
+            },
+            Some(s),
+        ) if s.len() > 1 || s.first().is_some_and(|s| !s.query.is_empty()) => {
             let longest = s.iter().map(slice_days).fold(0.0, f64::max);
-            let from = s.first().and_then(|s| s.query.first()).map_or("", |q| q.1.as_str());
-            let to = s.last().and_then(|s| s.query.get(1)).map_or("", |q| q.1.as_str());
+            let from = s
+                .first()
+                .and_then(|s| s.query.first())
+                .map_or("", |q| q.1.as_str());
+            let to = s
+                .last()
+                .and_then(|s| s.query.get(1))
+                .map_or("", |q| q.1.as_str());
             format!(
                 "{} windows of at most {longest} days ({after_param}/{before_param}) from {from} to {to}",
                 s.len()
@@ -392,9 +421,10 @@ pub fn render(plan: &Plan) -> String {
     }
     for r in &plan.resources {
         let q: Vec<String> = r.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let requests = r
-            .requests
-            .map_or_else(|| r.estimate.clone(), |n| format!("≈{n} requests ({})", r.estimate));
+        let requests = r.requests.map_or_else(
+            || r.estimate.clone(),
+            |n| format!("≈{n} requests ({})", r.estimate),
+        );
         out.push_str(&format!(
             "  {:<34} GET {}?{}  [read {}; {}; {}; {}; pii {}; scope {}] → {}\n",
             r.name,

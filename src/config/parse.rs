@@ -530,7 +530,6 @@ fn read_resource(
     })
 }
 
-
 #[cfg(test)]
 #[path = "parse_tests.rs"]
 mod tests;

@@ -51,8 +51,14 @@ fn lookback_days_is_refused_where_it_cannot_apply_with_its_line_and_column() {
     let text = format!("{HEAD}[[resources]]\nname = \"patients\"\nlookback_days = 2\n");
     let d = parse(Path::new("p.toml"), &text, &|_| None).unwrap_err();
     assert_eq!((d[0].line, d[0].column), (9, 17), "{d:?}");
-    assert!(d[0].message.contains("`patients` has no date cursor"), "{d:?}");
-    assert!(d[0].hint.as_deref().unwrap_or("").contains("lag_secs"), "{d:?}");
+    assert!(
+        d[0].message.contains("`patients` has no date cursor"),
+        "{d:?}"
+    );
+    assert!(
+        d[0].hint.as_deref().unwrap_or("").contains("lag_secs"),
+        "{d:?}"
+    );
 }
 
 #[test]

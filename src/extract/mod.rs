@@ -25,8 +25,7 @@ pub use pages::{
 pub use recover::key_text;
 pub use route::{Route, candidates};
 pub use slice::{
-    ADVISED_SLICE_DAYS, MAX_SLICE_ROWS, SMALL_WINDOW_ROWS, Slice, WindowCut, per_treatment,
-    windows,
+    ADVISED_SLICE_DAYS, MAX_SLICE_ROWS, SMALL_WINDOW_ROWS, Slice, WindowCut, per_treatment, windows,
 };
 pub use wall::{DEFAULT_OFFSET_WALL, Wall};
 

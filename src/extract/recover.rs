@@ -167,7 +167,8 @@ impl SliceReader<'_> {
                 other => other?,
             };
             let root = reply.body.root();
-            let record = [self.resource.envelope, self.resource.singular()]
+            let singular = self.resource.envelope.trim_end_matches('s');
+            let record = [self.resource.envelope, singular, self.resource.singular()]
                 .iter()
                 .find_map(|k| root.get(k).filter(|r| r.is_object()))
                 .or_else(|| Some(root).filter(|r| r.get(self.resource.primary_key).is_some()));

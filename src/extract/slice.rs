@@ -126,7 +126,7 @@ mod tests {
 
     #[test]
     fn an_unmeasured_window_is_cut_into_about_three_months() {
-        // 14 months (426 days): five slices of 86 days, contiguous, covering the window.
+        // 14 months (425 days): five slices of 85 days, contiguous, covering the window.
         let s = windows(d(2025, 9, 1), d(2026, 10, 31), "after", "before", None);
         let b = bounds(&s);
         assert_eq!(b.len(), 5);
@@ -147,14 +147,14 @@ mod tests {
 
     #[test]
     fn a_small_window_is_one_slice_and_a_dense_one_stays_under_the_row_cap() {
-        let (from, to) = (d(2025, 9, 1), d(2026, 10, 31)); // 426 days
-        // 2 rows a day: 852 rows, one slice however long.
+        let (from, to) = (d(2025, 9, 1), d(2026, 10, 31)); // 425 days
+        // 2 rows a day: 850 rows, one slice however long.
         assert_eq!(windows(from, to, "after", "before", Some(2.0)).len(), 1);
-        // 20 rows a day: 8,520 rows, the advice's five slices.
+        // 20 rows a day: 8,500 rows, the advice's five slices.
         assert_eq!(windows(from, to, "after", "before", Some(20.0)).len(), 5);
-        // 400 rows a day: 170,400 rows, 18 slices of 24 days (9,600 rows) each.
+        // 400 rows a day: 170,000 rows, 17 slices of 25 days (10,000 rows) each.
         let dense = windows(from, to, "after", "before", Some(400.0));
-        assert_eq!(dense.len(), 18);
+        assert_eq!(dense.len(), 17);
         for (from, to) in bounds(&dense) {
             let (f, t) = (
                 NaiveDate::parse_from_str(&from, "%Y-%m-%d").unwrap(),
@@ -163,7 +163,10 @@ mod tests {
             assert!((t - f).num_days() as f64 * 400.0 <= MAX_SLICE_ROWS);
         }
         // Degenerate densities fall back to the advice; a day is the smallest slice.
-        assert_eq!(windows(from, to, "after", "before", Some(f64::NAN)).len(), 5);
+        assert_eq!(
+            windows(from, to, "after", "before", Some(f64::NAN)).len(),
+            5
+        );
         assert_eq!(
             windows(d(2026, 1, 1), d(2026, 1, 3), "a", "b", Some(1e9)).len(),
             2

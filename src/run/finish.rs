@@ -195,7 +195,9 @@ fn window_read(
     strategy: &Strategy,
     progress: &Progress,
 ) -> Option<WindowRead> {
-    let window = spec.window.filter(|_| matches!(spec.resource.window, Window::Required { .. }))?;
+    let window = spec
+        .window
+        .filter(|_| matches!(spec.resource.window, Window::Required { .. }))?;
     if matches!(strategy, Strategy::Delta { .. }) {
         return None;
     }

@@ -65,9 +65,18 @@ fn appointments_read_changes_by_updated_after_until_the_weekly_window_re_read() 
 
     let due = state("2026-06-14T20:00:00Z", 7);
     let window = Strategy::choose(&s, &due, choice());
-    assert!(matches!(window, Strategy::Window { field: "start_time", .. }));
+    assert!(matches!(
+        window,
+        Strategy::Window {
+            field: "start_time",
+            ..
+        }
+    ));
     assert!(window.query().is_empty(), "the slices carry after/before");
-    assert!(window.reconciles(), "the window re-read is the reconciling read");
+    assert!(
+        window.reconciles(),
+        "the window re-read is the reconciling read"
+    );
     let forced = Choice {
         force_reconcile: true,
         ..choice()
@@ -83,8 +92,15 @@ fn payments_step_back_lookback_days_on_dated_on_never_by_updated_after() {
     let s = spec("payments", Reconcile::Never);
     let st = state("2026-06-14T00:00:00.000000Z", 1);
     let delta = Strategy::choose(&s, &st, choice());
-    assert_eq!(delta.query(), vec![("dated_after", "2026-06-07".to_string())]);
-    assert!(delta.label().contains("dated_after on dated_on"), "{}", delta.label());
+    assert_eq!(
+        delta.query(),
+        vec![("dated_after", "2026-06-07".to_string())]
+    );
+    assert!(
+        delta.label().contains("dated_after on dated_on"),
+        "{}",
+        delta.label()
+    );
     // A post-dated payment moves the cursor past today: the lookback starts from today.
     let ahead = state("2026-07-30T00:00:00Z", 1);
     assert_eq!(
@@ -138,7 +154,11 @@ fn a_window_read_is_cut_by_the_density_the_last_window_read_measured() {
         }),
         ..state("2026-06-14T20:00:00Z", 30)
     };
-    let window = Strategy::choose(&spec("appointments", Reconcile::EveryDays(7)), &st, choice());
+    let window = Strategy::choose(
+        &spec("appointments", Reconcile::EveryDays(7)),
+        &st,
+        choice(),
+    );
     assert_eq!(
         window.window_cut(&st),
         WindowCut::Window {
@@ -155,7 +175,10 @@ fn every_delta_uses_the_filter_on_the_cursor_field() {
         }
     }
     let payments = delta_filter(catalog::find("payments").unwrap()).unwrap();
-    assert_eq!((payments.after, payments.field), ("dated_after", "dated_on"));
+    assert_eq!(
+        (payments.after, payments.field),
+        ("dated_after", "dated_on")
+    );
     let appointments = delta_filter(catalog::find("appointments").unwrap()).unwrap();
     assert_eq!(appointments.after, "updated_after");
     assert!(delta_filter(catalog::find("accounts").unwrap()).is_none());

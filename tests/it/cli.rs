@@ -113,11 +113,20 @@ fn plan_shows_windows_and_requests_offline() {
             .map(|kv| format!("{}={}", kv[0].as_str().unwrap(), kv[1].as_str().unwrap()))
             .collect()
     };
-    assert!(query(appts).contains(&"cancelled=true".to_string()), "{appts}");
-    assert!(query(appts).iter().any(|q| q.starts_with("after=")), "{appts}");
+    assert!(
+        query(appts).contains(&"cancelled=true".to_string()),
+        "{appts}"
+    );
+    assert!(
+        query(appts).iter().any(|q| q.starts_with("after=")),
+        "{appts}"
+    );
     let by_name = |n: &str| resources.iter().find(|r| r["name"] == n).unwrap();
     assert_eq!(by_name("practice")["requests"], 1);
-    assert_eq!(by_name("patients")["read"], "tiles (created_after/created_before)");
+    assert_eq!(
+        by_name("patients")["read"],
+        "tiles (created_after/created_before)"
+    );
     assert_eq!(
         by_name("treatment_plan_items")["read"],
         "keyset (sort_by=updated_at, updated_after)"

@@ -137,7 +137,11 @@ async fn a_nightly_run_reads_only_changes_and_merges_them_by_key() {
         } else {
             ""
         };
-        let n = total(&sb, &format!("/v1/{r}?per_page=1{required}&{param}={since}")).await;
+        let n = total(
+            &sb,
+            &format!("/v1/{r}?per_page=1{required}&{param}={since}"),
+        )
+        .await;
         assert!(
             n < before[r].len() as u64 / 2,
             "{r}: a delta, not everything ({n})"

@@ -63,7 +63,12 @@ async fn a_cancelled_appointment_gets_its_new_state_and_is_never_marked_deleted(
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let p = pipeline(dir.path(), &sb.base_url(), "incremental", APPOINTMENTS_30_90);
+    let p = pipeline(
+        dir.path(),
+        &sb.base_url(),
+        "incremental",
+        APPOINTMENTS_30_90,
+    );
     run(&p, &[]).await;
     let out = dir.path().join("out");
     let first = appointments(&out);
@@ -134,7 +139,10 @@ async fn a_cancelled_appointment_gets_its_new_state_and_is_never_marked_deleted(
     assert_eq!(third[&cancelled], ("Cancelled".to_string(), false));
     for (id, (state, deleted)) in &third {
         if *deleted {
-            assert!(!live.contains(id), "{id} ({state}) is live but marked deleted");
+            assert!(
+                !live.contains(id),
+                "{id} ({state}) is live but marked deleted"
+            );
         }
     }
 }
@@ -165,7 +173,9 @@ async fn nightly_payments_cost_requests_in_proportion_to_new_payments() {
     sb.clear_requests();
     run(&p, &[]).await;
     let made = requests_to(&sb, "/v1/payments");
-    let since = (cursor - chrono::Days::new(3)).format("%Y-%m-%d").to_string();
+    let since = (cursor - chrono::Days::new(3))
+        .format("%Y-%m-%d")
+        .to_string();
     assert!(
         made.iter()
             .all(|q| q.contains(&format!("dated_after={since}")) && !q.contains("updated_after")),
@@ -179,7 +189,10 @@ async fn nightly_payments_cost_requests_in_proportion_to_new_payments() {
         .filter(|p| p["dated_on"].as_str().is_some_and(|d| d >= since.as_str()))
         .count() as u64;
     let all = truth.len() as u64;
-    assert!(recent * 4 < all, "the lookback holds few payments ({recent} of {all})");
+    assert!(
+        recent * 4 < all,
+        "the lookback holds few payments ({recent} of {all})"
+    );
     let bound = recent.div_ceil(100) + 1;
     assert!(
         made.len() as u64 <= bound,
@@ -196,7 +209,11 @@ async fn nightly_payments_cost_requests_in_proportion_to_new_payments() {
         })
         .collect();
     for p in &truth {
-        assert!(ids.contains(&p["id"].as_i64().unwrap()), "payment {} lost", p["id"]);
+        assert!(
+            ids.contains(&p["id"].as_i64().unwrap()),
+            "payment {} lost",
+            p["id"]
+        );
     }
 }
 
@@ -206,7 +223,8 @@ async fn a_fourteen_month_window_costs_its_pages_plus_one_per_slice() {
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let entry = "[[resources]]\nname = \"appointments\"\nwindow = { from = \"-365d\", to = \"+60d\" }\n";
+    let entry =
+        "[[resources]]\nname = \"appointments\"\nwindow = { from = \"-365d\", to = \"+60d\" }\n";
     let p = pipeline(dir.path(), &sb.base_url(), "incremental", entry);
     run(&p, &[]).await;
     let rows = appointments(&dir.path().join("out")).len() as u64;
@@ -215,17 +233,26 @@ async fn a_fourteen_month_window_costs_its_pages_plus_one_per_slice() {
     // most one partial page more than its rows need (monthly slices would cost 14 more).
     assert!(rows > 1_000, "a window worth slicing ({rows} rows)");
     let bound = rows.div_ceil(100) + 5;
-    assert!(made <= bound, "{made} requests for {rows} rows (bound {bound})");
+    assert!(
+        made <= bound,
+        "{made} requests for {rows} rows (bound {bound})"
+    );
 
     // The next window read is sized by the density the first one measured: at most
     // ceil(rows / 100) + the slices `windows` cuts for it.
     let today = chrono::Utc::now().date_naive();
-    let (from, to) = (today - chrono::Days::new(365), today + chrono::Days::new(60));
+    let (from, to) = (
+        today - chrono::Days::new(365),
+        today + chrono::Days::new(60),
+    );
     let density = rows as f64 / (to - from).num_days() as f64;
     let slices = dentally_etl::extract::windows(from, to, "after", "before", Some(density)).len();
     sb.clear_requests();
     run(&p, &["--reconcile-deletes"]).await;
     let again = requests_to(&sb, "/v1/appointments").len() as u64;
     let bound = rows.div_ceil(100) + slices as u64;
-    assert!(again <= bound, "{again} requests, {slices} slices (bound {bound})");
+    assert!(
+        again <= bound,
+        "{again} requests, {slices} slices (bound {bound})"
+    );
 }
