@@ -62,7 +62,7 @@ impl SliceReader<'_> {
             {
                 End::Done => return Ok(Outcome::Done),
                 End::Ignored(param) => return Ok(Outcome::Ignored(param)),
-                End::Limit | End::Wall | End::TooBig(_) => {
+                End::Limit | End::Wall | End::TooBig => {
                     let restart = reading
                         .report
                         .walk_max

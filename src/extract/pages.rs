@@ -278,8 +278,8 @@ pub(super) enum End {
     Limit,
     /// The API refused a page as too deep (413).
     Wall,
-    /// Page 1 said the walk holds this many rows, more than allowed.
-    TooBig(u64),
+    /// Page 1 said the walk holds more rows than allowed.
+    TooBig,
     /// A page showed this parameter had been ignored.
     Ignored(&'static str),
 }
@@ -599,7 +599,7 @@ impl<'a> SliceReader<'a> {
         // Checked on a resumed walk too: a window found too big is cut, not paged deeper.
         if let (Some(max), Some(total)) = (walk.too_big, reading.report.walk_total) {
             if total > max {
-                return Ok(End::TooBig(total));
+                return Ok(End::TooBig);
             }
         }
         let size = u64::from(reading.report.page_size.max(1));

@@ -90,7 +90,7 @@ impl SliceReader<'_> {
                     stack.pop();
                 }
                 End::Ignored(param) => return Ok(Outcome::Ignored(param)),
-                End::TooBig(_) | End::Limit | End::Wall => {
+                End::TooBig | End::Limit | End::Wall => {
                     let total = reading.report.walk_total.unwrap_or(most.saturating_mul(2));
                     let same = if tile.parent_total == Some(total) {
                         tile.same_as_parent + 1
