@@ -50,6 +50,8 @@ pub struct RunContext {
     pub practice_id: Option<String>,
     /// Treatment ids from `treatments` to `fees`.
     pub treatment_ids: super::handoff::TreatmentIds,
+    /// What the preflight proved about the token's write access (for the manifest).
+    pub read_only: crate::preflight::ReadOnly,
     warned: Mutex<BTreeSet<String>>,
 }
 
@@ -90,6 +92,7 @@ impl RunContext {
             part: String::new(),
             practice_id: None,
             treatment_ids: super::handoff::TreatmentIds::new(false),
+            read_only: crate::preflight::ReadOnly::Verified,
             warned: Mutex::default(),
         }
     }
@@ -104,6 +107,12 @@ impl RunContext {
     /// The same context with `fees` waiting for the ids of `treatments` (see [`super::handoff`]).
     pub fn with_treatment_handoff(mut self, expected: bool) -> Self {
         self.treatment_ids = super::handoff::TreatmentIds::new(expected);
+        self
+    }
+
+    /// The same context with what the preflight proved about write access.
+    pub fn with_read_only(mut self, read_only: crate::preflight::ReadOnly) -> Self {
+        self.read_only = read_only;
         self
     }
 

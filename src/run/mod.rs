@@ -172,7 +172,8 @@ pub(crate) async fn run_practice(
     )
     .for_practice(part, practice_id)
     .with_treatment_handoff(handoff)
-    .with_checkpoint_secs(pipeline.source.checkpoint_secs);
+    .with_checkpoint_secs(pipeline.source.checkpoint_secs)
+    .with_read_only(report.read_only);
     let entries: Vec<ResourceEntry> = futures::stream::iter(specs.iter())
         .map(|spec| resource::extract(&ctx, spec))
         .buffered(2)
