@@ -12,7 +12,6 @@ use arrow::record_batch::RecordBatch;
 use super::builder::ColumnBuilder;
 use super::convert::{Cell, canonical_text, convert};
 use super::hash::Hasher;
-use super::invalid::Invalid;
 use super::mismatch::{json_type, kept_json, member};
 use super::shape::{Level, Misfit, Slot};
 use crate::catalog::schema::Layout;
