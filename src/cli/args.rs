@@ -92,6 +92,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// First contact, measured: read page 1 of each resource and report, without any values,
+    /// how the API's answers differ from the catalog (fields, types, paging, sort, filters).
+    Probe {
+        /// The pipeline file.
+        pipeline: PathBuf,
+        /// Print the report as JSON on stdout (a file to share so the catalog can be corrected).
+        #[arg(long)]
+        json: bool,
+    },
     /// Check pipeline files offline and list every problem with its line and column.
     Validate {
         /// Pipeline files.

@@ -11,6 +11,7 @@ mod docs;
 mod logging;
 mod plan;
 mod run_metrics;
+mod probe;
 mod state;
 mod summary;
 
@@ -97,6 +98,10 @@ async fn dispatch(cli: Cli) -> ExitCode {
         Command::Schema { resource, pii } => schema(&resource, &pii),
         Command::Check { pipeline, json } => match config::load(&pipeline) {
             Ok(p) => check(&p, json).await,
+            Err(e) => load_failed(&e),
+        },
+        Command::Probe { pipeline, json } => match config::load(&pipeline) {
+            Ok(p) => probe::run(&p, json).await,
             Err(e) => load_failed(&e),
         },
         Command::Run {
@@ -210,30 +215,40 @@ async fn check(p: &Pipeline, json: bool) -> ExitCode {
             if json {
                 print_json(&report);
             } else {
-                let b = report.budget;
-                let line = format!(
-                    "token ok: user {}, read-only{}, {} scope(s) needed and held ({} check); budget {}/{} left",
-                    report.user.as_deref().unwrap_or("?"),
-                    if report.write_scopes_allowed.is_empty() {
-                        ""
-                    } else {
-                        " NOT (allowed by allow_write_scopes)"
-                    },
-                    report.needed.len(),
-                    report.scope_check,
-                    b.remaining.map_or("?".into(), |r| r.to_string()),
-                    b.limit.map_or("?".into(), |r| r.to_string()),
-                );
+                let line = render_check(&report);
                 let fields = match serde_json::to_value(&report) {
                     Ok(serde_json::Value::Object(map)) => map,
                     _ => serde_json::Map::new(),
                 };
-                logging::say("INFO", &line, fields);
+                logging::say("INFO", line.trim_end(), fields);
             }
             ExitCode::SUCCESS
         }
         Err(e) => run_failed(&RunError::Refused(e)),
     }
+}
+
+/// `check` for people: the token line, then how each resource's scope was established.
+fn render_check(report: &crate::preflight::Report) -> String {
+    let b = report.budget;
+    let mut out = format!(
+        "token ok: user {}, {}, {} scope(s) needed and held ({} check); budget {}/{} left\n",
+        report.user.as_deref().unwrap_or("?"),
+        report.read_only.label(),
+        report.needed.len(),
+        report.scope_check,
+        b.remaining.map_or("?".into(), |r| r.to_string()),
+        b.limit.map_or("?".into(), |r| r.to_string()),
+    );
+    for m in &report.resources {
+        let how = match (&m.probe, m.matched_by) {
+            (Some(answer), _) => format!("by a probe ({answer})"),
+            (None, "preflight") => "by the preflight request".to_string(),
+            (None, how) => format!("by {how}"),
+        };
+        out.push_str(&format!("  {}: {} matched {how}\n", m.resource, m.scope));
+    }
+    out
 }
 
 async fn run_pipeline(

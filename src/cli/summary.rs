@@ -43,6 +43,9 @@ pub fn render(m: &Manifest) -> String {
     for r in m.resources.iter().filter(|r| r.error.is_some()) {
         let _ = writeln!(out, "  {}: {}", r.name, r.error.as_deref().unwrap_or(""));
     }
+    for r in m.resources.iter().filter(|r| !r.mismatches.is_empty()) {
+        let _ = writeln!(out, "  {}: {}", r.name, mismatch_line(&r.mismatches));
+    }
     out
 }
 
@@ -105,4 +108,17 @@ pub fn json_events(m: &Manifest) -> Vec<(&'static str, &'static str, Map<String,
     };
     out.push((level, "Run summary.", run));
     out
+}
+
+/// `5 value(s) did not fit their column (cells null, values kept in _extra): patients.gender 3, …`
+fn mismatch_line(counts: &crate::flatten::ColumnCounts) -> String {
+    let columns: Vec<String> = counts
+        .iter()
+        .flat_map(|(table, cols)| cols.iter().map(move |(c, n)| format!("{table}.{c} {n}")))
+        .collect();
+    let total: u64 = counts.values().flat_map(|c| c.values()).sum();
+    format!(
+        "{total} value(s) did not fit their column (cells null, values kept in _extra): {}",
+        columns.join(", ")
+    )
 }

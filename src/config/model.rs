@@ -72,6 +72,9 @@ pub struct Source {
     pub user_agent: String,
     /// Run even when the token can write (loudly logged).
     pub allow_write_scopes: bool,
+    /// Run when the API sends no `X-OAuth-Scopes`, so read-only cannot be verified (recorded
+    /// in the manifest).
+    pub accept_unverified_scopes: bool,
     /// Pages between checkpoints of a long extraction (a killed run re-reads at most these).
     pub checkpoint_pages: u32,
     /// Least seconds between two checkpoints of a resource (default 30): each checkpoint

@@ -31,6 +31,7 @@ macro_rules! source_keys {
             "timeout_secs",
             "user_agent",
             "allow_write_scopes",
+            "accept_unverified_scopes",
             "checkpoint_pages",
             "checkpoint_secs",
             "offset_wall",
@@ -78,6 +79,7 @@ pub(super) fn source_from(
         .string(ctx, "user_agent")
         .map_or_else(|| DEFAULT_USER_AGENT.to_string(), |u| u.0);
     let allow_write_scopes = s.boolean(ctx, "allow_write_scopes").unwrap_or(false);
+    let accept_unverified_scopes = s.boolean(ctx, "accept_unverified_scopes").unwrap_or(false);
     let checkpoint_pages = s
         .uint(ctx, "checkpoint_pages", 100_000)
         .map_or(20, |n| n.max(1) as u32);
@@ -97,6 +99,7 @@ pub(super) fn source_from(
         timeout_secs,
         user_agent,
         allow_write_scopes,
+        accept_unverified_scopes,
         checkpoint_pages,
         checkpoint_secs,
         offset_wall,

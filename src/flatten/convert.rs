@@ -1,7 +1,8 @@
 //! One JSON value → one typed cell, by the rules of the type contract (`docs/design.md` §5).
 //!
-//! Conversion never guesses: a value that does not fit its type is an [`Invalid`], and the
-//! flattener rejects the whole record. Cells borrow strings from the page's JSON where they can,
+//! Conversion never guesses: a value that does not fit its type is an [`Invalid`]; the
+//! flattener then nulls the cell and keeps the value in `_extra` (or rejects the record when the
+//! value is its primary key). Cells borrow strings from the page's JSON where they can,
 //! so the common case (text, ids, dates, money) allocates nothing.
 
 use std::borrow::Cow;

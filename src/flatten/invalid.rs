@@ -1,8 +1,9 @@
-//! Why a value breaks the type contract: the `reason` of a reject.
+//! Why a value breaks the type contract: the `reason` of a reject (a key that does not fit).
 
 use thiserror::Error;
 
-/// A JSON value that does not fit its column's type. The record holding it is rejected whole.
+/// Why a JSON value does not fit its column's type (the record is rejected only when the value
+/// is its primary key, or the record is not an object).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 pub(crate) enum Invalid {
     /// The record itself is not a JSON object.
@@ -53,10 +54,4 @@ pub(crate) enum Invalid {
     /// Not an array of scalars.
     #[error("expected an array of scalars")]
     List,
-    /// A nested object expected.
-    #[error("expected a JSON object")]
-    Object,
-    /// An array of objects expected.
-    #[error("expected an array of JSON objects")]
-    Children,
 }

@@ -4,11 +4,12 @@
 //! sinks (Parquet/CSV writers of `RecordBatch`es). It enforces the type contract of
 //! `docs/design.md` §5 with the types the catalog declares: nested objects become
 //! `parent__child` columns, arrays of objects become child tables, unknown fields go to
-//! `_extra`, personal data is kept, dropped or hashed by the [`PiiPolicy`]. A record with any
-//! value that does not fit is left out whole (with its children) and reported as [`Reject`]s,
-//! one per offending field: values are never silently nulled or rounded. A record without its
-//! primary key is rejected too (it could not be merged by key). Columns that `pii = drop`
-//! removes are not checked: they are not written, so they cannot break the contract.
+//! `_extra`, personal data is kept, dropped or hashed by the [`PiiPolicy`]. A value that does
+//! not fit its column is never rounded or coerced: its cell is null, the value is kept in the
+//! row's `_extra` under its key, and it is counted per column ([`Mismatches`]); the row stays
+//! (one odd value must not drop a patient). Only a record that cannot be keyed (not an object,
+//! primary key missing, null or not fitting) is left out, with its children, and reported as a
+//! [`Reject`]. Columns that `pii = drop` removes are not read, so they cannot misfit.
 //!
 //! Columns are built directly with Arrow builders from the page's JSON tape ([`crate::json`]),
 //! skipping arrow-json's decoder: the types here (money strings → Decimal128, offsets → UTC, 0/1
@@ -20,6 +21,7 @@ mod convert;
 mod decimal;
 mod hash;
 mod invalid;
+mod mismatch;
 mod shape;
 mod table;
 
@@ -36,10 +38,12 @@ use crate::json::{Kind, Node};
 use convert::Cell;
 use hash::{Hasher, redact};
 use invalid::Invalid;
+pub use mismatch::{ColumnCounts, MismatchKey, Mismatches, add_by_column};
+use mismatch::{add_to_extra, json_type, kept_json};
 use shape::Misfit;
 use table::{RowOut, TableFlattener};
 
-/// A record that broke the type contract, once per offending field. Written to
+/// A record that cannot be keyed, once per problem. Written to
 /// `_rejects/<table>/<run_id>.jsonl`; PII in `value` and `record` follows the policy.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Reject {
@@ -69,6 +73,8 @@ pub struct PageReport {
     pub rejects: Vec<Reject>,
     /// Dotted paths of fields the catalog does not know, seen in this page.
     pub unknown_fields: BTreeSet<String>,
+    /// Values kept out of their columns (in `_extra`) in the rows kept.
+    pub mismatches: Mismatches,
 }
 
 /// The result of flattening one page.
@@ -82,6 +88,8 @@ pub struct FlatPage {
     /// Dotted paths of fields the catalog does not know (`portal_registered`,
     /// `explanations[].note`), seen in this page.
     pub unknown_fields: BTreeSet<String>,
+    /// Values kept out of their columns (in `_extra`) in the rows kept.
+    pub mismatches: Mismatches,
 }
 
 /// Turns pages of one resource's JSON records into record batches.
@@ -98,6 +106,18 @@ pub struct Flattener {
 
 /// A problem, tagged with the index of its table.
 type Problem<'a> = (usize, Misfit<'a>);
+
+/// Where staging one record puts what it finds.
+struct Staging<'s, 'a> {
+    /// Staged cells, per table.
+    stages: &'s mut [Vec<Cell<'a>>],
+    /// Problems that reject the record.
+    problems: &'s mut Vec<Problem<'a>>,
+    /// Unknown field paths of the page.
+    unknown: &'s mut BTreeSet<String>,
+    /// Values kept out of their columns: (table index, column, JSON type).
+    mismatches: &'s mut Vec<(usize, String, &'static str)>,
+}
 
 impl Flattener {
     /// A flattener for `resource` under the PII policy `pii`.
@@ -149,6 +169,7 @@ impl Flattener {
             tables: self.take(),
             rejects: report.rejects,
             unknown_fields: report.unknown_fields,
+            mismatches: report.mismatches,
         }
     }
 
@@ -174,9 +195,12 @@ impl Flattener {
         let mut problems: Vec<Problem<'d>> = Vec::new();
         let mut rejects = Vec::new();
         let mut unknown_fields = BTreeSet::new();
+        let mut mismatches = Mismatches::new();
+        let mut row_mismatches: Vec<(usize, String, &'static str)> = Vec::new();
         for record in records {
             stages.iter_mut().for_each(Vec::clear);
             problems.clear();
+            row_mismatches.clear();
             if !record.is_object() {
                 let misfit = Misfit {
                     path: String::new(),
@@ -187,10 +211,24 @@ impl Flattener {
                 rejects.push(self.reject(record, 0, &misfit));
                 continue;
             }
-            self.stage_record(record, &mut stages, &mut problems, &mut unknown_fields);
+            let mut out = Staging {
+                stages: &mut stages,
+                problems: &mut problems,
+                unknown: &mut unknown_fields,
+                mismatches: &mut row_mismatches,
+            };
+            self.stage_record(record, &mut out);
             if problems.is_empty() {
                 for (table, stage) in self.tables.iter_mut().zip(&stages) {
                     table.commit(stage);
+                }
+                for (t, column, json_type) in row_mismatches.drain(..) {
+                    let key = MismatchKey {
+                        table: self.tables[t].table.name.clone(),
+                        column,
+                        json_type,
+                    };
+                    *mismatches.entry(key).or_default() += 1;
                 }
                 self.buffered += 1;
             } else {
@@ -200,29 +238,28 @@ impl Flattener {
         PageReport {
             rejects,
             unknown_fields,
+            mismatches,
         }
     }
 
     /// Stages the main row and every child row of one record.
-    fn stage_record<'a>(
-        &self,
-        record: Node<'a>,
-        stages: &mut [Vec<Cell<'a>>],
-        problems: &mut Vec<Problem<'a>>,
-        unknown: &mut BTreeSet<String>,
-    ) {
+    fn stage_record<'a>(&self, record: Node<'a>, out: &mut Staging<'_, 'a>) {
         let hasher = self.hasher.as_ref();
         let mut misfits = Vec::new();
+        let mut found = Vec::new();
         let mut children: Vec<Option<Node<'a>>> = vec![None; self.tables.len()];
         let main = &self.tables[0];
-        let out = RowOut {
+        let row = RowOut {
             misfits: &mut misfits,
-            unknown,
+            mismatches: &mut found,
+            unknown: out.unknown,
             children: &mut children,
             watch: self.key_index,
         };
-        let key_present = main.stage(record, None, hasher, &mut stages[0], out);
-        problems.extend(misfits.drain(..).map(|m| (0, m)));
+        let key_present = main.stage(record, None, hasher, &mut out.stages[0], row);
+        out.problems.extend(misfits.drain(..).map(|m| (0, m)));
+        out.mismatches
+            .extend(found.drain(..).map(|(c, j)| (0, c, j)));
         let key_present = match self.key_index {
             Some(_) => key_present,
             None => record
@@ -236,9 +273,11 @@ impl Flattener {
                 reason: Invalid::MissingKey,
                 direct: false,
             };
-            problems.push((0, misfit));
+            out.problems.push((0, misfit));
         }
-        let key_cell = self.key_index.map_or(Cell::Null, |i| stages[0][i].clone());
+        let key_cell = self
+            .key_index
+            .map_or(Cell::Null, |i| out.stages[0][i].clone());
         for (t, child) in self.tables.iter().enumerate().skip(1) {
             let (Some(source), Some(list)) = (child.source, children[t]) else {
                 continue;
@@ -248,36 +287,44 @@ impl Flattener {
                 Kind::Array => {
                     for (idx, item) in list.items().enumerate() {
                         if !item.is_object() {
-                            let misfit = Misfit {
-                                path: format!("{}[{idx}]", source.name),
-                                value: Some(item),
-                                reason: Invalid::Children,
-                                direct: false,
-                            };
-                            problems.push((t, misfit));
+                            let key = format!("{}[{idx}]", source.name);
+                            self.misshapen_child(out, source.name, &key, item, child.personal());
                             continue;
                         }
                         let parent = Some((key_cell.clone(), idx));
-                        let out = RowOut {
+                        let row = RowOut {
                             misfits: &mut misfits,
-                            unknown,
+                            mismatches: &mut found,
+                            unknown: out.unknown,
                             children: &mut [],
                             watch: None,
                         };
-                        child.stage(item, parent, hasher, &mut stages[t], out);
-                        problems.extend(misfits.drain(..).map(|m| (t, m)));
+                        child.stage(item, parent, hasher, &mut out.stages[t], row);
+                        out.mismatches
+                            .extend(found.drain(..).map(|(c, j)| (t, c, j)));
                     }
                 }
-                _ => {
-                    let misfit = Misfit {
-                        path: source.name.to_owned(),
-                        value: Some(list),
-                        reason: Invalid::Children,
-                        direct: false,
-                    };
-                    problems.push((t, misfit));
-                }
+                _ => self.misshapen_child(out, source.name, source.name, list, child.personal()),
             }
+        }
+    }
+
+    /// A child list that is not a list, or an item of it that is not an object: counted
+    /// against the main table's `field`, kept in the main row's `_extra` under `key`.
+    fn misshapen_child<'a>(
+        &self,
+        out: &mut Staging<'_, 'a>,
+        field: &str,
+        key: &str,
+        value: Node<'a>,
+        personal: bool,
+    ) {
+        out.mismatches.push((0, field.to_owned(), json_type(value)));
+        let redact = self.tables[0].redacts();
+        if let Some(json) = kept_json(value, personal, redact, self.hasher.as_ref())
+            && let Some(extra) = out.stages[0].last_mut()
+        {
+            add_to_extra(extra, key, &json);
         }
     }
 
@@ -496,47 +543,74 @@ mod tests {
     }
 
     #[test]
-    fn bad_money_rejects_the_whole_record_with_its_children() {
+    fn misfit_values_are_nulled_counted_and_kept_in_extra() {
         let mut bad = payment();
         bad["id"] = json!(502);
         bad["explanations"][1]["amount"] = json!("76.005");
         bad["amount_unexplained"] = json!("lots");
+        bad["user_id"] = json!(4.5);
         let page = flatten("payments", PiiPolicy::Keep, vec![payment(), bad]);
-        assert_eq!(page.tables[0].1.num_rows(), 1);
-        assert_eq!(col::<Int64Array>(&page.tables[0].1, "id").values(), &[501]);
+        assert!(page.rejects.is_empty(), "{:?}", page.rejects);
+        let main = &page.tables[0].1;
+        assert_eq!(col::<Int64Array>(main, "id").values(), &[501, 502]);
+        assert!(col::<Decimal128Array>(main, "amount_unexplained").is_null(1));
+        assert!(col::<Int64Array>(main, "user_id").is_null(1));
         assert_eq!(
-            col::<Int64Array>(&page.tables[1].1, "payment_id").values(),
-            &[501, 501]
+            text(main, "_extra").value(1),
+            r#"{"user_id":4.5,"amount_unexplained":"lots"}"#,
+            "values as sent, in the order sent"
         );
-        assert_eq!(page.rejects.len(), 2, "one reject per offending field");
-        let child = page
-            .rejects
+        let child = &page.tables[1].1;
+        assert_eq!(
+            col::<Int64Array>(child, "payment_id").values(),
+            &[501, 501, 502, 502]
+        );
+        assert!(col::<Decimal128Array>(child, "amount").is_null(3));
+        assert_eq!(
+            text(child, "_extra").value(3),
+            r#"{"amount":"76.005","allocated_by":"system"}"#
+        );
+        let counts: Vec<_> = page
+            .mismatches
             .iter()
-            .find(|r| r.table == "payments__explanations")
-            .unwrap();
-        assert_eq!(child.key.as_deref(), Some("502"));
-        assert_eq!(child.field, "explanations[1].amount");
-        assert_eq!(child.value, r#""76.005""#);
-        assert!(child.reason.contains("more than 2 decimal places"));
-        assert_eq!(child.record["id"], json!(502));
-        let main = page.rejects.iter().find(|r| r.table == "payments").unwrap();
-        assert_eq!(main.field, "amount_unexplained");
+            .map(|(k, n)| (k.table.as_str(), k.column.as_str(), k.json_type, *n))
+            .collect();
+        assert_eq!(
+            counts,
+            [
+                ("payments", "amount_unexplained", "string", 1),
+                ("payments", "user_id", "number", 1),
+                ("payments__explanations", "amount", "string", 1),
+            ]
+        );
     }
 
     #[test]
-    fn structural_problems_and_missing_keys_are_rejects() {
+    fn only_rows_that_cannot_be_keyed_are_rejects() {
         let records = vec![
             json!("not a record"),
             json!({"id": 1, "explanations": {"id": 1}}),
-            json!({"id": 2, "explanations": [1]}),
+            json!({"id": 2, "explanations": [1, {"id": 7}]}),
             json!({"amount": "1.0"}),
             json!({"id": 3, "explanations": null}),
+            json!({"id": "three", "amount": "1.0"}),
         ];
         let page = flatten("payments", PiiPolicy::Keep, records);
         let fields: Vec<_> = page.rejects.iter().map(|r| r.field.as_str()).collect();
-        assert_eq!(fields, ["", "explanations", "explanations[0]", "id"]);
-        assert_eq!(page.tables[0].1.num_rows(), 1);
-        assert_eq!(page.tables[1].1.num_rows(), 0);
+        assert_eq!(fields, ["", "id", "id"]);
+        assert!(page.rejects[2].reason.contains("integer"));
+        let main = &page.tables[0].1;
+        assert_eq!(col::<Int64Array>(main, "id").values(), &[1, 2, 3]);
+        assert_eq!(
+            text(main, "_extra").value(0),
+            r#"{"explanations":{"id":1}}"#
+        );
+        assert_eq!(text(main, "_extra").value(1), r#"{"explanations[0]":1}"#);
+        let child = &page.tables[1].1;
+        assert_eq!(col::<Int64Array>(child, "_idx").values(), &[1]);
+        let types: Vec<_> = page.mismatches.keys().map(|k| k.json_type).collect();
+        assert_eq!(types, ["integer", "object"]);
+        assert!(page.mismatches.keys().all(|k| k.column == "explanations"));
     }
 
     #[test]
@@ -552,12 +626,70 @@ mod tests {
             assert!(batch.column_by_name(gone).is_none(), "{gone}");
         }
         assert_eq!(col::<Int64Array>(batch, "family_id").value(0), 881);
-        let mut bad = patient();
-        bad["dentist_id"] = json!("twelve");
-        let page = flatten("patients", PiiPolicy::Drop, vec![bad]);
+        let mut odd = patient();
+        odd["dentist_id"] = json!("twelve");
+        odd["first_name"] = json!({"given": "Ann"});
+        let page = flatten("patients", PiiPolicy::Drop, vec![odd]);
+        assert!(page.rejects.is_empty());
+        let extra = text(&page.tables[0].1, "_extra").value(0);
+        assert!(extra.contains(r#""dentist_id":"twelve""#), "{extra}");
+        assert!(!extra.contains("Ann"), "{extra}");
+        assert_eq!(page.mismatches.len(), 1, "dropped columns are not read");
+        let mut keyless = patient();
+        keyless.as_object_mut().unwrap().remove("id");
+        let page = flatten("patients", PiiPolicy::Drop, vec![keyless]);
         assert_eq!(page.rejects.len(), 1);
         assert!(page.rejects[0].record.get("first_name").is_none());
         assert!(!page.rejects[0].record.to_string().contains("Smith"));
+    }
+
+    #[test]
+    fn misfit_personal_values_are_hashed_like_their_column() {
+        let key = b"k1".to_vec();
+        let hasher = Hasher::new(&key);
+        let mut odd = patient();
+        odd["last_name"] = json!(["Smith", "Jones"]);
+        let page = flatten(
+            "patients",
+            PiiPolicy::Hash { key: key.clone() },
+            vec![odd.clone()],
+        );
+        let extra = text(&page.tables[0].1, "_extra").value(0);
+        assert!(
+            !extra.contains("Smith") && !extra.contains("Jones"),
+            "{extra}"
+        );
+        let digest = hasher.digest(r#"["Smith","Jones"]"#);
+        assert!(
+            extra.contains(&format!(r#""last_name":"{digest}""#)),
+            "{extra}"
+        );
+        let kept = flatten("patients", PiiPolicy::Keep, vec![odd]);
+        let extra = text(&kept.tables[0].1, "_extra").value(0);
+        assert!(
+            extra.contains(r#""last_name":["Smith","Jones"]"#),
+            "{extra}"
+        );
+        let leaky = [
+            ("practitioners", json!({"id": 1, "user": "Dr Leaky String"})),
+            (
+                "payments",
+                json!({"id": 1, "explanations": "refund to Mrs Leak"}),
+            ),
+            ("payments", json!({"id": 1, "explanations": ["Mrs Leak"]})),
+        ];
+        for policy in [PiiPolicy::Drop, PiiPolicy::Hash { key: key.clone() }] {
+            for (name, record) in &leaky {
+                let page = flatten(name, policy.clone(), vec![record.clone()]);
+                assert_eq!(page.mismatches.len(), 1, "{name}");
+                let extra = text(&page.tables[0].1, "_extra");
+                assert!(
+                    extra.is_null(0) || !extra.value(0).contains("Leak"),
+                    "{name}: {}",
+                    extra.value(0)
+                );
+            }
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! unknown: it goes to `_extra`.
 
 use super::invalid::Invalid;
-use crate::catalog::{Field, FieldKind};
+use crate::catalog::{Field, FieldKind, Pii};
 use crate::json::Node;
 
 /// What a known key feeds.
@@ -34,6 +34,9 @@ pub(crate) struct Level {
     /// Open-addressing table of indices into `keys` (`EMPTY` when free); a power of two at
     /// least twice the number of keys, so probes are short.
     table: Vec<u16>,
+    /// Whether any field of this level (or below) is personal data: a value that arrives in
+    /// another shape than this level's object is then redacted like one.
+    pub(crate) personal: bool,
 }
 
 const EMPTY: u16 = u16::MAX;
@@ -91,7 +94,11 @@ impl Level {
             .map(|f| {
                 path.push(f.name);
                 let slot = match f.kind {
-                    FieldKind::Object(sub) => Slot::Object(Level::new(sub, path, column, child)),
+                    FieldKind::Object(sub) => {
+                        let mut inner = Level::new(sub, path, column, child);
+                        inner.personal |= f.pii == Pii::Direct;
+                        Slot::Object(inner)
+                    }
                     FieldKind::Children(_) => child(f.name).map_or(Slot::Skip, Slot::Child),
                     FieldKind::Scalar(_) => column(path).map_or(Slot::Skip, Slot::Column),
                 };
@@ -112,7 +119,12 @@ impl Level {
             }
             table[at] = u16::try_from(i).expect("fewer than 65,535 fields at one level");
         }
-        Self { keys, words, table }
+        Self {
+            keys,
+            words,
+            table,
+            personal: holds_personal(fields),
+        }
     }
 
     /// The slot of `key`, or `None` for a key the catalog does not know.
@@ -133,8 +145,19 @@ impl Level {
     }
 }
 
-/// A value that does not fit: a column value of the wrong type, a nested object or child list
-/// that is not one, a missing key.
+/// Whether `fields` hold personal data at any depth.
+pub(crate) fn holds_personal(fields: &[Field]) -> bool {
+    fields.iter().any(|f| {
+        f.pii == Pii::Direct
+            || match f.kind {
+                FieldKind::Object(sub) | FieldKind::Children(sub) => holds_personal(sub),
+                FieldKind::Scalar(_) => false,
+            }
+    })
+}
+
+/// A problem that makes a record unusable: not an object, or a primary key that is missing,
+/// null or does not fit its column (such a row cannot be merged by key).
 #[derive(Debug)]
 pub(crate) struct Misfit<'a> {
     /// JSON path from the record's root (`amount`, `explanations[1].amount`).

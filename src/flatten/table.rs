@@ -1,8 +1,9 @@
 //! One output table being filled: which JSON path feeds which column, and the column builders.
 //!
 //! Rows are first *staged* as [`Cell`]s (borrowing from the page's JSON), because a record is
-//! written only if every one of its values, in every table, fits the type contract; the staged
-//! cells of an accepted record are then appended to the builders in one go.
+//! written only if it can be keyed; the staged cells of an accepted record are then appended to
+//! the builders in one go. A value that does not fit its column is staged as null and kept in
+//! the row's `_extra` ([`super::mismatch`]).
 
 use std::collections::BTreeSet;
 
@@ -11,7 +12,7 @@ use arrow::record_batch::RecordBatch;
 use super::builder::ColumnBuilder;
 use super::convert::{Cell, canonical_text, convert};
 use super::hash::Hasher;
-use super::invalid::Invalid;
+use super::mismatch::{json_type, kept_json, member};
 use super::shape::{Level, Misfit, Slot};
 use crate::catalog::schema::Layout;
 use crate::catalog::{Column, Field, Pii, PiiPolicy, Table};
@@ -43,12 +44,16 @@ pub(crate) struct TableFlattener {
     builders: Vec<ColumnBuilder>,
     /// Prefix of unknown-field paths (`explanations[].` for a child table).
     unknown_prefix: String,
+    /// Whether personal data is dropped or hashed (`pii` is not `keep`).
+    redact: bool,
 }
 
 /// Where one row's walk puts what it finds.
 pub(crate) struct RowOut<'s, 'a> {
-    /// Values that do not fit.
+    /// Problems that make the record unusable (its key does not fit).
     pub(crate) misfits: &'s mut Vec<Misfit<'a>>,
+    /// Values kept out of their columns: (column or field name, JSON type that arrived).
+    pub(crate) mismatches: &'s mut Vec<(String, &'static str)>,
     /// Dotted paths of unknown fields seen in the page.
     pub(crate) unknown: &'s mut BTreeSet<String>,
     /// Child-table values met in a main row, by table index.
@@ -95,6 +100,7 @@ impl TableFlattener {
             plans,
             builders,
             unknown_prefix,
+            redact: !matches!(pii, PiiPolicy::Keep),
         }
     }
 
@@ -110,8 +116,10 @@ impl TableFlattener {
 
     /// Stages one row of `row`'s values onto `stage` (a row of [`Self::width`] cells is
     /// appended). `parent` is the parent key cell and the row's position for a child table.
-    /// Values that do not fit are reported in `out.misfits` (and staged as null; the caller then
-    /// discards the record). Returns whether the column `out.watch` held a non-null value.
+    /// A value that does not fit is staged as null, kept in the row's `_extra` and reported in
+    /// `out.mismatches`, except in the watched (key) column: that one is a `out.misfits`
+    /// problem, and the caller rejects the record. Returns whether the column `out.watch` held
+    /// a non-null value.
     pub(crate) fn stage<'a>(
         &self,
         row: Node<'a>,
@@ -197,13 +205,25 @@ struct Walk<'t, 's, 'a> {
     watched: bool,
 }
 
+impl TableFlattener {
+    /// Whether this table's rows hold personal data anywhere.
+    pub(crate) fn personal(&self) -> bool {
+        self.level.personal
+    }
+
+    /// Whether personal data is dropped or hashed.
+    pub(crate) fn redacts(&self) -> bool {
+        self.redact
+    }
+}
+
 impl<'a> Walk<'_, '_, 'a> {
     /// Walks one object level; unknown members are appended to `extra` as JSON members.
     fn level(&mut self, level: &Level, object: Node<'a>, extra: &mut String) {
         for (key, value) in object.entries() {
             match level.find(&key) {
                 None => self.unknown(&key, value, extra),
-                Some(Slot::Column(i)) => self.column(*i, value),
+                Some(Slot::Column(i)) => self.column(*i, &key, value, extra),
                 Some(Slot::Object(inner)) => match value.kind() {
                     Kind::Object => {
                         let depth = self.path.len();
@@ -217,12 +237,13 @@ impl<'a> Walk<'_, '_, 'a> {
                         }
                     }
                     Kind::Null => {}
-                    _ => self.out.misfits.push(Misfit {
-                        path: format!("{}{key}", self.path),
-                        value: Some(value),
-                        reason: Invalid::Object,
-                        direct: false,
-                    }),
+                    _ => {
+                        let name = format!("{}{key}", self.path);
+                        let name = name
+                            .strip_prefix(&self.table.unknown_prefix)
+                            .unwrap_or(&name);
+                        self.mismatch(name.replace('.', "__"), &key, value, inner.personal, extra);
+                    }
                 },
                 Some(Slot::Child(t)) => {
                     if let Some(slot) = self.out.children.get_mut(*t) {
@@ -244,15 +265,16 @@ impl<'a> Walk<'_, '_, 'a> {
         member(extra, key, &value.json());
     }
 
-    fn column(&mut self, i: usize, value: Node<'a>) {
+    fn column(&mut self, i: usize, key: &str, value: Node<'a>, extra: &mut String) {
         let plan = &self.table.plans[i];
-        if self.out.watch == Some(i) && !value.is_null() {
+        let watched = self.out.watch == Some(i);
+        if watched && !value.is_null() {
             self.watched = true;
         }
         self.cells[i] = match convert(plan.column.ty, value) {
             Ok(cell) if plan.hash => digest(plan, &cell, self.hasher),
             Ok(cell) => cell,
-            Err(reason) => {
+            Err(reason) if watched => {
                 self.out.misfits.push(Misfit {
                     path: self.table.problem_path(self.index, &plan.rel_path),
                     value: Some(value),
@@ -261,18 +283,29 @@ impl<'a> Walk<'_, '_, 'a> {
                 });
                 Cell::Null
             }
+            Err(_) => {
+                let personal = plan.column.pii == Pii::Direct;
+                let name = plan.column.name.clone();
+                self.mismatch(name, key, value, personal, extra);
+                Cell::Null
+            }
         };
     }
-}
 
-/// Appends `"key":json` to a JSON object's members.
-fn member(members: &mut String, key: &str, json: &str) {
-    if !members.is_empty() {
-        members.push(',');
+    /// Counts a value kept out of its column and keeps it in `_extra` under `key`.
+    fn mismatch(
+        &mut self,
+        column: String,
+        key: &str,
+        value: Node<'a>,
+        personal: bool,
+        extra: &mut String,
+    ) {
+        self.out.mismatches.push((column, json_type(value)));
+        if let Some(json) = kept_json(value, personal, self.table.redact, self.hasher) {
+            member(extra, key, &json);
+        }
     }
-    members.push_str(&serde_json::to_string(key).unwrap_or_default());
-    members.push(':');
-    members.push_str(json);
 }
 
 /// The digest cell of a converted PII value (null stays null).

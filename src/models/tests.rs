@@ -124,6 +124,7 @@ fn manifest(run_id: &str, tables: Vec<(&str, Vec<FileEntry>)>) -> Manifest {
             rate_limited: 0,
             waited_seconds: 0.0,
             budget: RateHeaders::default(),
+            read_only: crate::preflight::ReadOnly::Verified,
         },
         resources: vec![resource],
         models: Vec::new(),

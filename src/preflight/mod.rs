@@ -1,7 +1,16 @@
 //! Preflight: before any extraction, prove the token is valid, read-only, and holds every scope
-//! the pipeline needs (design §7). One request (`GET /v1/user`), plus one probe per resource only
-//! when the API does not send `X-OAuth-Scopes`.
+//! the pipeline needs (design §7). One request (`GET /v1/user`), whose `X-OAuth-Scopes` header
+//! is judged by [`scopes`]: a scope that can write refuses the run (exit 3). A needed read
+//! scope the header does not *name* is not refused on its name alone, because only four scope
+//! names are evidenced (api-evidence.md §4 #5): that resource's endpoint is probed instead
+//! (`per_page=1`, one request per unmatched scope), and only a 403 that is not a rate-limit
+//! refusal means the scope is missing.
+//!
+//! Without the header nothing proves the token is read-only, so the run is refused unless the
+//! pipeline says `accept_unverified_scopes = true`; then every scope is probed and the report
+//! (and the run manifest) says read-only was NOT verified.
 
+pub mod probe;
 mod scopes;
 
 use std::collections::BTreeSet;
@@ -11,9 +20,50 @@ use serde_json::Value;
 
 use crate::api::{ApiError, Client, RateHeaders, Target};
 use crate::catalog::{self, Kind};
-use crate::config::Pipeline;
+use crate::config::{Pipeline, ResourceSpec};
 
-pub use scopes::{missing, parse as parse_scopes, write_scopes};
+pub use scopes::{is_read_only, missing, parse as parse_scopes, write_scopes};
+
+/// Whether the token was shown to be unable to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadOnly {
+    /// `X-OAuth-Scopes` was sent and names only read scopes.
+    Verified,
+    /// The API sent no `X-OAuth-Scopes`: accepted because `accept_unverified_scopes = true`.
+    Unverified,
+    /// The token can write: accepted because `allow_write_scopes = true`.
+    No,
+}
+
+impl ReadOnly {
+    /// How `check` and the run manifest say it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Verified => "read-only (verified from X-OAuth-Scopes)",
+            Self::Unverified => {
+                "read-only NOT VERIFIED (the API sent no X-OAuth-Scopes; accepted by accept_unverified_scopes)"
+            }
+            Self::No => "CAN WRITE (allowed by allow_write_scopes)",
+        }
+    }
+}
+
+/// How one resource's scope was established.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScopeMatch {
+    /// Resource name.
+    pub resource: String,
+    /// The scope the catalog names for it.
+    pub scope: String,
+    /// `name` (the header names the scope), `preflight` (`GET /v1/user` itself proved
+    /// `user:read`) or `probe` (one request to the endpoint answered).
+    pub matched_by: &'static str,
+    /// For a probe: the resource whose endpoint was asked and what it answered (`200`, or
+    /// `404` for a feature the practice does not use).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe: Option<String>,
+}
 
 /// What the preflight learned.
 #[derive(Debug, Clone, Serialize)]
@@ -26,10 +76,14 @@ pub struct Report {
     pub practice: Option<Value>,
     /// Scopes the token holds (`None` when the API did not send the header).
     pub scopes: Option<Vec<String>>,
-    /// How scopes were established: `header` or `probe`.
+    /// How scopes were established: `header`, or `probe` when the API sent no header.
     pub scope_check: &'static str,
+    /// Whether the token is known not to write.
+    pub read_only: ReadOnly,
     /// Scopes the pipeline needs.
     pub needed: Vec<String>,
+    /// Per selected resource, how its scope was established.
+    pub resources: Vec<ScopeMatch>,
     /// The budget after the preflight.
     pub budget: RateHeaders,
     /// Write scopes accepted because `allow_write_scopes = true`.
@@ -52,8 +106,8 @@ pub enum Refusal {
     },
     /// Scopes missing for selected resources.
     #[error(
-        "the token lacks {} needed by this pipeline ({}). Create a key with these read boxes ticked \
-         (Settings → Developer → Generate new token), or remove those resources from the pipeline",
+        "the token lacks {} needed by this pipeline ({}): the API answered 403 Forbidden. Create a key with these \
+         read boxes ticked (Settings → Developer → Generate new token), or remove those resources from the pipeline",
         list(.missing),
         .resources.join(", ")
     )]
@@ -63,6 +117,13 @@ pub enum Refusal {
         /// Resources that need them.
         resources: Vec<String>,
     },
+    /// No `X-OAuth-Scopes`: read-only cannot be verified.
+    #[error(
+        "the API sent no X-OAuth-Scopes header, so nothing proves this token is read-only (it could change \
+         patient records). Use a key with only the `read` boxes ticked and, if the API still sends no scopes \
+         header, set `accept_unverified_scopes = true` in [source] to run anyway (the run manifest records it)"
+    )]
+    UnverifiedScopes,
     /// The API refused the token or the request.
     #[error(transparent)]
     Api(#[from] ApiError),
@@ -101,80 +162,97 @@ pub async fn check(client: &Client, pipeline: &Pipeline) -> Result<Report, Refus
         practice: user.and_then(|u| u.get("practice_id")).cloned(),
         scopes: None,
         scope_check: "header",
+        read_only: ReadOnly::Verified,
         needed: needed.iter().map(|s| (*s).to_string()).collect(),
+        resources: Vec::new(),
         budget: reply.rate,
         write_scopes_allowed: Vec::new(),
     };
-    match reply.scopes.as_deref() {
-        Some(header) => judge_header(&mut report, header, &needed, pipeline)?,
-        None => probe(client, pipeline, &mut report).await?,
-    }
+    let held = match reply.scopes.as_deref() {
+        Some(header) => {
+            let held = parse_scopes(header);
+            judge_writes(&mut report, &held, pipeline)?;
+            Some(held)
+        }
+        None if pipeline.source.accept_unverified_scopes => {
+            tracing::warn!(
+                "read-only: NOT VERIFIED (the API sent no X-OAuth-Scopes); running anyway because `accept_unverified_scopes = true`"
+            );
+            report.scope_check = "probe";
+            report.read_only = ReadOnly::Unverified;
+            None
+        }
+        None => return Err(Refusal::UnverifiedScopes),
+    };
+    match_scopes(client, pipeline, held.as_ref(), &mut report).await?;
     report.budget = client.budget().snapshot();
     Ok(report)
 }
 
-fn judge_header(
+/// Refuses a token that can write, unless the pipeline allows it.
+fn judge_writes(
     report: &mut Report,
-    header: &str,
-    needed: &BTreeSet<&'static str>,
+    held: &BTreeSet<String>,
     pipeline: &Pipeline,
 ) -> Result<(), Refusal> {
-    let held = parse_scopes(header);
     report.scopes = Some(held.iter().cloned().collect());
-    let writes = write_scopes(&held);
-    if !writes.is_empty() {
-        if !pipeline.source.allow_write_scopes {
-            return Err(Refusal::WriteScopes { scopes: writes });
-        }
-        tracing::warn!(scopes = %writes.join(" "), "THE TOKEN CAN WRITE: running anyway because `allow_write_scopes = true`. Use a read-only key.");
-        report.write_scopes_allowed = writes;
-    }
-    let lacking = missing(&held, needed);
-    if lacking.is_empty() {
+    let writes = write_scopes(held);
+    if writes.is_empty() {
         return Ok(());
     }
-    let resources = pipeline
-        .resources
-        .iter()
-        .filter(|r| lacking.iter().any(|m| m == r.resource.scope))
-        .map(|r| r.resource.name.to_string())
-        .collect();
-    Err(Refusal::MissingScopes {
-        missing: lacking,
-        resources,
-    })
+    if !pipeline.source.allow_write_scopes {
+        return Err(Refusal::WriteScopes { scopes: writes });
+    }
+    tracing::warn!(scopes = %writes.join(" "), "THE TOKEN CAN WRITE: running anyway because `allow_write_scopes = true`. Use a read-only key.");
+    report.read_only = ReadOnly::No;
+    report.write_scopes_allowed = writes;
+    Ok(())
 }
 
-/// Without the header: ask each selected resource for one row; a 403 means its scope is missing.
-async fn probe(client: &Client, pipeline: &Pipeline, report: &mut Report) -> Result<(), Refusal> {
-    report.scope_check = "probe";
-    let (mut lacking, mut resources) = (Vec::new(), Vec::new());
+/// Establishes each resource's scope: by name from the header when it names it, else by one
+/// probe per unmatched scope (403 means missing).
+async fn match_scopes(
+    client: &Client,
+    pipeline: &Pipeline,
+    held: Option<&BTreeSet<String>>,
+    report: &mut Report,
+) -> Result<(), Refusal> {
+    let (mut lacking, mut resources) = (Vec::<String>::new(), Vec::new());
+    // Scope → what its probe found: `Some(answer)` held, `None` forbidden.
+    let mut probed: Vec<(&'static str, Option<String>)> = Vec::new();
     for spec in &pipeline.resources {
         let r = spec.resource;
-        let query: Vec<(&str, String)> = match r.kind {
-            Kind::Single => Vec::new(),
-            Kind::List => probe_query(r),
-        };
-        match client
-            .get(
-                r.path,
-                &query,
-                Target {
-                    resource: r.name,
-                    page: 1,
-                },
-            )
-            .await
-        {
-            Ok(_) | Err(ApiError::NotFound { .. }) => {}
-            Err(ApiError::Forbidden { .. }) => {
-                if !lacking.contains(&r.scope.to_string()) {
-                    lacking.push(r.scope.to_string());
+        let (matched_by, probe) = if held.is_some_and(|h| scopes::names(h, r.scope)) {
+            ("name", None)
+        } else if r.scope == catalog::USER_SCOPE {
+            ("preflight", None)
+        } else {
+            let known = probed.iter().find(|(s, _)| *s == r.scope).cloned();
+            let answer = match known {
+                Some((_, answer)) => answer,
+                None => {
+                    let answer = probe_scope(client, spec).await?;
+                    probed.push((r.scope, answer.clone()));
+                    answer
                 }
-                resources.push(r.name.to_string());
+            };
+            match answer {
+                Some(answer) => ("probe", Some(answer)),
+                None => {
+                    if !lacking.iter().any(|m| m == r.scope) {
+                        lacking.push(r.scope.to_string());
+                    }
+                    resources.push(r.name.to_string());
+                    continue;
+                }
             }
-            Err(e) => return Err(e.into()),
-        }
+        };
+        report.resources.push(ScopeMatch {
+            resource: r.name.to_string(),
+            scope: r.scope.to_string(),
+            matched_by,
+            probe,
+        });
     }
     if lacking.is_empty() {
         Ok(())
@@ -186,8 +264,37 @@ async fn probe(client: &Client, pipeline: &Pipeline, report: &mut Report) -> Res
     }
 }
 
+/// Asks the resource's endpoint for one row: `Some(what it answered)` when the scope is held,
+/// `None` on a 403 (the client already told a rate-limit 403 apart and waited it out).
+async fn probe_scope(client: &Client, spec: &ResourceSpec) -> Result<Option<String>, Refusal> {
+    let r = spec.resource;
+    let query: Vec<(&str, String)> = match r.kind {
+        Kind::Single => Vec::new(),
+        Kind::List => probe_query(r),
+    };
+    let target = Target {
+        resource: r.name,
+        page: 1,
+    };
+    match client.get(r.path, &query, target).await {
+        Ok(_) => Ok(Some(format!("{}: 200", r.name))),
+        Err(ApiError::NotFound { .. }) => Ok(Some(format!(
+            "{}: 404 (a feature the practice does not use)",
+            r.name
+        ))),
+        Err(ApiError::Forbidden { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// One row of a list, inside a valid window where the list needs one.
 fn probe_query(r: &catalog::Resource) -> Vec<(&'static str, String)> {
     let mut q = vec![("per_page", "1".to_string())];
+    q.extend(
+        r.required_params
+            .iter()
+            .map(|(k, v)| (*k, (*v).to_string())),
+    );
     if let catalog::Window::Required {
         after_param,
         before_param,

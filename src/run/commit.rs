@@ -51,6 +51,7 @@ pub(super) async fn commit(
             rate_limited: stats.rate_limited.load(Ordering::Relaxed),
             waited_seconds: stats.waited_ms.load(Ordering::Relaxed) as f64 / 1000.0,
             budget: ctx.client.budget().snapshot(),
+            read_only: ctx.read_only,
         },
         resources,
     };

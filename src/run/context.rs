@@ -54,6 +54,8 @@ pub struct RunContext {
     pub patient_ids: super::handoff::PatientIds,
     /// How deep the API lets a list be paged (shared by every resource of the run).
     pub wall: crate::extract::Wall,
+    /// What the preflight proved about the token's write access (for the manifest).
+    pub read_only: crate::preflight::ReadOnly,
     warned: Mutex<BTreeSet<String>>,
 }
 
@@ -96,6 +98,7 @@ impl RunContext {
             treatment_ids: super::handoff::TreatmentIds::new(false),
             patient_ids: super::handoff::PatientIds::new(false),
             wall: crate::extract::Wall::default(),
+            read_only: crate::preflight::ReadOnly::Verified,
             warned: Mutex::default(),
         }
     }
@@ -110,6 +113,12 @@ impl RunContext {
     /// The same context with `fees` waiting for the ids of `treatments` (see [`super::handoff`]).
     pub fn with_treatment_handoff(mut self, expected: bool) -> Self {
         self.treatment_ids = super::handoff::TreatmentIds::new(expected);
+        self
+    }
+
+    /// The same context with what the preflight proved about write access.
+    pub fn with_read_only(mut self, read_only: crate::preflight::ReadOnly) -> Self {
+        self.read_only = read_only;
         self
     }
 

@@ -77,6 +77,12 @@ pub(super) async fn finish(
     for field in &entry.unknown_fields {
         ctx.warn_unknown_field(&entry.name, field);
     }
+    entry.mismatches = progress.mismatches;
+    for (table, columns) in &entry.mismatches {
+        for (column, n) in columns {
+            tracing::warn!(resource = %entry.name, table = %table, column = %column, values = n, "Values did not fit their declared column: the cells are null and the values are kept in `_extra`.");
+        }
+    }
     entry.status = if entry.rejects > 0 {
         "partial"
     } else {
@@ -84,7 +90,7 @@ pub(super) async fn finish(
     };
     entry.error = (entry.rejects > 0).then(|| {
         format!(
-            "{} row(s) broke the type contract; see `_rejects/` (they are not in the tables)",
+            "{} row(s) could not be keyed (primary key missing or invalid); see `_rejects/` (they are not in the tables)",
             entry.rejects
         )
     });

@@ -73,6 +73,9 @@ pub struct ResourceEntry {
     pub rejects: u64,
     /// Fields the catalog does not know, kept in `_extra`.
     pub unknown_fields: Vec<String>,
+    /// Values that did not fit their declared column, per table then column: the cell is
+    /// null and the value is kept in the row's `_extra` under its key (the row is kept).
+    pub mismatches: crate::flatten::ColumnCounts,
     /// Output tables.
     pub tables: Vec<TableEntry>,
     /// Wall time in seconds.
@@ -99,6 +102,7 @@ impl ResourceEntry {
             paging: crate::extract::PagingReport::default(),
             rejects: 0,
             unknown_fields: Vec::new(),
+            mismatches: Default::default(),
             tables: Vec::new(),
             seconds: 0.0,
         }
@@ -120,6 +124,9 @@ pub struct ApiEntry {
     pub waited_seconds: f64,
     /// Budget left at the end.
     pub budget: RateHeaders,
+    /// Whether the token was proven read-only: `verified`, `unverified` (no `X-OAuth-Scopes`,
+    /// accepted by `accept_unverified_scopes`) or `no` (allowed by `allow_write_scopes`).
+    pub read_only: crate::preflight::ReadOnly,
 }
 
 /// The whole manifest.

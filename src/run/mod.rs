@@ -190,7 +190,8 @@ pub(crate) async fn run_practice(
         .with_treatment_handoff(handoff)
         .with_patient_handoff(handoff::precedes(&specs, "patients", "patient_stats"))
         .with_checkpoint_secs(pipeline.source.checkpoint_secs)
-        .with_offset_wall(pipeline.source.offset_wall);
+        .with_offset_wall(pipeline.source.offset_wall)
+        .with_read_only(report.read_only);
         let entries: Vec<ResourceEntry> = futures::stream::iter(specs.iter())
             .map(|spec| resource::extract(&ctx, spec))
             .buffered(2)

@@ -60,6 +60,7 @@ pub(super) struct Progress {
     pub(super) rejects: Vec<Reject>,
     pub(super) reject_count: u64,
     pub(super) unknown: BTreeSet<String>,
+    pub(super) mismatches: crate::flatten::ColumnCounts,
     pub(super) done: SliceTotals,
     last: Option<(usize, u32, SliceReport)>,
     pages_since_checkpoint: u32,
@@ -235,6 +236,7 @@ async fn prepare(
     let keys = reload_keys(&ctx.loc, &raws[0].files, resource.primary_key).await?;
     progress.reject_count = cp.rejects;
     progress.unknown = cp.unknown_fields.iter().cloned().collect();
+    progress.mismatches = cp.mismatches.clone();
     progress.done = cp.done.clone();
     progress.max_cursor = cp.max_cursor;
     let resume = (cp.slice < slices.len()).then(|| Resume {
@@ -281,6 +283,7 @@ async fn run_pages(
                 .rejects
                 .extend(report.rejects.into_iter().take(room));
             progress.unknown.extend(report.unknown_fields);
+            crate::flatten::add_by_column(&mut progress.mismatches, &report.mismatches);
             bar.page(&page);
             note_page(progress, &page);
             let since = *progress.last_checkpoint.get_or_insert_with(Instant::now);
@@ -385,6 +388,7 @@ async fn save_checkpoint(
         raw_files: raw_files(raws),
         rejects: progress.reject_count,
         unknown_fields: progress.unknown.iter().cloned().collect(),
+        mismatches: progress.mismatches.clone(),
         max_cursor: progress.max_cursor,
     };
     ctx.state

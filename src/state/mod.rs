@@ -110,6 +110,9 @@ pub struct Checkpoint {
     pub rejects: u64,
     /// Unknown fields seen so far.
     pub unknown_fields: Vec<String>,
+    /// Values kept out of their columns so far, per table then column.
+    #[serde(default)]
+    pub mismatches: crate::flatten::ColumnCounts,
     /// Largest cursor value read so far (µs since the epoch).
     #[serde(default)]
     pub max_cursor: Option<i64>,

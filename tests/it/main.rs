@@ -7,12 +7,14 @@ mod deploy;
 mod extract;
 mod incremental;
 mod interop;
+mod lenient;
 mod models;
 mod paging;
 
 mod ops;
 mod practices;
 mod preflight;
+mod probe;
 mod pyenv;
 mod reconcile;
 mod resilience;

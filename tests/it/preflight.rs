@@ -81,20 +81,31 @@ async fn missing_scopes_are_all_listed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_the_scopes_header_each_resource_is_probed() {
+async fn without_the_scopes_header_each_resource_is_probed_once_accepted() {
     let sb = sandbox_with(SandboxConfig {
         scopes_header: false,
         ..SandboxConfig::default().with_scale(0.05)
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let (code, _, stderr) = check(
+    let p = pipeline(
         dir.path(),
-        &sb,
-        "sandbox-patients",
+        &sb.base_url(),
         &["patients", "appointments", "invoices"],
-    )
-    .await;
+        "parquet",
+        "accept_unverified_scopes = true",
+    );
+    let check = |token: &'static str| {
+        let p = p.clone();
+        async move {
+            run_bin(
+                &["check", p.to_str().unwrap()],
+                &[("DENTALLY_API_TOKEN", token)],
+            )
+            .await
+        }
+    };
+    let (code, _, stderr) = check("sandbox-patients").await;
     assert_eq!(code, 3, "{stderr}");
     assert!(
         stderr.contains("`appointment:read`") && stderr.contains("`invoice:read`"),
@@ -116,14 +127,157 @@ async fn without_the_scopes_header_each_resource_is_probed() {
             .skip(1)
             .all(|r| r.query.contains("per_page=1"))
     );
-    let (code, _, stderr) = check(
+    let (code, _, stderr) = check("sandbox-read").await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("read-only NOT VERIFIED"), "{stderr}");
+    assert!(
+        stderr.contains("patients: patient:read matched by a probe"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_scopes_header_read_only_is_unverified_and_refused() {
+    let sb = sandbox_with(SandboxConfig {
+        scopes_header: false,
+        ..SandboxConfig::default().with_scale(0.05)
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    for token in ["sandbox-write", "sandbox-read"] {
+        sb.clear_requests();
+        let (code, stdout, stderr) = check(dir.path(), &sb, token, &["patients"]).await;
+        assert_eq!(code, 3, "{token}: {stderr}");
+        assert!(
+            stderr.contains("accept_unverified_scopes = true"),
+            "{stderr}"
+        );
+        assert!(
+            !format!("{stdout}{stderr}").contains("token ok"),
+            "{stderr}"
+        );
+        assert_eq!(api_requests(&sb), ["/v1/user"], "refused before any probe");
+    }
+    let p = pipeline(
         dir.path(),
-        &sb,
-        "sandbox-read",
-        &["patients", "appointments", "invoices"],
+        &sb.base_url(),
+        &["patients"],
+        "parquet",
+        "accept_unverified_scopes = true",
+    );
+    let (code, stdout, stderr) = run_bin(
+        &["--quiet", "run", "--json", p.to_str().unwrap()],
+        &[("DENTALLY_API_TOKEN", "sandbox-read")],
     )
     .await;
     assert_eq!(code, 0, "{stderr}");
+    let manifest: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        manifest["api"]["read_only"], "unverified",
+        "recorded in the manifest"
+    );
+    let (code, stdout, stderr) = run_bin(
+        &["check", "--json", p.to_str().unwrap()],
+        &[("DENTALLY_API_TOKEN", "sandbox-read")],
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["read_only"], "unverified");
+}
+
+/// A hostile API whose `X-OAuth-Scopes` is `scopes` and which forbids `forbidden` paths.
+async fn api_with_scopes(scopes: &'static str, forbidden: &'static [&'static str]) -> String {
+    crate::lenient::hostile_api(std::sync::Arc::new(move |path: &str, _query: &str| {
+        let headers = vec![("X-OAuth-Scopes".to_string(), scopes.to_string())];
+        if forbidden.contains(&path) {
+            return (403, r#"{"error":{"message":"Forbidden"}}"#.into(), headers);
+        }
+        let body = match path {
+            "/v1/user" => r#"{"user":{"id":1,"practice_id":1}}"#.to_string(),
+            "/v1/practice" => r#"{"practice":{"id":1}}"#.to_string(),
+            other => {
+                let name = other.trim_start_matches("/v1/");
+                format!(r#"{{"{name}":[],"meta":{{"total_count":0}}}}"#)
+            }
+        };
+        (200, body, headers)
+    }))
+    .await
+}
+
+async fn check_against(base: &str, resources: &[&str], json: bool) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path(), base, resources, "parquet", "");
+    let mut args = vec!["check"];
+    if json {
+        args.push("--json");
+    }
+    args.push(p.to_str().unwrap());
+    run_bin(&args, &[("DENTALLY_API_TOKEN", "hostile-token")]).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_scopes_named_differently_are_probed_not_refused() {
+    let base = api_with_scopes("user:read patients.read Invoices:Read", &[]).await;
+    let resources = ["patients", "invoices", "practice", "users"];
+    let (code, stdout, stderr) = check_against(&base, &resources, true).await;
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["read_only"], "verified");
+    let how: Vec<(String, String)> = report["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["resource"].as_str().unwrap().to_string(),
+                r["matched_by"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let how: Vec<(&str, &str)> = how.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    assert_eq!(
+        how,
+        [
+            ("patients", "probe"),
+            ("invoices", "probe"),
+            ("practice", "probe"),
+            ("users", "name")
+        ]
+    );
+    let (code, _, stderr) = check_against(&base, &resources, false).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("read-only (verified"), "{stderr}");
+    assert!(
+        stderr.contains("invoices: invoice:read matched by a probe (invoices: 200)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("users: user:read matched by name"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_403_names_the_resource_and_a_write_scope_still_refuses() {
+    let base = api_with_scopes("user:read patients.read", &["/v1/invoices"]).await;
+    let (code, _, stderr) = check_against(&base, &["patients", "invoices"], false).await;
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains("`invoice:read`") && stderr.contains("(invoices)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("`patient:read`"), "{stderr}");
+    for writes in [
+        "user:read patients.read patients.write",
+        "user:read patient",
+    ] {
+        let base = api_with_scopes(writes, &[]).await;
+        let (code, _, stderr) = check_against(&base, &["patients"], false).await;
+        assert_eq!(code, 3, "{writes}: {stderr}");
+        assert!(stderr.contains("the token can write"), "{stderr}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
