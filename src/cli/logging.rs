@@ -91,7 +91,12 @@ pub fn fatal(code: u8, error: &(dyn std::error::Error + 'static)) {
 
 /// A fatal error known only as text (lines after the first become the chain's later entries).
 pub fn fatal_message(code: u8, message: &str) {
-    let chain: Vec<String> = message.lines().map(str::to_string).collect();
+    let chain: Vec<String> = message
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
     if is_json() {
         fatal_chain(code, &chain);
     } else {

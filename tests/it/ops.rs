@@ -36,7 +36,13 @@ async fn run_to_file(args: &[&str], envs: &[(&str, &str)], dir: &Path) -> (i32, 
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    let out = cmd.output().await.expect("run the binary");
+    // Not `output()`: tokio's sends stderr to a pipe whatever was set.
+    let out = cmd
+        .spawn()
+        .expect("run the binary")
+        .wait_with_output()
+        .await
+        .unwrap();
     let stderr = std::fs::read_to_string(&err_path).unwrap();
     (
         out.status.code().unwrap_or(-1),
