@@ -18,7 +18,7 @@ async fn a_redirect_to_another_origin_is_refused() {
     let to = format!("{}/v1/user", elsewhere.base_url());
     let api = Hostile::start(sb.base_url(), move |target| {
         if target.starts_with("/v1/user") {
-            Act::Answer(302, headers(&[("location", &to)]), Vec::new())
+            Act::Answer(302, headers(&[("location", to.as_str())]), Vec::new())
         } else {
             Act::Forward
         }
