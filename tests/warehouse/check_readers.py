@@ -80,7 +80,8 @@ def fastparquet_kind(dtype, arrow_type):
     tz = getattr(dtype, "tz", None)
     a = arrow_kind(arrow_type)
     if a == "timestamp_utc":
-        return a if kind == "M" and tz is not None and str(tz) in ("UTC", "utc") else f"{dtype}"
+        # fastparquet gives UTC instants as naive datetime64 unless pandas metadata names a zone
+        return a if kind == "M" and (tz is None or str(tz) in ("UTC", "utc")) else f"{dtype}"
     if a == "date":
         return a if kind in ("M", "O") else str(dtype)
     if a == "integer":
