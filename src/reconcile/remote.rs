@@ -22,10 +22,6 @@ use crate::json::{Doc, Node};
 const FAR_PAST: i64 = 0;
 const FAR_FUTURE: i64 = 4_102_444_800_000_000; // 2100-01-01T00:00:00Z
 
-/// Most pages one range read may take: reads are of ranges sized to a page or two, so a
-/// range that keeps going is an API ignoring the bounds.
-const MAX_PAGES_PER_READ: u32 = 50;
-
 /// One resource's list, restricted by one range filter.
 pub struct RemoteRange<'a> {
     /// The API client.
@@ -124,6 +120,14 @@ impl RemoteRange<'_> {
     }
 }
 
+/// Pages a read may take: the pages its count needs, and a few for rows arriving meanwhile
+/// (bounded whatever the server claims: `u32::MAX` pages are never asked for).
+fn page_limit(expected: Option<u64>) -> u64 {
+    expected
+        .map_or(10_000, |t| t.div_ceil(u64::from(PER_PAGE)) + 5)
+        .min(1_000_000)
+}
+
 /// A read that saw fewer distinct keys than its count may have skipped rows (unstable paging):
 /// treating the missing ones as deleted would be wrong.
 fn check_complete(
@@ -174,11 +178,16 @@ impl RangeApi for RemoteRange<'_> {
     async fn keys(&mut self, range: Range) -> Result<HashSet<Key>, String> {
         let mut keys = HashSet::new();
         let mut expected = None;
-        for page in 1..=MAX_PAGES_PER_READ {
+        let mut page = 0u32;
+        loop {
+            page += 1;
             let doc = self.page(range, page, PER_PAGE).await?;
             expected = expected.or(total_count(&doc));
             let served = self.collect(&doc, &mut keys);
-            if served < PER_PAGE as usize || expected.is_some_and(|t| keys.len() as u64 >= t) {
+            if served < PER_PAGE as usize
+                || expected.is_some_and(|t| keys.len() as u64 >= t)
+                || u64::from(page) >= page_limit(expected)
+            {
                 break;
             }
         }

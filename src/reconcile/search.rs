@@ -188,15 +188,29 @@ pub async fn search(
             total,
         });
     }
+    let mut work: Vec<Pending> = work
+        .into_iter()
+        .map(|(range, count)| Pending {
+            range,
+            count,
+            clustered: true,
+        })
+        .collect();
     let mut candidates = HashSet::new();
-    while let Some((range, api_count)) = work.pop() {
+    while let Some(Pending {
+        range,
+        count: api_count,
+        clustered,
+    }) = work.pop()
+    {
         let ours = local.count(range);
         if api_count == ours {
             continue;
         }
-        let split = (api_count < ours && bisecting_pays(ours, ours - api_count, settings))
-            .then(|| split_point(local, range, grain))
-            .flatten();
+        let split = (api_count < ours
+            && bisecting_pays(ours, ours - api_count, clustered, settings))
+        .then(|| split_point(local, range, grain))
+        .flatten();
         match split {
             Some(at) => {
                 budget.report.ranges_bisected += 1;
@@ -209,8 +223,23 @@ pub async fn search(
                     to: range.to,
                 };
                 let left_count = budget.count(api, left).await?;
-                work.push((right, api_count.saturating_sub(left_count)));
-                work.push((left, left_count));
+                let right_count = api_count.saturating_sub(left_count);
+                // Deletions all on one side look clustered: keep halving towards them.
+                // Missing rows on both sides look scattered: read unless halving still pays
+                // for every one of them.
+                let left_short = left_count < local.count(left);
+                let right_short = right_count < local.count(right);
+                let one_sided = left_short != right_short;
+                work.push(Pending {
+                    range: right,
+                    count: right_count,
+                    clustered: one_sided,
+                });
+                work.push(Pending {
+                    range: left,
+                    count: left_count,
+                    clustered: one_sided,
+                });
             }
             None => {
                 let listed = budget.read(api, range, api_count, settings).await?;
@@ -223,12 +252,24 @@ pub async fn search(
     Ok(candidates)
 }
 
-/// Reading `rows` in pages costs more than about one bisection step per missing row plus a
-/// page at the end of each: split.
-fn bisecting_pays(rows: u64, missing: u64, s: Settings) -> bool {
-    let read = rows.div_ceil(s.page_rows);
-    let depth = u64::from((rows / s.page_rows.max(1)).max(1).ilog2()) + 1;
-    read > 1 && missing.saturating_mul(depth + 1) < read
+/// A range still to settle: its API count, and whether its missing rows look clustered.
+struct Pending {
+    range: Range,
+    count: u64,
+    clustered: bool,
+}
+
+/// Whether to halve a range rather than read it. A range of more than a page is halved when
+/// its missing rows look clustered and are fewer than half its rows (halving costs one request
+/// a level and soon isolates them), or when, scattered, one bisection path per missing row is
+/// still cheaper than reading every page.
+fn bisecting_pays(rows: u64, missing: u64, clustered: bool, s: Settings) -> bool {
+    let read = rows.div_ceil(s.page_rows.max(1));
+    if read <= 1 || missing >= rows {
+        return false;
+    }
+    let depth = u64::from(read.ilog2()) + 1;
+    clustered && missing.saturating_mul(2) < rows || missing.saturating_mul(depth + 1) < read
 }
 
 /// The initial ranges: about `range_rows` live rows each, cut at grain boundaries, the first

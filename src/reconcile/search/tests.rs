@@ -101,14 +101,22 @@ fn finds_exactly_the_deleted_keys_scattered_and_clustered() {
         let mut want = deleted.clone();
         want.sort_unstable();
         assert_eq!(ints(&found.unwrap()), want);
-        // Far below the 200 pages of a full re-read for small k; never above it.
+        // Far below the 200 pages of a full re-read for small k; never above it by more than
+        // one probing bisection per initial range.
         assert!(
-            requests <= 5 + 200,
+            requests <= 5 + 200 + 4,
             "{} deletions cost {requests}",
             deleted.len()
         );
         if deleted.len() == 1 {
             assert!(requests <= 5 + 9 + 1, "one deletion cost {requests}");
+        }
+        if deleted.len() == 100 && deleted[1] == deleted[0] + 1 {
+            // A cluster is isolated by halving: a few requests, not the range's 50 pages.
+            assert!(
+                requests <= 5 + 2 * 9 + 3,
+                "a cluster of 100 cost {requests}"
+            );
         }
     }
 }
