@@ -270,7 +270,7 @@ mod tests {
     }
 
     #[test]
-    fn a_window_is_cut_into_overlapping_parts_covering_it() {
+    fn a_window_is_cut_into_parts_covering_it() {
         let day = Grain::Day;
         let lo = micros_of("2026-01-01").unwrap();
         let hi = micros_of("2026-01-11").unwrap();
@@ -280,15 +280,15 @@ mod tests {
         assert_eq!(parts[0].from, Some(lo));
         assert_eq!(parts[4].to, Some(hi));
         for pair in parts.windows(2) {
-            assert_eq!(
-                pair[1].from,
-                pair[0].to.map(|t| t - DAY),
-                "one day of overlap"
-            );
+            assert_eq!(pair[1].from, pair[0].to, "days meet exactly");
         }
+        let seconds = tile.split(1000, 200, None, Grain::Second, hi).unwrap();
+        assert_eq!(seconds[1].from, seconds[0].to.map(|t| t - SECOND));
         let one_day = Tile::root(Some(lo), Some(lo + DAY));
         assert!(one_day.split(1000, 200, None, day, hi).is_none());
-        let open = Tile::root(None, None).split(1000, 500, Some((lo, hi)), day, hi);
+        // A first page of the newest 100 rows, spanning a day, of 1,000: about ten days back.
+        let newest = (hi - DAY, hi, 100);
+        let open = Tile::root(None, None).split(1000, 500, Some(newest), day, hi);
         let open = open.unwrap();
         assert_eq!(open.first().unwrap().from, None, "open ends stay open");
         assert_eq!(open.last().unwrap().to, None);
