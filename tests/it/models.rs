@@ -190,6 +190,7 @@ fn manifest(run_id: &str, tables: Vec<TableEntry>) -> Manifest {
             rate_limited: 0,
             waited_seconds: 0.0,
             budget: RateHeaders::default(),
+            read_only: dentally_etl::preflight::ReadOnly::Verified,
         },
         resources: vec![resource],
         models: Vec::new(),
