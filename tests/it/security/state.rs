@@ -57,9 +57,12 @@ fn group(dir: &Path, base: &str) -> std::path::PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn state_show_and_reset_cover_every_practice() {
-    let sb = sandbox::spawn(SandboxConfig::default().with_scale(0.05))
-        .await
-        .unwrap();
+    let sb = sandbox::spawn(SandboxConfig {
+        practices: 2,
+        ..SandboxConfig::default().with_scale(0.05)
+    })
+    .await
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out/_state/grp");
     let p = group(dir.path(), &sb.base_url());
