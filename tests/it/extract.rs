@@ -331,8 +331,11 @@ async fn csv_output_reads_back_through_arrow_csv_and_agrees() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_feature_the_practice_does_not_use_is_skipped_not_failed() {
+    // The live API answers 200 with no rows for an unused feature (rooms, evidence B); a 404
+    // for others is not excluded, so the 404 path is still proven.
     let config = SandboxConfig {
         features_off: vec!["nhs_claims".into()],
+        features_off_404: true,
         ..SandboxConfig::default().with_scale(0.05)
     };
     let sb = sandbox::spawn(config).await.unwrap();

@@ -49,7 +49,12 @@ async fn run(
 /// The latest run manifest under `out/_runs`.
 fn manifest(out: &Path) -> Value {
     let mut runs: Vec<_> = std::fs::read_dir(out.join("_runs"))
-        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "json"))
+                .filter(|p| p.file_name().is_some_and(|n| n != "latest.json"))
+                .collect()
+        })
         .unwrap_or_default();
     runs.sort();
     runs.last()
