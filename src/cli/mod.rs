@@ -10,8 +10,8 @@ mod demo;
 mod docs;
 mod logging;
 mod plan;
-mod run_metrics;
 mod probe;
+mod run_metrics;
 mod state;
 mod summary;
 

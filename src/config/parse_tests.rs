@@ -69,7 +69,8 @@ fn windowed_resources_reconcile_weekly_unless_the_pipeline_says_otherwise() {
     ))
     .unwrap();
     assert_eq!(p.resources[0].reconcile, Reconcile::EveryDays(7));
-    assert_eq!(p.resources[1].reconcile, Reconcile::Never);
+    // Non-windowed lists with a two-sided range filter reconcile by counts (issue 17).
+    assert_eq!(p.resources[1].reconcile, Reconcile::Counts);
     let p = parse_text(&format!(
         "[defaults]\nreconcile_deletes = \"never\"\n[[resources]]\nname = \"appointments\"\n{window}"
     ))

