@@ -153,3 +153,37 @@ async fn scattered_deletions_are_found_exactly_within_the_cost_bound() {
 async fn clustered_deletions_are_found_exactly_within_the_cost_bound() {
     rounds(true).await;
 }
+
+/// With the range filter ignored by the API, the counts cannot add up: the run falls back to a
+/// full key read in the same run, says so in the manifest, and marks the same keys.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ignored_range_filter_falls_back_to_a_full_read_with_the_same_result() {
+    let config = SandboxConfig {
+        ignore_filters: vec!["patients:created_before".into()],
+        ..SandboxConfig::default().with_scale(3.0).with_seed(5)
+    };
+    let sb = sandbox::spawn(config).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path(), &sb.base_url(), "patients");
+    let out = dir.path().join("out");
+    let (code, stderr) = run(&p, &[]).await;
+    assert_eq!(code, 0, "{stderr}");
+    let deleted = delete(&sb, "patients", 5, false).await;
+    let (code, stderr) = run(&p, &[]).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(marked(&out, "patients"), deleted);
+    let entry = manifest_entry(&out, "patients");
+    let report = &entry["reconcile"];
+    assert_eq!(report["method"], "full", "{entry}");
+    assert!(
+        report["fallback"]
+            .as_str()
+            .is_some_and(|f| f.contains("created_at") && f.contains("created_after")),
+        "{entry}"
+    );
+    assert!(
+        stderr.contains("fell back to a full key read"),
+        "the warning names the fallback: {stderr}"
+    );
+    sb.shutdown();
+}
