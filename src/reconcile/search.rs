@@ -276,9 +276,12 @@ fn bisecting_pays(rows: u64, missing: u64, clustered: bool, s: Settings) -> bool
 /// open below and the last open above so that together they cover every possible row.
 fn partition(local: &LocalRows, grain: Grain, s: Settings) -> Vec<Range> {
     let n = local.len() as u64;
+    // At least two ranges whenever there are two rows: a single range from 1970 to 2100 would
+    // count everything even with a bound ignored, and the sum check would prove nothing.
+    let least = n.clamp(1, 2);
     let pieces = n
         .div_ceil(s.range_rows.max(1))
-        .clamp(1, s.max_ranges as u64) as usize;
+        .clamp(least, (s.max_ranges as u64).max(least)) as usize;
     let mut cuts: Vec<i64> = (1..pieces)
         .map(|i| grain.floor(local.rows[i * local.len() / pieces].0))
         .collect();
