@@ -46,8 +46,18 @@ async fn run(
     (code, stderr, manifest(&dir.join("out")))
 }
 
-/// The latest run manifest under `out/_runs`.
+/// The latest run manifest under `out/_runs`: the one `latest.json` names (run ids of runs in
+/// the same second do not sort by time), else the last by name.
 fn manifest(out: &Path) -> Value {
+    let named = std::fs::read(out.join("_runs/latest.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .and_then(|l| l["manifest"].as_str().map(|m| out.join(m)))
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|t| serde_json::from_str(&t).ok());
+    if let Some(m) = named {
+        return m;
+    }
     let mut runs: Vec<_> = std::fs::read_dir(out.join("_runs"))
         .map(|d| {
             d.filter_map(|e| e.ok().map(|e| e.path()))

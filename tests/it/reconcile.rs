@@ -72,20 +72,14 @@ fn marked(out: &Path, table: &str) -> BTreeSet<i64> {
     ids
 }
 
-/// The run's manifest entry of `resource`.
+/// The last run's manifest entry of `resource`, found through `_runs/latest.json` (run ids
+/// of runs in the same second do not sort by time).
 fn manifest_entry(out: &Path, resource: &str) -> serde_json::Value {
-    let runs = out.join("_runs");
-    let mut latest: Vec<PathBuf> = std::fs::read_dir(&runs)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.extension().is_some_and(|e| e == "json")
-                && p.file_name().is_some_and(|n| n != "latest.json")
-        })
-        .collect();
-    latest.sort();
+    let latest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("_runs/latest.json")).unwrap()).unwrap();
+    let path = out.join(latest["manifest"].as_str().unwrap());
     let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(latest.last().unwrap()).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     manifest["resources"]
         .as_array()
         .unwrap()
