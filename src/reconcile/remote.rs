@@ -82,21 +82,27 @@ impl RemoteRange<'_> {
 }
 
 impl RemoteRange<'_> {
-    /// Every key of the unfiltered list, and the pages it took: an offset walk that stops at
-    /// the first short page, and fails (marking nothing) when it saw fewer distinct keys than
-    /// the total, since a skipped row must not look deleted.
+    /// Every key of the unfiltered list, and the pages it took; fails (marking nothing) when it
+    /// saw fewer distinct keys than the total, since a skipped row must not look deleted.
     pub async fn all_keys(&mut self) -> Result<(HashSet<Key>, u64), String> {
+        self.read(Range::ALL).await
+    }
+
+    /// Every key of `range` and the pages it took, stopping at a short page, at the count, or
+    /// at the page limit the count allows (bounded whatever the server claims).
+    async fn read(&self, range: Range) -> Result<(HashSet<Key>, u64), String> {
         let mut keys = HashSet::new();
         let mut expected = None;
         let mut page = 0u32;
         loop {
             page += 1;
-            let doc = self.page(Range::ALL, page, PER_PAGE).await?;
+            let doc = self.page(range, page, PER_PAGE).await?;
             expected = expected.or(total_count(&doc));
             let served = self.collect(&doc, &mut keys);
-            let limit =
-                expected.map_or(u64::from(u32::MAX), |t| t.div_ceil(u64::from(PER_PAGE)) + 5);
-            if served < PER_PAGE as usize || u64::from(page) >= limit {
+            if served < PER_PAGE as usize
+                || expected.is_some_and(|t| keys.len() as u64 >= t)
+                || u64::from(page) >= page_limit(expected)
+            {
                 break;
             }
         }
@@ -176,22 +182,6 @@ impl RangeApi for RemoteRange<'_> {
     }
 
     async fn keys(&mut self, range: Range) -> Result<HashSet<Key>, String> {
-        let mut keys = HashSet::new();
-        let mut expected = None;
-        let mut page = 0u32;
-        loop {
-            page += 1;
-            let doc = self.page(range, page, PER_PAGE).await?;
-            expected = expected.or(total_count(&doc));
-            let served = self.collect(&doc, &mut keys);
-            if served < PER_PAGE as usize
-                || expected.is_some_and(|t| keys.len() as u64 >= t)
-                || u64::from(page) >= page_limit(expected)
-            {
-                break;
-            }
-        }
-        check_complete(self.resource.name, &keys, expected)?;
-        Ok(keys)
+        Ok(self.read(range).await?.0)
     }
 }
