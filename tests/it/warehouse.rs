@@ -43,6 +43,13 @@ fn python(script: &str, args: &[&str], env: &[(String, String)]) -> (bool, Value
             String::from_utf8_lossy(&out.stderr)
         )
     });
+    if !out.status.success() {
+        eprintln!(
+            "{script} exited with {}:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     (out.status.success(), value)
 }
 

@@ -39,4 +39,13 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    # deltalake's native threads can abort the interpreter at exit ("terminate called without an
+    # active exception", SIGABRT) after the answer is printed; leave without running finalisers.
+    try:
+        main()
+        CODE = 0
+    except SystemExit as e:
+        CODE = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(CODE)
