@@ -189,14 +189,19 @@ pub(crate) fn list(
 }
 
 /// The page's offset, moved by up to half a page (never zero) when the order is unstable.
+/// The first page is never moved: an answer that fits one page comes back whole, as from any
+/// server (moving it would make the list's first rows unreachable by every query, which no
+/// evidence reports and no client could recover from).
 fn shifted(query: &ListQuery, unstable: Option<u64>) -> u64 {
     let offset = query.offset();
-    let Some(seed) = unstable else { return offset };
+    let Some(seed) = unstable.filter(|_| offset > 0) else {
+        return offset;
+    };
     let rng = Rng::record(seed, 0, "unstable", offset);
     let reach = (query.per_page / 2).max(1) as i64;
     let mut delta = rng.range("delta", 1, reach);
-    if offset == 0 || rng.chance("back", 0.5) {
-        delta = if offset == 0 { delta } else { -delta };
+    if rng.chance("back", 0.5) {
+        delta = -delta;
     }
     (offset as i64 + delta).max(0) as u64
 }
