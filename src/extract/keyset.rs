@@ -52,7 +52,7 @@ impl SliceReader<'_> {
             };
             let walk = Walk {
                 params: &params,
-                last_page: self.wall.safe_pages(reading.report.page_size.max(1)),
+                last_page: self.wall.safe_pages(reading.report.rows_per_page()),
                 too_big: None,
                 root: since == first_since,
             };

@@ -143,6 +143,18 @@ pub struct SliceReport {
     pub paging: PagingReport,
 }
 
+impl SliceReport {
+    /// Rows per page: what the API served, or what we ask for before the first page came back
+    /// (a walk's page limit is set before its first page; 1 there would lift the limit).
+    pub fn rows_per_page(&self) -> u32 {
+        if self.page_size == 0 {
+            PER_PAGE
+        } else {
+            self.page_size
+        }
+    }
+}
+
 /// How a slice got past the offset wall and what it recovered (summed into the manifest).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PagingReport {
@@ -602,7 +614,7 @@ impl<'a> SliceReader<'a> {
                 return Ok(End::TooBig);
             }
         }
-        let size = u64::from(reading.report.page_size.max(1));
+        let size = u64::from(reading.report.rows_per_page());
         let expected = reading
             .report
             .walk_total
@@ -658,7 +670,7 @@ impl<'a> SliceReader<'a> {
     }
 
     fn met_wall(&self, reading: &mut Reading<'_>, page: u32) {
-        let size = u64::from(reading.report.page_size.max(1));
+        let size = u64::from(reading.report.rows_per_page());
         self.wall.hit(u64::from(page.saturating_sub(1)) * size);
         reading.report.paging.walls += 1;
     }

@@ -62,7 +62,7 @@ impl SliceReader<'_> {
             missing,
             "The API's paging skipped rows (fewer distinct keys than total_count); recovering them."
         );
-        let size = reading.report.page_size.max(1);
+        let size = reading.report.rows_per_page();
         let one_pass = u32::try_from(total.div_ceil(u64::from(size))).unwrap_or(u32::MAX);
         reading.stop_at_pages = Some(
             pages

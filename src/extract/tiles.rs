@@ -52,7 +52,7 @@ impl SliceReader<'_> {
                 stack: stack.clone(),
             });
             let params = self.tile_params(slice, filter, &tile);
-            let page_size = reading.report.page_size.max(1);
+            let page_size = reading.report.rows_per_page();
             let most = cap.unwrap_or_else(|| self.wall.safe_rows());
             let mut check = Check {
                 field: Some(filter.field),
