@@ -25,7 +25,7 @@ use super::route::Tile;
 use super::slice::Slice;
 use crate::api::{ApiError, Target};
 use crate::catalog;
-use crate::json::Node;
+use crate::json::{Doc, Node};
 
 /// Recovery spends at most this many reads' worth of pages (plus [`RECOVERY_SLACK`]).
 pub const RECOVERY_PASSES: u32 = 3;
@@ -117,7 +117,12 @@ impl SliceReader<'_> {
             requests = reading.report.pages - pages,
             "Recovery finished."
         );
-        Ok(())
+        // The run learns a slice's figures from its pages; recovery's tally comes after the
+        // last one, so it travels on a page with no rows. The reads are done: a resume from
+        // here only recovers what is still missing.
+        reading.report.sequence = Some(Sequence::PerKey);
+        let empty = Doc::from_value(&serde_json::Value::Null);
+        self.send(reading, 0, empty, Vec::new()).await
     }
 
     /// Fetches the missing `patient_stats` rows one patient at a time.
