@@ -9,6 +9,7 @@ mod keyset;
 mod pages;
 mod recover;
 mod route;
+mod seen;
 mod slice;
 mod tiles;
 mod verify;

@@ -25,6 +25,7 @@ use tokio::sync::mpsc;
 use super::ExtractError;
 use super::dedupe::KeySet;
 use super::route::{self, Route, Tile, micros_of};
+use super::seen::Seen;
 use super::slice::Slice;
 use super::verify::Check;
 use super::wall::Wall;
@@ -312,6 +313,8 @@ pub(super) struct Reading<'k> {
     pub(super) report: SliceReport,
     /// Recovery stops once this many pages were requested (its bound on extra requests).
     pub(super) stop_at_pages: Option<u32>,
+    /// Where the distinct rows lie along the recovery filter's field (recovery cuts there).
+    pub(super) seen: Seen,
 }
 
 impl<'a> SliceReader<'a> {
@@ -441,6 +444,7 @@ impl<'a> SliceReader<'a> {
             out,
             report: SliceReport::default(),
             stop_at_pages: None,
+            seen: Seen::of(self.narrowing_filter(&[]).map(|f| f.field)),
         };
         let (mut sequence, mut next) = match resume {
             Some(r) => {
@@ -747,6 +751,7 @@ impl<'a> SliceReader<'a> {
                 .insert(fetched.doc.node(at), self.resource.primary_key)
                 .unwrap_or(true)
             {
+                reading.seen.note(fetched.doc.node(at));
                 fresh.push(at);
             } else {
                 report.duplicates += 1;

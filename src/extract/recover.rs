@@ -21,10 +21,10 @@ use tokio::sync::mpsc;
 use super::ExtractError;
 use super::dedupe::KeySet;
 use super::pages::{Outcome, Reading, Sequence, SliceReader, SliceReport};
-use super::route::Tile;
+use super::route::{Grain, Tile};
 use super::slice::Slice;
 use crate::api::{ApiError, Target};
-use crate::catalog;
+use crate::catalog::{self, RangeFilter};
 use crate::json::{Doc, Node};
 
 /// Recovery spends at most this many reads' worth of pages (plus [`RECOVERY_SLACK`]).
@@ -70,10 +70,7 @@ impl SliceReader<'_> {
                 .saturating_add(RECOVERY_SLACK),
         );
         let ignored = self.ignored.lock().map(|i| i.clone()).unwrap_or_default();
-        let narrow = self.resource.ranges.iter().find(|f| {
-            f.before
-                .is_some_and(|b| !ignored.iter().any(|i| i == b || i == f.after))
-        });
+        let narrow = self.narrowing_filter(&ignored);
         let how = if self.reads_per_key() {
             self.per_key(reading, missing).await?;
             "GET /v1/patients/{id}/stats".to_string()
@@ -83,8 +80,14 @@ impl SliceReader<'_> {
                 filter.before.and_then(|b| self.bound(slice, b)),
             );
             let cap = Some(u64::from(size));
+            let grain = Grain::of(self.resource, filter);
+            let mut stack = reading
+                .seen
+                .windows(filter.field, &root, grain)
+                .unwrap_or_else(|| vec![root]);
+            stack.reverse();
             if let Outcome::Ignored(param) = self
-                .tiles(reading, slice, filter, cap, vec![root], 1, None)
+                .tiles(reading, slice, filter, cap, stack, 1, None)
                 .await?
             {
                 tracing::warn!(
@@ -202,6 +205,17 @@ impl SliceReader<'_> {
             self.send(reading, number, reply.body, records).await?;
         }
         Ok(())
+    }
+}
+
+impl SliceReader<'_> {
+    /// The two-bounded range filter recovery narrows windows on: the first the API was not
+    /// found to ignore (a parameter in `ignored`).
+    pub(super) fn narrowing_filter(&self, ignored: &[String]) -> Option<&'static RangeFilter> {
+        self.resource.ranges.iter().find(|f| {
+            f.before
+                .is_some_and(|b| !ignored.iter().any(|i| i == b || i == f.after))
+        })
     }
 }
 

@@ -218,6 +218,11 @@ impl Tile {
             from = Some(b - overlap);
         }
         tiles.push(self.child(from, self.to, total));
+        // With the overlap, a window one grain past its lower bound can "cut" into a part that
+        // is itself: no narrower window exists.
+        if tiles.iter().any(|t| t.from == self.from && t.to == self.to) {
+            return None;
+        }
         Some(tiles)
     }
 
@@ -284,6 +289,14 @@ mod tests {
         }
         let seconds = tile.split(1000, 200, None, Grain::Second, hi).unwrap();
         assert_eq!(seconds[1].from, seconds[0].to.map(|t| t - SECOND));
+        let second = Tile::root(Some(lo), None);
+        let at_once = (lo + SECOND, lo + SECOND, 300);
+        assert!(
+            second
+                .split(300, 50, Some(at_once), Grain::Second, hi)
+                .is_none(),
+            "every row at one instant: no part narrower than the window"
+        );
         let one_day = Tile::root(Some(lo), Some(lo + DAY));
         assert!(one_day.split(1000, 200, None, day, hi).is_none());
         // A first page of the newest 100 rows, spanning a day, of 1,000: about ten days back.

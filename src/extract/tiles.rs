@@ -23,6 +23,9 @@ use crate::catalog::RangeFilter;
 /// Cuts in a row that leave every row in one part before the filter is deemed ignored.
 const MAX_SAME_AS_PARENT: u32 = 12;
 
+/// Reads of a window too narrow to cut, in recovery, before its missing rows are given up.
+const PAGE_THROUGH_PASSES: usize = 4;
+
 impl SliceReader<'_> {
     /// The query of one window.
     pub(super) fn tile_params(&self, slice: &Slice, filter: &RangeFilter, tile: &Tile) -> Params {
@@ -114,8 +117,13 @@ impl SliceReader<'_> {
                                 p
                             }));
                         }
-                        // Recovery: a window one grain wide was read as far as it goes.
-                        None if cap.is_some() => {}
+                        // Recovery: a window one grain wide holds more than a page (rows
+                        // sharing an instant, as a bulk update leaves them). Narrower windows
+                        // do not exist: page it through, the best read left.
+                        None if cap.is_some() => {
+                            self.page_through(reading, &params, &tile, filter, total, check)
+                                .await?;
+                        }
                         None => {
                             return Err(ExtractError::Stuck {
                                 resource: self.resource.name.into(),
@@ -128,5 +136,36 @@ impl SliceReader<'_> {
             }
         }
         Ok(Outcome::Done)
+    }
+
+    /// Recovery's last resort for a window one grain wide that holds `total` rows, more than a
+    /// page: pages it through, again while the distinct rows held in it fall short (each read
+    /// of an unstable list skips other rows), at most [`PAGE_THROUGH_PASSES`] times.
+    async fn page_through(
+        &self,
+        reading: &mut Reading<'_>,
+        params: &Params,
+        tile: &Tile,
+        filter: &RangeFilter,
+        total: u64,
+        mut check: Check,
+    ) -> Result<(), ExtractError> {
+        let pages = self.wall.safe_pages(reading.report.rows_per_page());
+        let mut from = 2;
+        for _ in 0..PAGE_THROUGH_PASSES {
+            let whole = Walk {
+                params,
+                last_page: pages,
+                too_big: None,
+                root: false,
+            };
+            self.walk(reading, &whole, from, None, &mut check).await?;
+            let held = reading.seen.count_in(filter.field, tile.from, tile.to);
+            if held.is_none_or(|h| h >= total) {
+                break;
+            }
+            from = 1;
+        }
+        Ok(())
     }
 }

@@ -299,7 +299,6 @@ async fn ignored_filter_case(resource: &str, filter: &str, scale: f64, key: &str
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "issue 14: the ignored-filter warning is logged more than once (open)"]
 async fn an_ignored_updated_after_is_found_and_read_around() {
     ignored_filter_case("treatment_appointments", "updated_after", 2.0, "id").await;
 }
@@ -344,7 +343,6 @@ async fn an_ignored_dated_before_is_found_and_read_around() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "issue 14: per-patient recovery is not triggered at this scale (open)"]
 async fn unstable_patient_stats_are_recovered_per_patient() {
     // The default sandbox: patient_stats pages serve rows twice and skip as many.
     let sb = sandbox::spawn(SandboxConfig::default().with_scale(2.0))
@@ -385,7 +383,6 @@ async fn unstable_patient_stats_are_recovered_per_patient() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "issue 14: narrowing recovery does not converge yet (open)"]
 async fn unstable_pages_of_a_tiled_list_are_recovered_by_narrow_windows() {
     let sb = walled(2.0, |c| {
         c.unstable_paging.push("treatment_plan_items".into())
