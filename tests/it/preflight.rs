@@ -57,7 +57,6 @@ async fn a_token_that_can_write_is_refused_before_any_data_request() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "issue 13: with probes, scopes missing by name are now probed; the expected list predates the sandbox renamed-scope tokens (open)"]
 async fn missing_scopes_are_all_listed() {
     let sb = sandbox_with(SandboxConfig::default().with_scale(0.05)).await;
     let dir = tempfile::tempdir().unwrap();

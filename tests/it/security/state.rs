@@ -56,7 +56,6 @@ fn group(dir: &Path, base: &str) -> std::path::PathBuf {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "issue 15: state show/reset across practices disagrees with the merged state layout (open)"]
 async fn state_show_and_reset_cover_every_practice() {
     let sb = sandbox::spawn(SandboxConfig {
         practices: 2,
