@@ -146,7 +146,6 @@ async fn compatible_defaults_read_the_same_in_spark_fastparquet_and_pyarrow() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "issue 18: Delta output not yet equal across readers (open)"]
 async fn delta_output_reads_the_same_in_spark_fastparquet_and_deltalake() {
     let sb = sandbox::spawn(SandboxConfig::default().with_scale(0.2))
         .await
@@ -294,7 +293,6 @@ fn runs(out: &Path) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "issue 18: Delta commit crash points not yet verified (open)"]
 async fn a_crash_at_each_point_of_the_commit_leaves_version_n_or_n_plus_1() {
     let sb = sandbox::spawn(SandboxConfig::default().with_scale(0.2))
         .await
