@@ -13,6 +13,8 @@
 pub mod probe;
 mod scopes;
 
+pub use scopes::EVIDENCED as EVIDENCED_SCOPES;
+
 use std::collections::BTreeSet;
 
 use serde::Serialize;

@@ -8,6 +8,15 @@
 
 use std::collections::BTreeSet;
 
+/// The scope names seen in production clients (api-evidence.md §3, source 16); every other
+/// name in the catalog is ours.
+pub const EVIDENCED: &[&str] = &[
+    "user:read",
+    "patient:read",
+    "appointment:read",
+    "practice:read",
+];
+
 /// Splits an `X-OAuth-Scopes` value on spaces and commas.
 pub fn parse(header: &str) -> BTreeSet<String> {
     header

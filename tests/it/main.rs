@@ -16,6 +16,7 @@ mod practices;
 mod preflight;
 mod probe;
 mod pyenv;
+mod readme;
 mod reconcile;
 mod resilience;
 mod s3;
