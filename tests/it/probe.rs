@@ -212,3 +212,27 @@ async fn probe_never_prints_a_value_the_sandbox_served() {
         .collect();
     assert!(leaked.is_empty(), "probe printed served values: {leaked:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_of_the_kind_sandbox_reports_its_known_kindness() {
+    // The old, forgiving sandbox applies every filter and sorts patients: the probe must say
+    // so, where the catalog (from the evidence) expects patients to ignore `sort_by`.
+    let sb = sandbox::spawn(SandboxConfig::default().with_scale(0.3).kind())
+        .await
+        .unwrap();
+    let (code, stdout, stderr) = probe(&sb, true).await;
+    assert_eq!(code, 0, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let resources = by_name(&report);
+    assert_eq!(resources.len(), RESOURCES.len());
+    for (name, r) in &resources {
+        assert_eq!(r["status"], "ok", "{name}: {r}");
+        for f in r["filters"].as_array().unwrap() {
+            for side in [&f["after_check"], &f["before_check"]] {
+                assert_ne!(side["verdict"], "ignored", "{name}: {f}");
+            }
+        }
+    }
+    assert_eq!(resources["patients"]["sort_by"]["verdict"], "took_effect");
+    assert!(!catalog::find("patients").unwrap().sortable);
+}
