@@ -470,3 +470,21 @@ async fn a_kill_in_the_middle_of_a_keyset_sequence_rereads_only_pages_in_flight(
         "{made} requests over both runs; a clean run makes {clean_requests}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ignored_dated_on_bounds_of_invoices_are_found_and_read_around() {
+    // sort_by ignored too, so the read relies on the dated_on tiles.
+    let sb = walled(2.0, |c| {
+        c.deep_offset = None;
+        c.sort_ignored.push("invoices".into());
+        c.ignore_filters.push("invoices:dated_on_before".into());
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stderr, m) = run(dir.path(), &sb, &["invoices"], "offset_wall = 1000").await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_exact(&dir.path().join("out"), &sb, "invoices", "id");
+    assert_warned(&stderr, "invoices", "dated_on_before");
+    let ignored = &entry(&m, "invoices")["paging"]["ignored_filters"];
+    assert_eq!(*ignored, serde_json::json!(["sort_by", "dated_on_before"]));
+}
