@@ -93,7 +93,7 @@ pub(crate) const TREATMENT_PLAN_ITEMS: Resource = Resource::list(
         Field::new("uda_band", Text),
         Field::new("teeth", TextList),
         Field::new("surfaces", TextList),
-        Field::new("custom_fields", Json),
+        Field::direct("custom_fields", Json),
         Field::new("site_id", Guid).graded(Grade::C),
         Field::new("created_at", Timestamp),
         Field::new("updated_at", Timestamp),

@@ -8,7 +8,8 @@ use super::types::{Field, FieldType::*, Grade, RangeFilter, Resource};
 
 /// Patients (§5.1). B-grade fields plus `family_id` from the DP-only "various" row (C; the rest
 /// of that row is skipped). `acquisition_source_id` is integer-or-string: IdText.
-/// `custom_fields` and `metadata` have no fixed shape: JSON text. `ethnicity` is sensitive but
+/// `custom_fields` and `metadata` have no fixed shape: JSON text, tagged personal (free-form:
+/// a practice can put anything in them, notes and allergies included). `ethnicity` is sensitive but
 /// does not identify anyone on its own: not tagged. `portal_registered` is deliberately absent
 /// (it lands in `_extra`).
 ///
@@ -74,8 +75,8 @@ pub(crate) const PATIENTS: Resource = Resource::list(
         Field::direct("proof_of_identification", Json).graded(Grade::D),
         Field::direct("suspicious_identity", Json).graded(Grade::D),
         Field::direct("image_url", Text),
-        Field::new("custom_fields", Json),
-        Field::new("metadata", Json),
+        Field::direct("custom_fields", Json),
+        Field::direct("metadata", Json),
         Field::new("family_id", Int).graded(Grade::C),
         Field::new("created_at", Timestamp),
         Field::new("updated_at", Timestamp),

@@ -44,7 +44,7 @@ pub(crate) const APPOINTMENTS: Resource = Resource::list(
         Field::new("did_not_attend_at", Timestamp).graded(Grade::CPlus),
         Field::new("booked_via_api", Bool).graded(Grade::CPlus),
         Field::new("import_id", Text).graded(Grade::CPlus),
-        Field::new("metadata", Json).graded(Grade::CPlus),
+        Field::direct("metadata", Json).graded(Grade::CPlus),
         Field::new("created_at", Timestamp).graded(Grade::CPlus),
         Field::new("updated_at", Timestamp).graded(Grade::CPlus),
     ],

@@ -3,7 +3,9 @@
 //! HMAC-SHA256 under the pipeline's key, over a value's canonical text, so the same person
 //! hashes to the same digest in every table and every run (joins still work) while nobody without
 //! the key can test guesses. Rejected records are written to `_rejects/`, so the policy applies
-//! to them too: `drop` removes tagged fields, `hash` replaces them by digests of their raw text.
+//! to them too, as an allowlist: only fields the catalog knows as non-personal, with values of their
+//! declared shape, stay in clear; `drop` removes everything else, `hash` replaces it by digests
+//! of its raw text.
 
 use std::fmt;
 
@@ -11,7 +13,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{Map, Value};
 use sha2::Sha256;
 
-use crate::catalog::{Field, FieldKind, Pii, PiiPolicy};
+use crate::catalog::{Field, FieldKind, FieldType, Pii, PiiPolicy};
 
 /// A keyed hasher; `Debug` never shows the key.
 #[derive(Clone)]
@@ -59,30 +61,77 @@ pub(crate) fn redact(
     copy
 }
 
+/// Keeps, in clear, only what the catalog knows to be non-personal and what fits its declared
+/// shape (an allowlist): unknown keys, personal fields and misshapen values are dropped
+/// (`hasher` none) or replaced by the digest of their raw text.
 fn redact_map(map: &mut Map<String, Value>, fields: &'static [Field], hasher: Option<&Hasher>) {
-    for field in fields {
-        let Some(value) = map.get_mut(field.name) else {
+    let keys: Vec<String> = map.keys().cloned().collect();
+    for key in keys {
+        let field = fields.iter().find(|f| f.name == key);
+        let Some(value) = map.get_mut(&key) else {
             continue;
         };
-        if field.pii == Pii::Direct {
-            match hasher {
-                Some(h) if !value.is_null() => *value = Value::String(h.digest(&raw_text(value))),
-                Some(_) => {}
-                None => {
-                    map.remove(field.name);
-                }
-            }
+        let keep = match field {
+            Some(f) if f.pii != Pii::Direct => kept_in_clear(f.kind, value, hasher),
+            _ => false,
+        };
+        if keep || value.is_null() {
             continue;
         }
-        match (field.kind, value) {
-            (FieldKind::Object(sub), Value::Object(inner)) => redact_map(inner, sub, hasher),
-            (FieldKind::Children(sub), Value::Array(items)) => {
-                for item in items.iter_mut().filter_map(Value::as_object_mut) {
-                    redact_map(item, sub, hasher);
-                }
+        match hasher {
+            Some(h) => *value = Value::String(h.digest(&raw_text(value))),
+            None => {
+                map.remove(&key);
             }
-            _ => {}
         }
+    }
+}
+
+/// Whether a non-personal field's `value` fits its kind (redacting inside objects and child
+/// items as it goes), so it may stay in clear.
+fn kept_in_clear(kind: FieldKind, value: &mut Value, hasher: Option<&Hasher>) -> bool {
+    match (kind, value) {
+        (FieldKind::Object(sub), Value::Object(inner)) => {
+            redact_map(inner, sub, hasher);
+            true
+        }
+        (FieldKind::Children(sub), Value::Array(items)) => {
+            if !items.iter().all(Value::is_object) {
+                return false;
+            }
+            for item in items.iter_mut().filter_map(Value::as_object_mut) {
+                redact_map(item, sub, hasher);
+            }
+            true
+        }
+        (FieldKind::Scalar(ty), v) => fits(ty, v),
+        _ => false,
+    }
+}
+
+/// Whether a raw value has the shape of its declared type (free-form JSON never does: it may
+/// hold anything).
+fn fits(ty: FieldType, value: &Value) -> bool {
+    let text_of =
+        |allowed: fn(char) -> bool| value.as_str().is_some_and(|s| s.chars().all(allowed));
+    match ty {
+        FieldType::Int => value.is_i64() || value.is_u64(),
+        FieldType::Bool => value.is_boolean(),
+        FieldType::Money | FieldType::Decimal => {
+            value.is_number() || text_of(|c| c.is_ascii_digit() || matches!(c, '-' | '.'))
+        }
+        FieldType::Timestamp | FieldType::Date | FieldType::TimeOfDay => {
+            text_of(|c| c.is_ascii_digit() || matches!(c, '-' | ':' | 'T' | '.' | '+' | 'Z'))
+        }
+        FieldType::Guid => text_of(|c| c.is_ascii_hexdigit() || c == '-'),
+        FieldType::IdText => {
+            value.is_i64() || value.is_u64() || text_of(|c| c.is_ascii_alphanumeric() || c == '-')
+        }
+        FieldType::Text => value.is_string(),
+        FieldType::TextList => value
+            .as_array()
+            .is_some_and(|a| a.iter().all(|v| v.is_string() || v.is_number())),
+        FieldType::Json => false,
     }
 }
 
@@ -117,10 +166,19 @@ mod tests {
     #[test]
     fn rejected_records_are_redacted() {
         let payments = find("payments").unwrap();
-        let record =
-            json!({"id": 1, "amount": "x", "explanations": [{"id": 2, "comments": "Mr X"}]});
+        let record = json!({
+            "id": 1,
+            "amount": "x",
+            "secondary_email": "a@b.c",
+            "explanations": [{"id": 2, "comments": "Mr X", "note": "Mrs Y"}]
+        });
         let dropped = redact(&record, payments.fields, &PiiPolicy::Drop, None);
         assert_eq!(dropped["explanations"][0], json!({"id": 2}));
+        assert_eq!(
+            dropped.as_object().unwrap().keys().collect::<Vec<_>>(),
+            ["id", "explanations"],
+            "a misshapen amount and an unknown key are not kept"
+        );
         let hasher = Hasher::new(b"k");
         let policy = PiiPolicy::Hash { key: b"k".to_vec() };
         let hashed = redact(&record, payments.fields, &policy, Some(&hasher));
@@ -128,6 +186,9 @@ mod tests {
             hashed["explanations"][0]["comments"],
             json!(hasher.digest("Mr X"))
         );
-        assert_eq!(hashed["amount"], json!("x"));
+        assert_eq!(hashed["amount"], json!(hasher.digest("x")));
+        assert_eq!(hashed["secondary_email"], json!(hasher.digest("a@b.c")));
+        assert_eq!(hashed["explanations"][0]["note"], json!(hasher.digest("Mrs Y")));
+        assert_eq!(hashed["id"], json!(1));
     }
 }

@@ -61,15 +61,17 @@ pub fn json_type(value: Node<'_>) -> &'static str {
     }
 }
 
-/// What a misfit value becomes in `_extra`: its JSON text, its digest (personal data under
-/// `hash`), or nothing (personal data under `drop`).
+/// What a value kept out of the columns (a misfit, an unknown field, a misshapen child)
+/// becomes in `_extra`: its JSON text under `pii = keep`; under `drop` and `hash` (`redact`)
+/// nothing or its digest, whatever field it came from. The policy is an allowlist: only values
+/// that fit a catalog column tagged non-personal are ever written in clear, because an unknown
+/// or misshapen value may be anything (a new `secondary_email`, a note in the wrong place).
 pub(crate) fn kept_json<'a>(
     value: Node<'a>,
-    personal: bool,
     redact: bool,
     hasher: Option<&Hasher>,
 ) -> Option<Cow<'a, str>> {
-    if !personal || !redact {
+    if !redact {
         return Some(value.json());
     }
     let h = hasher?;
@@ -120,15 +122,16 @@ mod tests {
     }
 
     #[test]
-    fn personal_misfits_are_hashed_or_left_out() {
+    fn kept_values_are_in_clear_only_under_keep() {
         let doc = Doc::from_value(&serde_json::json!(["Ann", 12.50]));
         let items: Vec<_> = doc.root().items().collect();
         let h = Hasher::new(b"k");
-        assert_eq!(kept_json(items[0], false, true, None).unwrap(), "\"Ann\"");
-        assert_eq!(kept_json(items[0], true, false, None).unwrap(), "\"Ann\"");
-        assert_eq!(kept_json(items[0], true, true, None), None);
-        let hashed = kept_json(items[0], true, true, Some(&h)).unwrap();
-        assert_eq!(hashed, format!("\"{}\"", h.digest("Ann")));
+        assert_eq!(kept_json(items[0], false, None).unwrap(), "\"Ann\"");
+        assert_eq!(kept_json(items[0], true, None), None, "drop");
+        let hashed = kept_json(items[0], true, Some(&h)).unwrap();
+        assert_eq!(hashed, format!("\"{}\"", h.digest("Ann")), "hash");
+        let number = kept_json(items[1], true, Some(&h)).unwrap();
+        assert_eq!(number, format!("\"{}\"", h.digest("12.5")), "numbers too");
         assert_eq!(json_type(items[0]), "string");
         assert_eq!(json_type(items[1]), "number");
     }

@@ -166,8 +166,6 @@ pub(crate) struct Misfit<'a> {
     pub(crate) value: Option<Node<'a>>,
     /// Why.
     pub(crate) reason: Invalid,
-    /// Whether the value is tagged personal data (redacted in rejects by the policy).
-    pub(crate) direct: bool,
 }
 
 #[cfg(test)]

@@ -206,11 +206,6 @@ struct Walk<'t, 's, 'a> {
 }
 
 impl TableFlattener {
-    /// Whether this table's rows hold personal data anywhere.
-    pub(crate) fn personal(&self) -> bool {
-        self.level.personal
-    }
-
     /// Whether personal data is dropped or hashed.
     pub(crate) fn redacts(&self) -> bool {
         self.redact
@@ -242,7 +237,7 @@ impl<'a> Walk<'_, '_, 'a> {
                         let name = name
                             .strip_prefix(&self.table.unknown_prefix)
                             .unwrap_or(&name);
-                        self.mismatch(name.replace('.', "__"), &key, value, inner.personal, extra);
+                        self.mismatch(name.replace('.', "__"), &key, value, extra);
                     }
                 },
                 Some(Slot::Child(t)) => {
@@ -262,7 +257,9 @@ impl<'a> Walk<'_, '_, 'a> {
             self.out.unknown.insert(self.path.clone());
         }
         self.path.truncate(depth);
-        member(extra, key, &value.json());
+        if let Some(json) = kept_json(value, self.table.redact, self.hasher) {
+            member(extra, key, &json);
+        }
     }
 
     fn column(&mut self, i: usize, key: &str, value: Node<'a>, extra: &mut String) {
@@ -279,30 +276,21 @@ impl<'a> Walk<'_, '_, 'a> {
                     path: self.table.problem_path(self.index, &plan.rel_path),
                     value: Some(value),
                     reason,
-                    direct: plan.column.pii == Pii::Direct,
                 });
                 Cell::Null
             }
             Err(_) => {
-                let personal = plan.column.pii == Pii::Direct;
                 let name = plan.column.name.clone();
-                self.mismatch(name, key, value, personal, extra);
+                self.mismatch(name, key, value, extra);
                 Cell::Null
             }
         };
     }
 
     /// Counts a value kept out of its column and keeps it in `_extra` under `key`.
-    fn mismatch(
-        &mut self,
-        column: String,
-        key: &str,
-        value: Node<'a>,
-        personal: bool,
-        extra: &mut String,
-    ) {
+    fn mismatch(&mut self, column: String, key: &str, value: Node<'a>, extra: &mut String) {
         self.out.mismatches.push((column, json_type(value)));
-        if let Some(json) = kept_json(value, personal, self.table.redact, self.hasher) {
+        if let Some(json) = kept_json(value, self.table.redact, self.hasher) {
             member(extra, key, &json);
         }
     }
