@@ -188,7 +188,10 @@ mod tests {
         );
         assert_eq!(hashed["amount"], json!(hasher.digest("x")));
         assert_eq!(hashed["secondary_email"], json!(hasher.digest("a@b.c")));
-        assert_eq!(hashed["explanations"][0]["note"], json!(hasher.digest("Mrs Y")));
+        assert_eq!(
+            hashed["explanations"][0]["note"],
+            json!(hasher.digest("Mrs Y"))
+        );
         assert_eq!(hashed["id"], json!(1));
     }
 }

@@ -7,6 +7,7 @@ mod bounded;
 mod files;
 mod hostile;
 mod lock;
+mod pii;
 mod settings;
 mod state;
 mod transport;
