@@ -313,13 +313,18 @@ fn probe_query(r: &catalog::Resource) -> Vec<(&'static str, String)> {
     q
 }
 
+/// The token's owner as the tool prints it: the user's id (and role), never the name or
+/// e-mail address, which would otherwise end up in every nightly job's logs.
 fn describe_user(u: &Value) -> String {
-    let s = |k: &str| u.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-    let name = format!("{} {}", s("first_name"), s("last_name"))
-        .trim()
-        .to_string();
-    match s("email") {
-        e if e.is_empty() => name,
-        e => format!("{name} <{e}>"),
+    let id = u.get("id").map_or_else(
+        || "?".to_string(),
+        |v| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        },
+    );
+    match u.get("role").and_then(Value::as_str) {
+        Some(role) if !role.is_empty() => format!("#{id} ({role})"),
+        _ => format!("#{id}"),
     }
 }

@@ -85,6 +85,21 @@ async fn planted_personal_values_are_in_no_byte_written_under_drop_and_hash() {
         }
     })
     .await;
+    // The token's owner: their name and e-mail are never printed either.
+    let owner: Value = reqwest::Client::new()
+        .get(format!("{}/v1/user", sb.base_url()))
+        .header("Authorization", "Bearer sandbox-read")
+        .header("User-Agent", "tests")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let owner: Vec<String> = ["first_name", "last_name", "email"]
+        .iter()
+        .map(|k| owner["user"][k].as_str().unwrap().to_string())
+        .collect();
     for policy in ["drop", "hash"] {
         let dir = tempfile::tempdir().unwrap();
         // Extra `[output]` lines: a `[defaults]` section placed before the resources.
@@ -113,6 +128,12 @@ async fn planted_personal_values_are_in_no_byte_written_under_drop_and_hash() {
         let said = format!("{}\n{}\n{}", ran.stdout, ran.stderr, written);
         let leaked: Vec<&&str> = PLANTED.iter().filter(|v| said.contains(**v)).collect();
         assert!(leaked.is_empty(), "{policy}: written in clear: {leaked:?}");
+        let logs = format!("{}\n{}", ran.stdout, ran.stderr);
+        let named: Vec<&String> = owner.iter().filter(|v| logs.contains(v.as_str())).collect();
+        assert!(
+            named.is_empty(),
+            "{policy}: the token owner in the logs: {named:?}"
+        );
         assert!(
             files_under(&out).iter().any(|f| f.starts_with("_rejects/")),
             "{policy}: the keyless row is in _rejects: {:?}",
