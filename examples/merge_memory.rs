@@ -65,7 +65,7 @@ async fn write(
         let end = (start + BATCH as i64).min(ids.end);
         let b = batch(schema, start..end, stamp);
         let b = if current {
-            dentally_etl::run::with_deleted_column(&b, &out_schema)
+            dentally_etl::run::with_deleted_column(&b, &out_schema).unwrap()
         } else {
             b
         };

@@ -93,6 +93,11 @@ pub(super) async fn commit(
                         )
                     })
                     .collect();
+                s.schemas = r
+                    .tables
+                    .iter()
+                    .map(|t| (t.name.clone(), t.schema_hash.clone()))
+                    .collect();
                 s.rows = r.tables.first().map(|t| t.rows);
                 if r.window.is_some() {
                     s.window.clone_from(&r.window);

@@ -44,13 +44,15 @@ pub fn current_schema(table: &SchemaRef, with_practice: bool) -> SchemaRef {
 }
 
 /// `batch` (whose leading columns are the table's) in the current schema, with `_deleted_at`
-/// given per row (`None`: all null) and `practice_id` set when the schema has it.
+/// given per row (`None`: all null) and `practice_id` set when the schema has it. A batch whose
+/// leading columns are not the table's (by name and type) is an error, never a panic: previous
+/// current files come from disk.
 pub fn with_deleted(
     batch: &RecordBatch,
     schema: &SchemaRef,
     deleted: Option<Vec<Option<i64>>>,
     practice: Option<&str>,
-) -> RecordBatch {
+) -> Result<RecordBatch, SinkError> {
     let names: Vec<&String> = schema
         .fields()
         .iter()
@@ -61,6 +63,26 @@ pub fn with_deleted(
     let with_practice = names.first().is_some_and(|n| *n == PRACTICE_COLUMN)
         && names.get(1).is_some_and(|n| *n == DELETED_COLUMN);
     let n = schema.fields().len() - 1 - usize::from(with_practice);
+    let wanted = &schema.fields()[..n];
+    let found = batch.schema();
+    let same = found.fields().len() >= n
+        && wanted
+            .iter()
+            .zip(found.fields().iter())
+            .all(|(w, f)| w.name() == f.name() && w.data_type() == f.data_type());
+    if !same {
+        let render = |fields: &[arrow::datatypes::FieldRef]| {
+            fields
+                .iter()
+                .map(|f| format!("{}: {}", f.name(), f.data_type()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        return Err(SinkError::PreviousColumns {
+            expected: render(wanted),
+            found: render(&found.fields()[..found.fields().len().min(n)]),
+        });
+    }
     let mut columns: Vec<ArrayRef> = batch.columns().iter().take(n).cloned().collect();
     let deleted_type = schema.field(n).data_type().clone();
     columns.push(match deleted {
@@ -73,7 +95,10 @@ pub fn with_deleted(
             batch.num_rows()
         ])));
     }
-    RecordBatch::try_new(schema.clone(), columns).expect("columns follow the current schema")
+    RecordBatch::try_new(schema.clone(), columns).map_err(|e| SinkError::PreviousColumns {
+        expected: schema.to_string(),
+        found: e.to_string(),
+    })
 }
 
 /// Where a table's current files go and what they carry: the practice partition and id.
@@ -191,7 +216,7 @@ pub async fn build(
         let mut batches = read_parquet(loc, &entry.path, READ_BATCH_ROWS).await?;
         while let Some(batch) = batches.next().await {
             writer
-                .write(&with_deleted(&batch?, &current, None, target.practice_id))
+                .write(&with_deleted(&batch?, &current, None, target.practice_id)?)
                 .await?;
         }
     }

@@ -108,7 +108,7 @@ pub async fn merge(input: &MergeInput<'_>) -> Result<BTreeMap<String, Vec<FileEn
     {
         let mut batches = read_parquet(input.loc, path, READ_BATCH_ROWS).await?;
         while let Some(batch) = batches.next().await {
-            let merged = merge_previous_main(input, &schema, &batch?, &mut winners, &mut deleted);
+            let merged = merge_previous_main(input, &schema, &batch?, &mut winners, &mut deleted)?;
             writer.write(&merged).await?;
         }
     }
@@ -129,7 +129,7 @@ pub async fn merge(input: &MergeInput<'_>) -> Result<BTreeMap<String, Vec<FileEn
             offset += batch.num_rows();
             writer
                 .write(&filter(
-                    &with_deleted(&batch, &schema, None, input.target.practice_id),
+                    &with_deleted(&batch, &schema, None, input.target.practice_id)?,
                     &keep,
                 ))
                 .await?;
@@ -184,7 +184,7 @@ fn merge_previous_main(
     batch: &RecordBatch,
     winners: &mut HashMap<Key, Winner>,
     deleted: &mut HashSet<Key>,
-) -> RecordBatch {
+) -> Result<RecordBatch, SinkError> {
     let keys = keys_of(batch, input.key);
     let orders = input.order.map(|o| micros_of(batch, o));
     let covered = covered(batch, &input.coverage, input.key);
@@ -214,10 +214,10 @@ fn merge_previous_main(
         keep.push(Some(kept));
         deleted_at.push(stamp);
     }
-    filter(
-        &with_deleted(batch, schema, Some(deleted_at), input.target.practice_id),
+    Ok(filter(
+        &with_deleted(batch, schema, Some(deleted_at), input.target.practice_id)?,
         &BooleanArray::from(keep),
-    )
+    ))
 }
 
 async fn merge_child(
@@ -262,7 +262,7 @@ async fn merge_child(
                 .collect();
             writer
                 .write(&filter(
-                    &with_deleted(&batch, &schema, Some(stamps), input.target.practice_id),
+                    &with_deleted(&batch, &schema, Some(stamps), input.target.practice_id)?,
                     &keep,
                 ))
                 .await?;
@@ -278,7 +278,7 @@ async fn merge_child(
                 .collect();
             writer
                 .write(&filter(
-                    &with_deleted(&batch, &schema, None, input.target.practice_id),
+                    &with_deleted(&batch, &schema, None, input.target.practice_id)?,
                     &keep,
                 ))
                 .await?;

@@ -222,7 +222,7 @@ pub fn current_schema_of(table: &SchemaRef) -> SchemaRef {
 pub fn with_deleted_column(
     batch: &arrow::record_batch::RecordBatch,
     schema: &SchemaRef,
-) -> arrow::record_batch::RecordBatch {
+) -> Result<arrow::record_batch::RecordBatch, crate::sink::SinkError> {
     current::with_deleted(batch, schema, None, None)
 }
 

@@ -103,7 +103,7 @@ pub async fn extract(ctx: &RunContext, spec: &ResourceSpec) -> ResourceEntry {
     let mut entry = ResourceEntry::new(resource.name);
     let mut progress = Progress::default();
     let result = async {
-        let start = prepare(ctx, spec, &mut raws, &mut progress).await?;
+        let start = prepare(ctx, spec, &tables, &mut raws, &mut progress).await?;
         let (strategy, state) = (start.strategy.clone(), start.state.clone());
         entry.mode = strategy.label();
         let (slices, plan) = (start.slices.len(), start.plan.clone());
@@ -176,17 +176,48 @@ pub async fn extract(ctx: &RunContext, spec: &ResourceSpec) -> ResourceEntry {
     entry
 }
 
+/// Whether a table committed before has another schema now (another `pii` policy, or an
+/// upgrade that added or retyped a column), or its schema was not recorded (a state of an older
+/// version): then the previous current files cannot be merged (they may hold plaintext where
+/// the column is now hashed or dropped) and the resource is read in full to rebuild them.
+fn schema_changed(ctx: &RunContext, tables: &[Table], state: &ResourceState) -> bool {
+    if state.tables.is_empty() {
+        return false;
+    }
+    let changed: Vec<&str> = tables
+        .iter()
+        .filter(|t| {
+            let now = super::schema_hash(&super::current::current_schema(
+                &t.schema,
+                ctx.practice_id.is_some(),
+            ));
+            state.schemas.get(&t.name) != Some(&now)
+        })
+        .map(|t| t.name.as_str())
+        .collect();
+    if changed.is_empty() {
+        return false;
+    }
+    tracing::warn!(
+        tables = ?changed,
+        "A table's columns changed since the last run (the `pii` policy or an upgrade): reading it in full to rebuild it, without merging the old rows."
+    );
+    true
+}
+
 /// Plans the slices and the strategy and, when a checkpoint of the same plan exists, takes it up.
 async fn prepare(
     ctx: &RunContext,
     spec: &ResourceSpec,
+    tables: &[Table],
     raws: &mut [RawTable],
     progress: &mut Progress,
 ) -> Result<Start, ResourceError> {
     let resource = spec.resource;
     let state = ctx.state.resource(resource.name).await;
+    let rebuild = schema_changed(ctx, tables, &state);
     let choice = Choice {
-        full_refresh: ctx.full_refresh,
+        full_refresh: ctx.full_refresh || rebuild,
         force_reconcile: ctx.force_reconcile,
         today: ctx.today,
         now: ctx.started,
@@ -213,7 +244,7 @@ async fn prepare(
         plan_fingerprint(&slices),
         plan_fingerprint(&[query_slice])
     );
-    let checkpoint = if ctx.full_refresh {
+    let checkpoint = if ctx.full_refresh || rebuild {
         None
     } else {
         state.checkpoint.clone()

@@ -113,6 +113,18 @@ pub enum SinkError {
         found: String,
     },
 
+    /// A previous current file (the input of an incremental merge) has other columns than the
+    /// table has now: changed by hand, or written by another version under another policy.
+    #[error(
+        "A previous current file has other columns than this run's table (expected {expected}, found {found}); run once with `--full-refresh` to rebuild the table"
+    )]
+    PreviousColumns {
+        /// The leading columns expected, rendered.
+        expected: String,
+        /// The file's leading columns, rendered.
+        found: String,
+    },
+
     /// A JSON object (manifest, state) could not be encoded or decoded.
     #[error("Invalid JSON in `{key}` at `{location}`: {source}")]
     Json {

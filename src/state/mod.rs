@@ -61,6 +61,11 @@ pub struct ResourceState {
     /// Progress of an unfinished extraction, to resume from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<Checkpoint>,
+    /// Schema hash of each current table at the last commit: a run whose tables hash
+    /// otherwise (another `pii` policy, an upgrade that added or retyped a column) rebuilds them
+    /// from a full read instead of merging old rows, which may hold plaintext, into them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub schemas: BTreeMap<String, String>,
     /// Rows of the main current table at the last commit: the request estimate of `plan`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rows: Option<u64>,
