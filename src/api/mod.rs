@@ -14,4 +14,4 @@ pub use client::{
 };
 pub use error::ApiError;
 pub use retry::{Backoff, RetryConfig};
-pub use token::{ApiToken, TokenError, load as load_token};
+pub use token::{ApiToken, TokenError, TokenSource, load as load_token};

@@ -14,8 +14,6 @@ use std::fmt;
 use std::io::Read;
 use std::path::Path;
 
-use crate::config::TokenSource;
-
 /// A Dentally API token.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiToken(String);
@@ -100,6 +98,15 @@ fn check_token_text(text: &str) -> Result<(), &'static str> {
         return Err("contains characters other than visible ASCII");
     }
     Ok(())
+}
+
+/// Where the API token is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    /// An environment variable's name.
+    Env(String),
+    /// A file path (its mode is checked).
+    File(std::path::PathBuf),
 }
 
 /// Reads the token from its source. The second value lists warnings (a file readable by others).

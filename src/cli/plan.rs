@@ -203,7 +203,7 @@ fn estimate(
         let density = state
             .window
             .as_ref()
-            .and_then(crate::state::WindowRead::rows_per_day);
+            .and_then(crate::manifest::WindowRead::rows_per_day);
         let Some(density) = density else {
             return (
                 None,

@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use url::Url;
 
+use crate::manifest::Manifest;
 use crate::metrics::{self, RunReport};
-use crate::run::{Manifest, Shard};
+use crate::run::Shard;
 
 /// Where the metrics of a run go (neither, one or both).
 #[derive(Debug, Clone, Default)]

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use serde_json::{Map, Value};
 
-use crate::run::Manifest;
+use crate::manifest::Manifest;
 
 /// One line per resource, then totals and the API cost.
 pub fn render(m: &Manifest) -> String {

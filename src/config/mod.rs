@@ -18,8 +18,9 @@ use std::path::Path;
 
 pub use diagnostic::Diagnostic;
 pub use model::{
-    Compression, Mode, Output, OutputFormat, ParquetProfileChoice, PiiMode, Pipeline, Practice,
-    Reconcile, ResourceSpec, Source, TableFormat, TokenSource, cursor_is_date, region_base_url,
+    Compression, DEFAULT_OFFSET_WALL, Mode, ModelSpec, Output, OutputFormat, ParquetProfileChoice,
+    PiiMode, Pipeline, Practice, Reconcile, ResourceSpec, Source, TableFormat, TokenSource,
+    cursor_is_date, region_base_url,
 };
 pub use parse::{DEFAULT_LOOKBACK_DAYS, DEFAULT_USER_AGENT, parse};
 pub use table_format::{DEFAULT_DELTA_RETENTION_DAYS, TableSettings};

@@ -26,7 +26,7 @@ pub struct Pipeline {
     /// `[defaults] pii_hash_key_env`: the variable holding the HMAC key for `pii = "hash"`.
     pub pii_hash_key_env: Option<String>,
     /// `[[models]]`: SQL over the current tables, run after each run commits.
-    pub models: Vec<crate::models::ModelSpec>,
+    pub models: Vec<ModelSpec>,
     /// `[[sources]]`: the practices of a multi-practice pipeline (empty with a single `[source]`).
     pub practices: Vec<Practice>,
     /// `parallel_practices`: practices extracted at once.
@@ -87,13 +87,19 @@ pub struct Source {
     pub max_wait_secs: u64,
 }
 
-/// Where the API token is read from.
+pub use crate::api::TokenSource;
+
+/// Rows assumed safe to page through by offset when nothing else is known (`[source]
+/// offset_wall`): the low end of the evidence for the live API's 413 wall, less its drift.
+pub const DEFAULT_OFFSET_WALL: u64 = 45_000;
+
+/// One `[[models]]` entry of a pipeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TokenSource {
-    /// An environment variable's name.
-    Env(String),
-    /// A file path (its mode is checked).
-    File(PathBuf),
+pub struct ModelSpec {
+    /// Letters, digits and `_`; the output goes under `_models/<name>/`.
+    pub name: String,
+    /// The query (polars SQL); every current table is a relation of that name.
+    pub sql: String,
 }
 
 /// Where and how files are written.

@@ -11,9 +11,9 @@
 
 use std::ops::Range;
 
+use super::model::ModelSpec;
 use super::model::{Output, OutputFormat};
 use super::reader::{Ctx, Section};
-use crate::models::ModelSpec;
 
 const MODEL: &[&str] = &["name", "sql"];
 

@@ -86,7 +86,7 @@ pub(super) fn source_from(
     let checkpoint_secs = s.uint(ctx, "checkpoint_secs", 86_400).unwrap_or(30);
     let offset_wall = s
         .uint(ctx, "offset_wall", 10_000_000)
-        .map_or(crate::extract::DEFAULT_OFFSET_WALL, |n| n.max(1));
+        .map_or(super::model::DEFAULT_OFFSET_WALL, |n| n.max(1));
     let max_wait_secs = s
         .uint(ctx, "max_wait_secs", 7 * 86_400)
         .unwrap_or(crate::api::DEFAULT_WAIT_BUDGET.as_secs());

@@ -12,8 +12,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Rows assumed safe to page through by offset when nothing else is known.
-pub const DEFAULT_OFFSET_WALL: u64 = 45_000;
+pub use crate::config::DEFAULT_OFFSET_WALL;
 
 /// Share of the configured wall a walk uses (room for the wall's drift).
 const CONFIGURED_PERCENT: u64 = 85;

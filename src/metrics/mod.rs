@@ -20,7 +20,7 @@ pub use exposition::{Family, render as render_families};
 pub use push::push;
 pub use textfile::{previous_last_success, write_atomically};
 
-use crate::run::{Manifest, ResourceEntry};
+use crate::manifest::{Manifest, ResourceEntry};
 
 /// What one invocation of `run` did, for its metrics.
 #[derive(Debug, Clone)]

@@ -12,7 +12,7 @@ use object_store::ObjectStoreExt;
 use tokio::io::AsyncWriteExt;
 
 use super::ModelSpec;
-use crate::run::Manifest;
+use crate::manifest::Manifest;
 use crate::sink::{Location, SinkError};
 
 /// A current table: its name and its files, relative to the output.

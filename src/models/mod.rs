@@ -27,52 +27,11 @@ mod functions;
 mod inputs;
 mod publish;
 
-use serde::Serialize;
-
-use crate::run::Manifest;
+use crate::manifest::Manifest;
+pub use crate::manifest::ModelReport;
 use crate::sink::Location;
 
-/// One `[[models]]` entry of a pipeline.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ModelSpec {
-    /// Letters, digits and `_`; the output goes under `_models/<name>/`.
-    pub name: String,
-    /// The query (polars SQL); every current table is a relation of that name.
-    pub sql: String,
-}
-
-/// How one model went.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ModelReport {
-    /// The model's name.
-    pub name: String,
-    /// `succeeded` or `failed`.
-    pub status: &'static str,
-    /// Why it failed, naming the model (and the position in its SQL, when known).
-    pub error: Option<String>,
-    /// Rows of the result.
-    pub rows: u64,
-    /// The result file, relative to the output, when it was written.
-    pub file: Option<String>,
-}
-
-impl ModelReport {
-    fn failed(name: &str, error: String) -> Self {
-        Self {
-            name: name.to_string(),
-            status: "failed",
-            error: Some(error),
-            rows: 0,
-            file: None,
-        }
-    }
-
-    /// Whether the model failed (the run is then partial, exit 4).
-    pub fn is_failed(&self) -> bool {
-        self.status == "failed"
-    }
-}
-
+pub use crate::config::ModelSpec;
 /// `_models/<name>/[practice=<p>/]part-<run_id>-0000.parquet`.
 pub fn model_file(name: &str, practice: Option<&str>, run_id: &str) -> String {
     format!("{}part-{run_id}-0000.parquet", model_dir(name, practice))

@@ -14,7 +14,7 @@ use futures::StreamExt;
 
 use super::*;
 use crate::api::RateHeaders;
-use crate::run::{ApiEntry, FileEntry, ResourceEntry, TableEntry};
+use crate::manifest::{ApiEntry, FileEntry, ResourceEntry, TableEntry};
 use crate::sink::{FileWriter, Format, StoreOptions, read_parquet};
 
 const MONTHLY: &str = "

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::run::Manifest;
+use crate::manifest::Manifest;
 use crate::sink::{Location, SinkError};
 
 /// One table's line in the marker.

@@ -22,7 +22,7 @@ pub mod plain;
 use async_trait::async_trait;
 
 use crate::config::{TableFormat, TableSettings};
-use crate::run::FileEntry;
+use crate::manifest::FileEntry;
 use crate::sink::{Location, SinkError};
 
 /// One table's new current files, as a run's commit hands them over.

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 
 use super::{PublishError, Published, TablePublisher, TableUpdate};
-use crate::run::FileEntry;
+use crate::manifest::FileEntry;
 use crate::sink::{Location, SinkError};
 
 /// `table_format = "parquet"` (the default).

@@ -118,7 +118,7 @@ pub async fn find_deleted(r: &Reconcile<'_>) -> Result<(HashSet<Key>, ReconcileR
         live_rows: local.len() as u64,
         ..ReconcileReport::default()
     };
-    test_pause("before-counts");
+    crate::hooks::pause_point("before-counts");
     let candidates =
         match search::search(&local, &mut api, grain, r.settings, &mut report.search).await {
             Ok(candidates) => candidates,
@@ -210,24 +210,4 @@ async fn spare_updated(
         .collect();
     report.spared = (before - gone.len()) as u64;
     Ok(gone)
-}
-
-/// A test hook: `DENTALLY_ETL_TEST_PAUSE=<point>:<file>` makes the run write `<file>.ready` at
-/// `point` and wait (at most a minute) until `<file>` exists, so a test can change the API's
-/// data at that exact moment.
-fn test_pause(point: &str) {
-    let Ok(spec) = std::env::var("DENTALLY_ETL_TEST_PAUSE") else {
-        return;
-    };
-    let Some((at, file)) = spec.split_once(':') else {
-        return;
-    };
-    if at != point {
-        return;
-    }
-    let _ = std::fs::write(format!("{file}.ready"), b"");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !std::path::Path::new(file).exists() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
 }

@@ -9,9 +9,10 @@ use std::sync::atomic::Ordering;
 use chrono::Utc;
 
 use super::context::RunContext;
-use super::manifest::{ApiEntry, Manifest, ResourceEntry};
-use super::{RunError, RunOutcome, crash_point, manifest_path};
+use super::{RunError, RunOutcome, manifest_path};
 use crate::config::Pipeline;
+use crate::hooks::crash_point;
+use crate::manifest::{ApiEntry, Manifest, ResourceEntry};
 use crate::publish::TableUpdate;
 use crate::publish::latest::write_latest;
 
@@ -62,7 +63,7 @@ pub(super) async fn commit(
         if manifest
             .models
             .iter()
-            .any(crate::models::ModelReport::is_failed)
+            .any(crate::manifest::ModelReport::is_failed)
         {
             manifest.status = "partial";
         }

@@ -14,7 +14,7 @@ use arrow::record_batch::RecordBatch;
 use futures::StreamExt;
 
 use super::layout;
-use super::manifest::FileEntry;
+use crate::manifest::FileEntry;
 use crate::sink::{FileWriter, Format, Location, SinkError, read_parquet};
 
 /// Rows per current file before the next one starts.

@@ -7,7 +7,6 @@ use chrono::{DateTime, SecondsFormat};
 use super::context::RunContext;
 use super::current;
 use super::layout;
-use super::manifest::{ResourceEntry, TableEntry};
 use super::merge::{Coverage, MergeInput, merge};
 use super::raw::RawTable;
 use super::resource::{Progress, ResourceError, raw_files};
@@ -15,9 +14,11 @@ use super::strategy::Strategy;
 use crate::catalog::{Resource, Table, Window};
 use crate::config::{Reconcile, ResourceSpec};
 use crate::flatten::Reject;
+use crate::manifest::WindowRead;
+use crate::manifest::{ResourceEntry, TableEntry};
 use crate::reconcile;
 use crate::sink::SinkError;
-use crate::state::{ResourceState, WindowRead};
+use crate::state::ResourceState;
 
 /// Builds the current files and fills `entry`.
 #[allow(clippy::too_many_arguments)]
@@ -127,7 +128,7 @@ async fn count_deleted(
     };
     match reconcile::find_deleted(&job).await {
         Ok((gone, report)) => {
-            super::crash_point("after-counts");
+            crate::hooks::crash_point("after-counts");
             entry.reconcile = Some(report);
             Some(Coverage::Keys(gone))
         }
@@ -148,7 +149,7 @@ async fn build_current(
     raws: &[RawTable],
     coverage: Option<Coverage>,
     state: &ResourceState,
-) -> Result<BTreeMap<String, Vec<super::manifest::FileEntry>>, SinkError> {
+) -> Result<BTreeMap<String, Vec<crate::manifest::FileEntry>>, SinkError> {
     let Some(coverage) = coverage else {
         let mut out = BTreeMap::new();
         for (table, raw) in tables.iter().zip(raws) {

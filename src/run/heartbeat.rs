@@ -18,9 +18,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use indicatif::ProgressBar;
 use tokio::task::JoinHandle;
 
-use super::manifest::ResourceEntry;
 use crate::api::{Budget, Stats};
 use crate::extract::Page;
+use crate::manifest::ResourceEntry;
 
 /// What the run shares with its heartbeat task.
 #[derive(Debug)]

@@ -27,8 +27,8 @@ use futures::StreamExt;
 use super::current::{
     CurrentWriter, DELETED_COLUMN, READ_BATCH_ROWS, Target, current_schema, with_deleted,
 };
-use super::manifest::FileEntry;
 use crate::catalog::Table;
+use crate::manifest::FileEntry;
 use crate::reconcile::{Key, keys_of, micros_of};
 use crate::sink::{Format, Location, SinkError, read_parquet};
 

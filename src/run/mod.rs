@@ -14,7 +14,6 @@ mod group;
 mod handoff;
 mod heartbeat;
 mod layout;
-mod manifest;
 mod merge;
 mod progress;
 mod raw;
@@ -28,13 +27,13 @@ use chrono::Utc;
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
+pub use crate::manifest::{ApiEntry, FileEntry, Manifest, ResourceEntry, TableEntry};
 use cleanup::remove_dead_runs_files;
 use commit::commit;
 pub use context::RunContext;
 pub use current::Target;
 pub use group::{GroupEntry, GroupManifest, Shard, select_practices};
 pub use layout::{current_file, manifest as manifest_path, new_run_id, raw_file};
-pub use manifest::{ApiEntry, FileEntry, Manifest, ResourceEntry, TableEntry};
 pub use merge::{Coverage, MergeInput, merge};
 pub use progress::{Progress, ResourceProgress};
 pub use setup::{check_output, client_for, location_for, lock_key};
@@ -202,15 +201,6 @@ pub(crate) async fn run_practice(
     .await;
     setup::release_lock(lock).await;
     outcome
-}
-
-/// A test hook: `DENTALLY_ETL_TEST_CRASH=<point>` aborts the process there, as a crash or a
-/// `kill -9` would, so tests can prove the commit protocol at the exact points that matter.
-pub(crate) fn crash_point(point: &str) {
-    if std::env::var("DENTALLY_ETL_TEST_CRASH").is_ok_and(|p| p == point) {
-        eprintln!("test crash at {point}");
-        std::process::abort();
-    }
 }
 
 /// The schema of a current table (the table's columns, then `_deleted_at`), for tools and benches.

@@ -13,9 +13,9 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::task::JoinHandle;
 
 use super::heartbeat::{self, Live, Monitor};
-use super::manifest::ResourceEntry;
 use crate::api::Client;
 use crate::extract::Page;
+use crate::manifest::ResourceEntry;
 
 /// How often bars are refreshed with the budget and the ETA.
 const BAR_REFRESH: Duration = Duration::from_secs(1);

@@ -8,7 +8,7 @@ use arrow::record_batch::RecordBatch;
 use chrono::{DateTime, Utc};
 
 use super::layout;
-use super::manifest::FileEntry;
+use crate::manifest::FileEntry;
 use crate::sink::{FileWriter, Format, Location, SinkError};
 
 /// Rows per raw file before a new one is started.

@@ -17,7 +17,6 @@ use tokio::sync::mpsc;
 
 use super::context::RunContext;
 use super::finish::finish;
-use super::manifest::{FileEntry, ResourceEntry};
 use super::raw::RawTable;
 use super::resume::{plan_fingerprint, reload_keys};
 use super::strategy::{Choice, Strategy};
@@ -27,6 +26,7 @@ use crate::extract::{
     self, ExtractError, KeySet, Page, Resume, Slice, SliceReader, SliceReport, SliceTotals,
 };
 use crate::flatten::{BATCH_ROWS, Flattener, Reject};
+use crate::manifest::{FileEntry, ResourceEntry};
 use crate::sink::SinkError;
 use crate::state::{Checkpoint, ResourceState, StateError};
 
@@ -134,7 +134,7 @@ pub async fn extract(ctx: &RunContext, spec: &ResourceSpec) -> ResourceEntry {
             progress.last = None;
             let done = (slices, 1, SliceReport::default());
             save_checkpoint(ctx, spec, &plan, &mut raws, &mut progress, done).await?;
-            super::crash_point("after-raw");
+            crate::hooks::crash_point("after-raw");
         } else {
             for raw in &mut raws {
                 raw.close().await?;

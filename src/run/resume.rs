@@ -11,8 +11,8 @@ use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Int64Type};
 use futures::StreamExt;
 
-use super::manifest::FileEntry;
 use crate::extract::{KeySet, Slice};
+use crate::manifest::FileEntry;
 use crate::sink::{Location, SinkError, read_parquet};
 
 /// A fingerprint of the planned slices: a checkpoint is only valid for the same plan.

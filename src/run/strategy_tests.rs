@@ -147,7 +147,7 @@ fn other_resources_keep_their_updated_after_delta_or_full_read() {
 #[test]
 fn a_window_read_is_cut_by_the_density_the_last_window_read_measured() {
     let st = ResourceState {
-        window: Some(crate::state::WindowRead {
+        window: Some(crate::manifest::WindowRead {
             from: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
             to: NaiveDate::from_ymd_opt(2026, 1, 11).unwrap(),
             rows: 250,

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
 use crate::extract::{SliceReport, SliceTotals};
-use crate::run::FileEntry;
+use crate::manifest::FileEntry;
 use crate::sink::{Location, SinkError};
 
 /// Format version of the state file.
@@ -72,26 +72,7 @@ pub struct ResourceState {
     /// The last read of a whole date window: how dense the window is, so the next window read
     /// is cut into slices of a sensible size (and `plan` shows the same slices).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub window: Option<WindowRead>,
-}
-
-/// What one read of a whole date window found.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WindowRead {
-    /// First day of the window read (inclusive).
-    pub from: chrono::NaiveDate,
-    /// Day after the window (exclusive).
-    pub to: chrono::NaiveDate,
-    /// Distinct rows it returned.
-    pub rows: u64,
-}
-
-impl WindowRead {
-    /// Rows per day of the window, when it spans any day.
-    pub fn rows_per_day(&self) -> Option<f64> {
-        let days = (self.to - self.from).num_days();
-        (days > 0).then(|| self.rows as f64 / days as f64)
-    }
+    pub window: Option<crate::manifest::WindowRead>,
 }
 
 /// Where an unfinished extraction stood at its last commit.

@@ -88,10 +88,10 @@ impl TablePublisher for DeltaTables {
                 .map_err(fail)?;
             let version = snapshot.next_version();
             let bytes = render(&plan.actions).map_err(|e| fail(e.to_string()))?;
-            crate::run::crash_point("delta-before-commit");
+            crate::hooks::crash_point("delta-before-commit");
             match put_commit(loc, update.table, version, bytes).await {
                 Ok(()) => {
-                    crate::run::crash_point("delta-after-commit");
+                    crate::hooks::crash_point("delta-after-commit");
                     let deleted = self.vacuum(loc, update, now).await?;
                     return Ok(Published {
                         version: Some(version),

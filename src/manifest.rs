@@ -3,6 +3,9 @@
 //! It is written after every data file of the run exists and before old current files are
 //! removed, so it always lists a complete, existing set of current files. Schedulers and analysts
 //! read it to learn which tables failed, how many rows each holds, and what the API cost.
+//!
+//! A module of its own, below `run`: the state, the publishers (Delta), the models and the
+//! metrics all read what a run wrote, and none of them may depend on the run that writes it.
 
 use serde::{Deserialize, Serialize};
 
@@ -51,7 +54,7 @@ pub struct ResourceEntry {
     pub reconciled: bool,
     /// The date window read whole by this run (windowed resources), and the rows it held.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub window: Option<crate::state::WindowRead>,
+    pub window: Option<WindowRead>,
     /// What count-guided reconciliation did (`reconcile_deletes = "counts"`), when it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reconcile: Option<crate::reconcile::ReconcileReport>,
@@ -160,5 +163,57 @@ pub struct Manifest {
     pub resources: Vec<ResourceEntry>,
     /// SQL models run after the tables (`[[models]]`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub models: Vec<crate::models::ModelReport>,
+    pub models: Vec<ModelReport>,
+}
+
+/// What one read of a whole date window found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowRead {
+    /// First day of the window read (inclusive).
+    pub from: chrono::NaiveDate,
+    /// Day after the window (exclusive).
+    pub to: chrono::NaiveDate,
+    /// Distinct rows it returned.
+    pub rows: u64,
+}
+
+impl WindowRead {
+    /// Rows per day of the window, when it spans any day.
+    pub fn rows_per_day(&self) -> Option<f64> {
+        let days = (self.to - self.from).num_days();
+        (days > 0).then(|| self.rows as f64 / days as f64)
+    }
+}
+
+/// How one model went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelReport {
+    /// The model's name.
+    pub name: String,
+    /// `succeeded` or `failed`.
+    pub status: &'static str,
+    /// Why it failed, naming the model (and the position in its SQL, when known).
+    pub error: Option<String>,
+    /// Rows of the result.
+    pub rows: u64,
+    /// The result file, relative to the output, when it was written.
+    pub file: Option<String>,
+}
+
+impl ModelReport {
+    /// A failed model, with why.
+    pub fn failed(name: &str, error: String) -> Self {
+        Self {
+            name: name.to_string(),
+            status: "failed",
+            error: Some(error),
+            rows: 0,
+            file: None,
+        }
+    }
+
+    /// Whether the model failed (the run is then partial, exit 4).
+    pub fn is_failed(&self) -> bool {
+        self.status == "failed"
+    }
 }
