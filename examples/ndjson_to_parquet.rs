@@ -53,10 +53,10 @@ async fn main() -> anyhow::Result<()> {
         println!("{}", catalog_json());
         return Ok(());
     }
-    if let [flag, name, n] = args.as_slice() {
-        if flag == "--generate" {
-            return generate(name, n.parse()?);
-        }
+    if let [flag, name, n] = args.as_slice()
+        && flag == "--generate"
+    {
+        return generate(name, n.parse()?);
     }
     let Some((out, inputs)) = args.split_first() else {
         bail!("usage: ndjson_to_parquet OUT_DIR RESOURCE=FILE.ndjson...");

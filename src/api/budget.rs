@@ -330,10 +330,10 @@ mod tests {
         let b = Budget::new(10, None);
         let reset = now() + 1;
         b.observe(&headers(100, 12, reset));
-        drop(b.acquire(&|_| panic!("must not wait")).await.unwrap());
+        let _ = b.acquire(&|_| panic!("must not wait")).await.unwrap();
         // The local count went down to 11; a header of 11 agrees, and one more request is fine.
         b.observe(&headers(100, 11, reset));
-        drop(b.acquire(&|_| panic!("must not wait")).await.unwrap());
+        let _ = b.acquire(&|_| panic!("must not wait")).await.unwrap();
         let waited = std::sync::atomic::AtomicBool::new(false);
         let _p = b
             .acquire(&|_| waited.store(true, std::sync::atomic::Ordering::SeqCst))
@@ -360,7 +360,7 @@ mod tests {
         let reset = now() + 600;
         b.observe(&headers(100, 15, reset));
         for _ in 0..5 {
-            drop(b.acquire(&|_| panic!("must not wait")).await.unwrap());
+            let _ = b.acquire(&|_| panic!("must not wait")).await.unwrap();
             // The server keeps saying 15: our own count wins.
             b.observe(&headers(100, 15, reset));
         }
@@ -396,7 +396,7 @@ mod tests {
     async fn the_ceiling_holds_without_any_header() {
         let b = Budget::new(10, Some(3)).with_wait_budget(Duration::ZERO);
         for _ in 0..3 {
-            drop(b.acquire(&|_| panic!("must not wait")).await.unwrap());
+            let _ = b.acquire(&|_| panic!("must not wait")).await.unwrap();
         }
         // The fourth request of the hour would have to wait; with no wait budget it fails.
         assert!(b.acquire(&|_| {}).await.is_err());

@@ -242,7 +242,7 @@ impl Client {
             MAX_ERROR_BODY_BYTES
         };
         let body = read_capped(response, cap).await;
-        drop(permit);
+        let _ = permit;
         let body = match body {
             Ok(Capped::Whole(b)) => b,
             Ok(Capped::Over { declared, .. }) if status.is_success() => {

@@ -51,19 +51,19 @@ impl Sinks {
                 .and_then(|f| metrics::previous_last_success(f, pipeline)),
         };
         let text = metrics::render(&report);
-        if let Some(path) = &self.file {
-            if let Err(e) = metrics::write_atomically(path, &text) {
-                tracing::error!(
-                    file = %path.display(),
-                    error = %e,
-                    "Cannot write the metrics file; check that its folder exists and is writable."
-                );
-            }
+        if let Some(path) = &self.file
+            && let Err(e) = metrics::write_atomically(path, &text)
+        {
+            tracing::error!(
+                file = %path.display(),
+                error = %e,
+                "Cannot write the metrics file; check that its folder exists and is writable."
+            );
         }
-        if let Some(url) = &self.pushgateway {
-            if let Err(e) = metrics::push(url, pipeline, shard.map(|s| s.index), &text).await {
-                tracing::error!(error = %e, "Cannot push the metrics to the Pushgateway.");
-            }
+        if let Some(url) = &self.pushgateway
+            && let Err(e) = metrics::push(url, pipeline, shard.map(|s| s.index), &text).await
+        {
+            tracing::error!(error = %e, "Cannot push the metrics to the Pushgateway.");
         }
     }
 }

@@ -532,16 +532,16 @@ impl<'a> SliceReader<'a> {
     /// Records that the API ignored `param` on this resource: warned once, never relied on
     /// again, named in the manifest.
     pub(super) fn note_ignored(&self, report: &mut SliceReport, param: &'static str) {
-        if let Ok(mut ignored) = self.ignored.lock() {
-            if !ignored.iter().any(|p| p == param) {
-                ignored.push(param.to_string());
-                tracing::warn!(
-                    resource = self.resource.name,
-                    filter = param,
-                    "The API ignored the `{param}` filter of `{}`: reading it another way that does not need it.",
-                    self.resource.name
-                );
-            }
+        if let Ok(mut ignored) = self.ignored.lock()
+            && !ignored.iter().any(|p| p == param)
+        {
+            ignored.push(param.to_string());
+            tracing::warn!(
+                resource = self.resource.name,
+                filter = param,
+                "The API ignored the `{param}` filter of `{}`: reading it another way that does not need it.",
+                self.resource.name
+            );
         }
         if !report.paging.ignored_filters.iter().any(|p| p == param) {
             report.paging.ignored_filters.push(param.to_string());
@@ -613,10 +613,10 @@ impl<'a> SliceReader<'a> {
             next = 2;
         }
         // Checked on a resumed walk too: a window found too big is cut, not paged deeper.
-        if let (Some(max), Some(total)) = (walk.too_big, reading.report.walk_total) {
-            if total > max {
-                return Ok(End::TooBig);
-            }
+        if let (Some(max), Some(total)) = (walk.too_big, reading.report.walk_total)
+            && total > max
+        {
+            return Ok(End::TooBig);
         }
         let size = u64::from(reading.report.rows_per_page());
         let expected = reading

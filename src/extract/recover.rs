@@ -39,10 +39,10 @@ impl SliceReader<'_> {
         reading: &mut Reading<'_>,
         slice: &Slice,
     ) -> Result<SliceReport, ExtractError> {
-        if let Some(total) = reading.report.total_count {
-            if reading.report.rows < total {
-                self.recover(reading, slice, total).await?;
-            }
+        if let Some(total) = reading.report.total_count
+            && reading.report.rows < total
+        {
+            self.recover(reading, slice, total).await?;
         }
         self.check_total(slice, &reading.report)?;
         Ok(reading.report.clone())

@@ -66,12 +66,11 @@ pub fn candidates(resource: &'static Resource, slice: &Slice, ignored: &[String]
             out.push(Route::Tiles(f));
         }
     }
-    if resource.sortable {
-        if let Some(f) = resource.range_on(KEYSET_FIELD) {
-            if !in_slice(f.after) {
-                out.push(Route::Keyset(f));
-            }
-        }
+    if resource.sortable
+        && let Some(f) = resource.range_on(KEYSET_FIELD)
+        && !in_slice(f.after)
+    {
+        out.push(Route::Keyset(f));
     }
     for f in resource.ranges {
         let tile = Route::Tiles(f);

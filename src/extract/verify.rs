@@ -57,15 +57,15 @@ impl Check {
             self.values += 1;
             self.min_seen = Some(self.min_seen.map_or(value, |m| m.min(value)));
             self.max_seen = Some(self.max_seen.map_or(value, |m| m.max(value)));
-            if let Some((from, param)) = self.from {
-                if value < from - self.slack {
-                    ignored = ignored.or(Some(param));
-                }
+            if let Some((from, param)) = self.from
+                && value < from - self.slack
+            {
+                ignored = ignored.or(Some(param));
             }
-            if let Some((to, param)) = self.to {
-                if value >= to + self.slack {
-                    ignored = ignored.or(Some(param));
-                }
+            if let Some((to, param)) = self.to
+                && value >= to + self.slack
+            {
+                ignored = ignored.or(Some(param));
             }
             if let Some(p) = previous {
                 pairs += 1;

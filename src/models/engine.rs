@@ -26,7 +26,7 @@ pub(super) fn execute(
     out: &Path,
 ) -> PolarsResult<u64> {
     let words = Words::of(sql);
-    let mut ctx = SQLContext::new().with_function_registry(super::functions::Functions::new());
+    let mut ctx = SQLContext::new().with_function_registry(super::functions::Functions::registry());
     for (name, files) in tables.iter().filter(|(name, _)| words.has(name)) {
         ctx.register(name, load(files, &words)?);
     }

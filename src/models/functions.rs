@@ -19,7 +19,7 @@ use polars::time::PolarsTruncate;
 pub(super) struct Functions(HashMap<String, UserDefinedFunction>);
 
 impl Functions {
-    pub(super) fn new() -> Arc<dyn FunctionRegistry> {
+    pub(super) fn registry() -> Arc<dyn FunctionRegistry> {
         let mut date_trunc = UserDefinedFunction::new("date_trunc".into(), DateTrunc);
         date_trunc.options = FunctionOptions::elementwise();
         Arc::new(Self(HashMap::from([(

@@ -41,8 +41,11 @@ fn day(y: i32, m: u32, d: u32) -> i32 {
     (NaiveDate::from_ymd_opt(y, m, d).unwrap() - epoch).num_days() as i32
 }
 
+/// One row: `(id, practitioner, cents, (y, m, d))`.
+type Row = (i64, i64, Option<i128>, (i32, u32, u32));
+
 /// Rows `(id, practitioner, cents, (y, m, d))`; `paid_at` is noon UTC of the day.
-fn batch(rows: &[(i64, i64, Option<i128>, (i32, u32, u32))]) -> RecordBatch {
+fn batch(rows: &[Row]) -> RecordBatch {
     let days: Vec<i32> = rows.iter().map(|r| day(r.3.0, r.3.1, r.3.2)).collect();
     let columns: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0))),

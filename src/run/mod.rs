@@ -85,9 +85,16 @@ pub enum RunError {
     /// A table could not be published (exit 1).
     #[error(transparent)]
     Publish(#[from] crate::publish::PublishError),
-    /// Another run of this pipeline and practice holds the lock (exit 5).
+    /// Another run of this pipeline and practice holds the lock (exit 5). Boxed: it is the
+    /// largest error, and every `Result` of the run carries its size.
     #[error(transparent)]
-    Locked(#[from] crate::sink::lock::LockError),
+    Locked(Box<crate::sink::lock::LockError>),
+}
+
+impl From<crate::sink::lock::LockError> for RunError {
+    fn from(e: crate::sink::lock::LockError) -> Self {
+        Self::Locked(Box::new(e))
+    }
 }
 
 impl RunError {
@@ -98,7 +105,7 @@ impl RunError {
             Self::Refused(Refusal::Api(e)) if !e.is_auth() => 1,
             Self::Refused(_) => 3,
             Self::Api(e) if e.is_auth() => 3,
-            Self::Locked(crate::sink::lock::LockError::Store(_)) => 1,
+            Self::Locked(e) if matches!(**e, crate::sink::lock::LockError::Store(_)) => 1,
             Self::Locked(_) => 5,
             Self::Output(_) | Self::Api(_) | Self::Publish(_) => 1,
         }

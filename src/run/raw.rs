@@ -94,10 +94,10 @@ impl RawTable {
 
     /// Discards the open file (the run failed); finished files stay as the checkpoint.
     pub async fn abort(&mut self) {
-        if let Some(file) = self.open.take() {
-            if let Err(e) = file.abort().await {
-                tracing::warn!(table = %self.name, error = %e, "Could not abort a raw file.");
-            }
+        if let Some(file) = self.open.take()
+            && let Err(e) = file.abort().await
+        {
+            tracing::warn!(table = %self.name, error = %e, "Could not abort a raw file.");
         }
     }
 }

@@ -366,10 +366,10 @@ async fn write_buffered(
 
 /// Tracks slice boundaries: when a page of a new slice arrives, the previous slice is done.
 fn note_page(progress: &mut Progress, page: &Page) {
-    if let Some((slice, _, report)) = progress.last.take() {
-        if slice != page.slice {
-            progress.done.add(&report);
-        }
+    if let Some((slice, _, report)) = progress.last.take()
+        && slice != page.slice
+    {
+        progress.done.add(&report);
     }
     progress.last = Some((page.slice, page.number, page.progress.clone()));
     progress.pages_since_checkpoint += 1;

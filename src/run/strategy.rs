@@ -87,10 +87,10 @@ impl Strategy {
         if spec.mode == Mode::Full || c.full_refresh || state.tables.is_empty() {
             return Self::Full;
         }
-        if !reconcile_due(spec.reconcile, state, c) {
-            if let Some(delta) = delta(spec, state, c.today) {
-                return delta;
-            }
+        if !reconcile_due(spec.reconcile, state, c)
+            && let Some(delta) = delta(spec, state, c.today)
+        {
+            return delta;
         }
         if let (Window::Required { field, .. }, Some(w)) = (spec.resource.window, spec.window) {
             let (from, to) = w.resolve(c.today);

@@ -24,6 +24,9 @@ pub enum Act {
 
 type Rule = dyn Fn(&str) -> Act + Send + Sync;
 
+/// What [`Act::Rewrite`] changes: the body, and the headers.
+type Rewriters = (fn(String) -> String, fn(&mut Vec<(String, String)>));
+
 /// A running hostile server.
 pub struct Hostile {
     base: String,
@@ -142,7 +145,7 @@ async fn forward(
     target: &str,
     headers: &[(String, String)],
     http: &reqwest::Client,
-    rewrite: Option<(fn(String) -> String, fn(&mut Vec<(String, String)>))>,
+    rewrite: Option<Rewriters>,
 ) -> std::io::Result<()> {
     let mut request = http.get(format!("{sandbox}{target}"));
     for (k, v) in headers {

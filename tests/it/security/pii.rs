@@ -201,7 +201,7 @@ async fn changing_pii_under_incremental_rebuilds_without_plaintext_or_panic() {
             let current: String = files_under(&out)
                 .iter()
                 .filter(|f| f.starts_with("patients/") && f.ends_with(".parquet"))
-                .map(|f| everything_written(&out.join(f).parent().unwrap().to_path_buf()))
+                .map(|f| everything_written(out.join(f).parent().unwrap()))
                 .collect();
             assert!(!current.is_empty());
             assert!(emails.len() > 50);
