@@ -73,8 +73,8 @@ pub fn say(level: &str, message: &str, fields: Map<String, Value>) {
     }
 }
 
-/// A fatal error: `error: <message>` in text; in JSON an `ERROR` object with the exit code and
-/// `error_chain`, the error and each of its causes.
+/// A fatal error: `error: <message>` and a `caused by:` line per cause in text; in JSON an
+/// `ERROR` object with the exit code and `error_chain`, the error and each of its causes.
 pub fn fatal(code: u8, error: &(dyn std::error::Error + 'static)) {
     let mut chain: Vec<String> = Vec::new();
     let mut next = Some(error);
@@ -106,8 +106,12 @@ pub fn fatal_message(code: u8, message: &str) {
 
 fn fatal_chain(code: u8, chain: &[String]) {
     if !is_json() {
-        // Our errors' texts already say what failed and how to fix it; the causes are for JSON.
+        // Our error's text says what failed and how to fix it; each cause below it says why
+        // (the object store's, the HTTP client's or parquet's own words).
         eprintln!("error: {}", chain.first().map_or("", String::as_str));
+        for cause in chain.iter().skip(1) {
+            eprintln!("  caused by: {cause}");
+        }
         return;
     }
     let mut fields = Map::new();

@@ -117,4 +117,6 @@ impl Doc {
 }
 
 #[cfg(test)]
+mod differential;
+#[cfg(test)]
 mod tests;

@@ -69,6 +69,7 @@ pub(super) async fn commit(
         }
     }
     let path = manifest_path(&ctx.part, &ctx.run_id);
+    crate::hooks::pause_point("before-manifest");
     ctx.loc.put_json_atomic(&path, &manifest).await?;
     crash_point("after-manifest");
     // State before removing the old files: a crash in between leaves stale files (removed by the

@@ -1,6 +1,7 @@
 //! The single integration-test binary: every test drives the real binary or the library against
 //! the built-in sandbox over real HTTP on 127.0.0.1.
 
+mod architecture;
 mod cli;
 mod common;
 mod deploy;

@@ -323,3 +323,61 @@ async fn a_missing_bucket_or_refused_credentials_stop_before_any_api_request() {
     );
     assert!(sb.requests().is_empty(), "no API request");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_during_the_commit_prints_the_store_cause_and_exits_1() {
+    let moto = tokio::task::spawn_blocking(MotoServer::start)
+        .await
+        .unwrap();
+    let proxy = TcpProxy::start(moto.endpoint().trim_start_matches("http://").to_string()).await;
+    let sb = sandbox::spawn(SandboxConfig::default().with_scale(0.1))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("s3://{}/commit-outage", moto.bucket());
+    let p = pipeline(
+        dir.path(),
+        &sb.base_url(),
+        &url,
+        &["patients"],
+        "retry_timeout_secs = 2",
+        "",
+    );
+    // The run stops just before its manifest (the commit), the store goes away, the run goes on.
+    let gate = dir.path().join("gate");
+    let pause = format!("before-manifest:{}", gate.display());
+    let mut env: Vec<(String, String)> = moto
+        .env()
+        .into_iter()
+        .filter(|(k, _)| k != "AWS_ENDPOINT_URL")
+        .collect();
+    env.push(("AWS_ENDPOINT_URL".into(), proxy.endpoint()));
+    env.push(("DENTALLY_API_TOKEN".into(), "sandbox-read".into()));
+    env.push(("DENTALLY_ETL_TEST_PAUSE".into(), pause));
+    let run = {
+        let (env, p) = (env.clone(), p.clone());
+        tokio::spawn(async move { run_bin(&["run", p.to_str().unwrap()], &env_pairs(&env)).await })
+    };
+    let ready = dir.path().join("gate.ready");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !ready.exists() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ready.exists(), "the run reached its commit");
+    proxy.cut();
+    std::fs::write(&gate, b"").unwrap();
+    let (code, _, stderr) = run.await.unwrap();
+    assert_eq!(code, 1, "a storage failure is exit 1: {stderr}");
+    let error = stderr
+        .lines()
+        .skip_while(|l| !l.starts_with("error: "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(error.contains("s3://test-bucket/commit-outage"), "{stderr}");
+    assert!(
+        error
+            .lines()
+            .any(|l| l.trim_start().starts_with("caused by:")),
+        "the object store's own cause is printed: {stderr}"
+    );
+}
