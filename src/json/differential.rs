@@ -39,8 +39,7 @@ impl Gen {
                 out.push_str(&format!("{m}{mark}{}", e.abs()));
             }
             _ => out.push_str(
-                *self
-                    .rng
+                self.rng
                     .choice(&["0", "-0", "0.0", "1e0", "-1.5E-7"])
                     .unwrap(),
             ),
@@ -52,8 +51,7 @@ impl Gen {
         for _ in 0..self.rng.usize(0..12) {
             match self.rng.u8(0..10) {
                 0 => out.push_str(
-                    *self
-                        .rng
+                    self.rng
                         .choice(&["\\\"", "\\\\", "\\/", "\\b", "\\f", "\\n", "\\r", "\\t"])
                         .unwrap(),
                 ),
@@ -88,7 +86,7 @@ impl Gen {
             self.rng.u8(0..7)
         };
         match kind {
-            0 => out.push_str(*self.rng.choice(&["null", "true", "false"]).unwrap()),
+            0 => out.push_str(self.rng.choice(&["null", "true", "false"]).unwrap()),
             1 | 2 => self.number(out),
             3 => self.string(out),
             4 => {
