@@ -181,3 +181,85 @@ async fn an_ignored_range_filter_falls_back_to_a_full_read_with_the_same_result(
     );
     sb.shutdown();
 }
+
+/// Ids of every live patient the sandbox holds now.
+fn live_ids(sb: &SandboxHandle) -> BTreeSet<i64> {
+    sb.truth(1, "patients")
+        .iter()
+        .filter_map(|p| p["id"].as_i64())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_changed_between_the_delta_and_the_counts_are_never_marked_deleted() {
+    let sb = sandbox::spawn(SandboxConfig::default().with_scale(5.0).with_seed(23))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path(), &sb.base_url(), "patients");
+    let out = dir.path().join("out");
+    assert_eq!(run(&p, &[]).await.0, 0);
+    let deleted = delete(&sb, "patients", 10, false).await;
+    // The run stops after its delta read, just before the counts; the practice works a day
+    // (registers, edits and deletes patients), then the run goes on.
+    let gate = dir.path().join("gate");
+    let pause = format!("before-counts:{}", gate.display());
+    let running = {
+        let p = p.clone();
+        tokio::spawn(async move { run(&p, &[("DENTALLY_ETL_TEST_PAUSE", pause.as_str())]).await })
+    };
+    let ready = dir.path().join("gate.ready");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !ready.exists() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(ready.exists(), "the run reached its counts");
+    let before = live_ids(&sb);
+    reqwest::Client::new()
+        .post(format!("{}/_sandbox/advance?days=1", sb.base_url()))
+        .send()
+        .await
+        .unwrap();
+    let after = live_ids(&sb);
+    assert!(
+        after.difference(&before).count() > 0,
+        "the day registered patients"
+    );
+    std::fs::write(&gate, b"").unwrap();
+    let (code, stderr) = running.await.unwrap();
+    assert_eq!(code, 0, "{stderr}");
+    let marked = marked(&out, "patients");
+    assert!(
+        deleted.is_subset(&marked),
+        "every deletion before the run is found: {:?}",
+        deleted.difference(&marked).collect::<Vec<_>>()
+    );
+    let wrongly: Vec<&i64> = marked.iter().filter(|id| after.contains(id)).collect();
+    assert!(
+        wrongly.is_empty(),
+        "patients that exist (edited or registered meanwhile) marked deleted: {wrongly:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_during_reconciliation_and_a_rerun_mark_the_same_keys() {
+    let sb = sandbox::spawn(SandboxConfig::default().with_scale(5.0).with_seed(29))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path(), &sb.base_url(), "patients");
+    let out = dir.path().join("out");
+    assert_eq!(run(&p, &[]).await.0, 0);
+    let deleted = delete(&sb, "patients", 25, true).await;
+    // Killed right after the counts found the deletions, before anything was committed.
+    let (code, _) = run(&p, &[("DENTALLY_ETL_TEST_CRASH", "after-counts")]).await;
+    assert_ne!(code, 0, "the run was killed");
+    assert!(marked(&out, "patients").is_empty(), "nothing committed");
+    let (code, stderr) = run(&p, &[]).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(marked(&out, "patients"), deleted);
+    assert_eq!(
+        manifest_entry(&out, "patients")["reconcile"]["rows_marked"],
+        25
+    );
+}
