@@ -89,6 +89,10 @@ pub struct Source {
 
 pub use crate::api::TokenSource;
 
+/// Days `_raw/` copies of committed runs are kept by default: long enough to look into last
+/// week's nights, short for copies of health data nobody reads.
+pub const DEFAULT_RAW_RETENTION_DAYS: u64 = 7;
+
 /// Rows assumed safe to page through by offset when nothing else is known (`[source]
 /// offset_wall`): the low end of the evidence for the live API's 413 wall, less its drift.
 pub const DEFAULT_OFFSET_WALL: u64 = 45_000;
@@ -135,6 +139,9 @@ pub struct Output {
     pub private: bool,
     /// CSV: prefix `'` to text cells a spreadsheet would run as a formula (default `true`).
     pub csv_guard: bool,
+    /// Days the `_raw/` copies of a committed run are kept (default 7; 0: removed at the
+    /// commit). Checkpoints of unfinished runs are always kept.
+    pub raw_retention_days: u64,
     /// Allow plain http to an object store that is not on loopback (default `false`).
     pub allow_insecure_http: bool,
 }

@@ -43,6 +43,7 @@ const OUTPUT: &[&str] = &[
     "retry_timeout_secs",
     "private",
     "csv_guard",
+    "raw_retention_days",
     "allow_insecure_http",
 ];
 const DEFAULTS: &[&str] = &[
@@ -253,6 +254,9 @@ fn read_output(ctx: &mut Ctx<'_>, top: &Section<'_, '_>) -> Option<Output> {
     let retry_timeout_secs = s.uint(ctx, "retry_timeout_secs", 3600);
     let private = s.boolean(ctx, "private").unwrap_or(true);
     let csv_guard = s.boolean(ctx, "csv_guard").unwrap_or(true);
+    let raw_retention_days = s
+        .uint(ctx, "raw_retention_days", 3650)
+        .unwrap_or(super::model::DEFAULT_RAW_RETENTION_DAYS);
     let allow_insecure_http = s.boolean(ctx, "allow_insecure_http").unwrap_or(false);
     super::source::check_store_endpoint(ctx, endpoint_at.as_ref(), allow_http, allow_insecure_http);
     let endpoint = endpoint_at.map(|e| e.0);
@@ -276,6 +280,7 @@ fn read_output(ctx: &mut Ctx<'_>, top: &Section<'_, '_>) -> Option<Output> {
         retry_timeout_secs,
         private,
         csv_guard,
+        raw_retention_days,
         allow_insecure_http,
     })
 }

@@ -44,3 +44,41 @@ pub(super) async fn remove_dead_runs_files(
     }
     Ok(())
 }
+
+/// After a commit: deletes the `_raw/` copies of this practice's committed runs older than the
+/// retention (`[output] raw_retention_days`; 0: this run's too). Raw files named by a checkpoint
+/// (a resource that did not finish) stay: the next run resumes from them.
+pub(super) async fn apply_raw_retention(
+    loc: &Location,
+    state: &StateStore,
+    resources: &[&'static crate::catalog::Resource],
+    part: &str,
+    retention_days: u64,
+) -> Result<usize, RunError> {
+    let snapshot = state.snapshot().await;
+    let keep: std::collections::BTreeSet<String> = snapshot
+        .resources
+        .values()
+        .filter_map(|r| r.checkpoint.as_ref())
+        .flat_map(|cp| cp.raw_files.values().flatten().map(|f| f.path.clone()))
+        .collect();
+    let tables: Vec<String> = resources
+        .iter()
+        .flat_map(|r| {
+            crate::catalog::tables(r, &crate::catalog::PiiPolicy::Keep)
+                .into_iter()
+                .map(|t| t.name)
+        })
+        .collect();
+    let days = i64::try_from(retention_days).unwrap_or(i64::MAX / 86_400_000);
+    let cutoff = chrono::Utc::now() - chrono::Duration::days(days.min(36_500));
+    let removed = resume::remove_expired_raw_files(loc, &tables, part, &keep, cutoff).await?;
+    if removed > 0 {
+        tracing::info!(
+            files = removed,
+            retention_days,
+            "Removed raw copies of committed runs past their retention."
+        );
+    }
+    Ok(removed)
+}

@@ -111,18 +111,14 @@ pub(super) async fn commit(
                     s.runs_since_reconcile += 1;
                 }
             })
-            .await
-            .map_err(|e| RunError::Usage(e.to_string()))?;
+            .await?;
     }
     for r in manifest
         .resources
         .iter()
         .filter(|r| r.status == "succeeded" || r.status == "partial")
     {
-        ctx.state
-            .set_checkpoint(&r.name, None)
-            .await
-            .map_err(|e| RunError::Usage(e.to_string()))?;
+        ctx.state.set_checkpoint(&r.name, None).await?;
     }
     // Publication (the table format's seam): plain files drop the replaced ones, Delta commits.
     let publisher = crate::publish::publisher(&pipeline.output.tables);
@@ -144,6 +140,19 @@ pub(super) async fn commit(
             versions.push((t.name.clone(), done.version));
         }
     }
+    let committed: Vec<&'static crate::catalog::Resource> = manifest
+        .resources
+        .iter()
+        .filter_map(|r| crate::catalog::find(&r.name))
+        .collect();
+    super::cleanup::apply_raw_retention(
+        &ctx.loc,
+        &ctx.state,
+        &committed,
+        &ctx.part,
+        pipeline.output.raw_retention_days,
+    )
+    .await?;
     crash_point("before-latest");
     if manifest.status != "failed" {
         let format = publisher.format();

@@ -85,6 +85,10 @@ pub enum RunError {
     /// A table could not be published (exit 1).
     #[error(transparent)]
     Publish(#[from] crate::publish::PublishError),
+    /// The state could not be loaded or saved: the store failed (exit 1: retry), or the file is
+    /// unreadable (exit 2: `state reset`, as the message says).
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
     /// Another run of this pipeline and practice holds the lock (exit 5). Boxed: it is the
     /// largest error, and every `Result` of the run carries its size.
     #[error(transparent)]
@@ -107,7 +111,9 @@ impl RunError {
             Self::Api(e) if e.is_auth() => 3,
             Self::Locked(e) if matches!(**e, crate::sink::lock::LockError::Store(_)) => 1,
             Self::Locked(_) => 5,
-            Self::Output(_) | Self::Api(_) | Self::Publish(_) => 1,
+            // A state file that is not ours to read: retrying will not help, `state reset` will.
+            Self::State(crate::state::StateError::Unreadable { .. }) => 2,
+            Self::Output(_) | Self::Api(_) | Self::Publish(_) | Self::State(_) => 1,
         }
     }
 }
@@ -172,9 +178,7 @@ pub(crate) async fn run_practice(
             Some(name) => format!("{}/practice={name}/state", pipeline.name),
             None => pipeline.name.clone(),
         };
-        let state = StateStore::load(&loc, &state_name)
-            .await
-            .map_err(|e| RunError::Usage(e.to_string()))?;
+        let state = StateStore::load(&loc, &state_name).await?;
         remove_dead_runs_files(&loc, &state, &specs, &run_id, &part).await?;
         let progress = Progress::new(options.progress, options.heartbeat, practice, &client);
         let ctx = RunContext::new(

@@ -60,7 +60,7 @@ pub async fn reload_keys(
 }
 
 /// The run id in a raw file name `<run_id>-<nnnn>.parquet`.
-fn run_of(file_name: &str) -> Option<&str> {
+pub(super) fn run_of(file_name: &str) -> Option<&str> {
     let stem = file_name.strip_suffix(".parquet")?;
     stem.rsplit_once('-').map(|(run, _)| run)
 }
@@ -105,6 +105,44 @@ pub async fn remove_orphan_raw_files(
     Ok(removed)
 }
 
+/// When a run started, from its id (`20261126T071500Z-3fa2`).
+fn started_at(run: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let stamp = run.get(..16)?;
+    chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%M%SZ")
+        .ok()
+        .map(|t| t.and_utc())
+}
+
+/// Deletes the raw files of `tables` written by committed runs that started before `cutoff`,
+/// except those `keep` names (checkpoints of unfinished runs). Returns how many were deleted.
+pub async fn remove_expired_raw_files(
+    loc: &Location,
+    tables: &[String],
+    part: &str,
+    keep: &BTreeSet<String>,
+    cutoff: chrono::DateTime<chrono::Utc>,
+) -> Result<usize, SinkError> {
+    let mut removed = 0;
+    for table in tables {
+        for meta in loc.list(&format!("_raw/{table}/{part}")).await? {
+            let Some(rel) = loc.relative(&meta.location) else {
+                continue;
+            };
+            let expired = meta
+                .location
+                .filename()
+                .and_then(run_of)
+                .and_then(started_at)
+                .is_some_and(|t| t <= cutoff);
+            if expired && !keep.contains(&rel) {
+                loc.delete(&rel).await?;
+                removed += 1;
+            }
+        }
+    }
+    Ok(removed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,5 +154,8 @@ mod tests {
             Some("20261126T071500Z-3fa2")
         );
         assert_eq!(run_of("notes.txt"), None);
+        let t = started_at("20261126T071500Z-3fa2").unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-11-26T07:15:00+00:00");
+        assert_eq!(started_at("notes"), None);
     }
 }

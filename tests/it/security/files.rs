@@ -177,3 +177,49 @@ async fn a_row_dated_in_the_future_does_not_poison_the_cursor() {
     let cursor = chrono::DateTime::parse_from_rfc3339(cursor).unwrap();
     assert!(cursor <= chrono::Utc::now(), "{cursor}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_copies_are_kept_only_for_their_retention() {
+    let sb = sandbox::spawn(SandboxConfig::default().with_scale(0.05))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let raw = |out: &Path| -> Vec<String> {
+        files_under(&out.join("_raw"))
+            .into_iter()
+            .filter(|f| f.ends_with(".parquet"))
+            .collect()
+    };
+    // Default (7 days): a run's raw copies stay after its commit, next to the previous run's.
+    let p = pipeline(dir.path(), &sb.base_url(), &["patients"], "", "");
+    assert_eq!(run(&p, &[]).await.code, 0);
+    let first = raw(&out);
+    assert!(!first.is_empty());
+    // A copy of a committed run from ten days ago (same table, own name): past the retention.
+    let name = first[0].rsplit('/').next().unwrap();
+    let old = first[0].replace(name, "20200101T000000Z-dead-0000.parquet");
+    let raw_dir = out.join("_raw");
+    std::fs::copy(raw_dir.join(&first[0]), raw_dir.join(&old)).unwrap();
+    assert_eq!(run(&p, &[]).await.code, 0);
+    let second = raw(&out);
+    assert_eq!(
+        second.len(),
+        2 * first.len(),
+        "two runs' copies: {second:?}"
+    );
+    assert!(
+        !second.iter().any(|f| f.contains("20200101T000000Z")),
+        "{second:?}"
+    );
+    // `raw_retention_days = 0`: nothing is kept once committed.
+    let p = pipeline(
+        dir.path(),
+        &sb.base_url(),
+        &["patients"],
+        "",
+        "raw_retention_days = 0",
+    );
+    assert_eq!(run(&p, &[]).await.code, 0);
+    assert_eq!(raw(&out), Vec::<String>::new());
+}
