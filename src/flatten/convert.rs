@@ -300,6 +300,10 @@ pub(crate) fn canonical_text(ty: FieldType, cell: &Cell<'_>) -> Option<String> {
 }
 
 #[cfg(test)]
+#[path = "convert_properties.rs"]
+mod properties;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::json::Doc;

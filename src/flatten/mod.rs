@@ -477,6 +477,24 @@ mod tests {
         );
     }
 
+    #[test]
+    fn extra_keeps_numbers_as_the_digits_sent() {
+        // Through the tape, not serde_json::Value: no float on the way.
+        let text =
+            r#"[{"id": 1, "huge": 1e400, "big": 123456789012345678901234567890, "exact": 0.10}]"#;
+        let doc = Doc::parse(text.to_string()).unwrap();
+        let page =
+            Flattener::new(find("patients").unwrap(), PiiPolicy::Keep).flatten(doc.root().items());
+        assert_eq!(
+            text_of(&page.tables[0].1, "_extra"),
+            r#"{"huge":1e400,"big":123456789012345678901234567890,"exact":0.10}"#
+        );
+    }
+
+    fn text_of(batch: &RecordBatch, name: &str) -> String {
+        text(batch, name).value(0).to_string()
+    }
+
     fn payment() -> Value {
         json!({
             "id": 501, "account_id": 64700790, "patient_id": 20605,
