@@ -40,7 +40,7 @@ fn timestamp_text(rng: &mut fastrand::Rng) -> String {
     if rng.u8(0..20) == 0 {
         // Now and then a byte out of place.
         let at = rng.usize(0..t.len());
-        t.replace_range(at..at + 1, *rng.choice(&["x", " ", ":", "-", "9"]).unwrap());
+        t.replace_range(at..at + 1, rng.choice(&["x", " ", ":", "-", "9"]).unwrap());
     }
     t
 }
