@@ -4,6 +4,7 @@
 //! by [`SliceReader`]. Pages go to the caller through a bounded channel, so memory holds at most a
 //! few pages whatever the table's size, and the network keeps working while the caller writes.
 
+mod clip;
 mod dedupe;
 mod keyset;
 mod pages;

@@ -23,6 +23,7 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 
 use super::ExtractError;
+use super::clip::Clip;
 use super::dedupe::KeySet;
 use super::route::{self, Route, Tile, micros_of};
 use super::seen::Seen;
@@ -136,6 +137,10 @@ pub struct SliceReport {
     /// `meta.total_count` of the walk in progress.
     #[serde(default)]
     pub walk_total: Option<u64>,
+    /// Distinct rows of the slice's answers it did not keep because the API ignored a window
+    /// bound ([`Clip`]): outside the window, or kept by the slice before. Part of `total_count`.
+    #[serde(default)]
+    pub elsewhere: u64,
     /// Largest value of the keyset field read by the walk in progress (µs).
     #[serde(default)]
     pub walk_max: Option<i64>,
@@ -315,6 +320,10 @@ pub(super) struct Reading<'k> {
     pub(super) stop_at_pages: Option<u32>,
     /// Where the distinct rows lie along the recovery filter's field (recovery cuts there).
     pub(super) seen: Seen,
+    /// Rows outside the slice's window, when the API ignores a bound of it ([`Clip`]).
+    pub(super) clip: Option<Clip>,
+    /// Keys of every row this slice's answers held, while a window bound is ignored.
+    pub(super) in_slice: KeySet,
 }
 
 impl<'a> SliceReader<'a> {
@@ -445,11 +454,16 @@ impl<'a> SliceReader<'a> {
             report: SliceReport::default(),
             stop_at_pages: None,
             seen: Seen::of(self.narrowing_filter(&[]).map(|f| f.field)),
+            clip: None,
+            in_slice: KeySet::default(),
         };
         let (mut sequence, mut next) = match resume {
             Some(r) => {
                 let sequence = r.report.sequence.clone().unwrap_or(Sequence::Offset);
                 reading.report = r.report;
+                // The slice's keys are not checkpointed: count them again (an undercount only
+                // costs a recovery read, an overcount could hide a missing row).
+                reading.report.elsewhere = 0;
                 (sequence, r.next_page)
             }
             None => (self.start(slice), 1),
@@ -459,6 +473,7 @@ impl<'a> SliceReader<'a> {
             return self.finish(&mut reading, slice).await;
         }
         loop {
+            reading.clip = Clip::of(self.resource, slice, &self.ignored_now());
             let outcome = self
                 .follow(&mut reading, slice, sequence, next, first.take())
                 .await?;
@@ -527,6 +542,11 @@ impl<'a> SliceReader<'a> {
             },
             Route::Offset => Sequence::Offset,
         }
+    }
+
+    /// The parameters found ignored so far on this resource.
+    pub(super) fn ignored_now(&self) -> Vec<String> {
+        self.ignored.lock().map(|i| i.clone()).unwrap_or_default()
     }
 
     /// Records that the API ignored `param` on this resource: warned once, never relied on
@@ -745,16 +765,30 @@ impl<'a> SliceReader<'a> {
             !fetched.records.is_empty() && fetched.records.len() >= report.page_size as usize;
         let mut fresh = Vec::with_capacity(fetched.records.len());
         for at in fetched.records {
+            let node = fetched.doc.node(at);
+            // With a window bound ignored, every distinct row of this slice's answers counts
+            // towards its total, kept here or not (outside the window, or kept by the slice
+            // before, in the day of overlap).
+            let new_here = reading.clip.is_some()
+                && reading
+                    .in_slice
+                    .insert(node, self.resource.primary_key)
+                    .unwrap_or(true);
+            if reading.clip.is_some_and(|c| c.outside(node)) {
+                report.elsewhere += u64::from(new_here);
+                continue;
+            }
             // A record without a readable key cannot repeat-check; it is kept.
             if reading
                 .keys
-                .insert(fetched.doc.node(at), self.resource.primary_key)
+                .insert(node, self.resource.primary_key)
                 .unwrap_or(true)
             {
-                reading.seen.note(fetched.doc.node(at));
+                reading.seen.note(node);
                 fresh.push(at);
             } else {
                 report.duplicates += 1;
+                report.elsewhere += u64::from(new_here);
             }
         }
         report.rows += fresh.len() as u64;
@@ -791,7 +825,7 @@ impl<'a> SliceReader<'a> {
         report: &SliceReport,
     ) -> Result<(), ExtractError> {
         match report.total_count {
-            Some(total) if report.rows < total => Err(ExtractError::Shortfall {
+            Some(total) if report.rows + report.elsewhere < total => Err(ExtractError::Shortfall {
                 resource: self.resource.name.into(),
                 slice: slice.label.clone(),
                 rows: report.rows,

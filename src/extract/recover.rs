@@ -40,7 +40,7 @@ impl SliceReader<'_> {
         slice: &Slice,
     ) -> Result<SliceReport, ExtractError> {
         if let Some(total) = reading.report.total_count
-            && reading.report.rows < total
+            && reading.report.rows + reading.report.elsewhere < total
         {
             self.recover(reading, slice, total).await?;
         }
@@ -55,7 +55,7 @@ impl SliceReader<'_> {
         total: u64,
     ) -> Result<(), ExtractError> {
         let (rows, pages) = (reading.report.rows, reading.report.pages);
-        let missing = total - rows;
+        let missing = total.saturating_sub(rows + reading.report.elsewhere);
         tracing::warn!(
             resource = self.resource.name,
             slice = %slice.label,
