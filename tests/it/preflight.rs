@@ -481,3 +481,25 @@ async fn hashing_without_a_key_is_refused() {
     assert!(stderr.contains("PII_KEY"), "{stderr}");
     assert!(sb.requests().is_empty(), "nothing spent");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sandboxs_renamed_read_token_passes_check_and_its_write_twin_exits_3() {
+    // The default sandbox: `sandbox-read-renamed` names most read scopes differently from the
+    // catalog (as a real key may); each is proven by a probe. Its write twin is refused.
+    let sb = sandbox_with(SandboxConfig::default().with_scale(0.05)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let resources = ["patients", "payments", "treatment_plan_items", "practice"];
+    let (code, _, stderr) = check(dir.path(), &sb, "sandbox-read-renamed", &resources).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("patients: patient:read matched by name"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("payments: payment:read matched by a probe"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = check(dir.path(), &sb, "sandbox-write-renamed", &resources).await;
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("patients:update"), "{stderr}");
+}
