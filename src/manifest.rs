@@ -62,6 +62,10 @@ pub struct ResourceEntry {
     pub rows: u64,
     /// Pages requested.
     pub pages: u32,
+    /// HTTP requests made for the resource, retries and recovery included (practices sharing
+    /// a token share one count).
+    #[serde(default)]
+    pub requests: u64,
     /// Rows dropped as repeats of a key already read.
     pub duplicates: u64,
     /// Sum of `meta.total_count` over the slices.
@@ -99,6 +103,7 @@ impl ResourceEntry {
             reconcile: None,
             rows: 0,
             pages: 0,
+            requests: 0,
             duplicates: 0,
             total_count: None,
             slices: 0,

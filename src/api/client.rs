@@ -57,6 +57,17 @@ pub struct Stats {
     pub rate_limited: AtomicU64,
     /// Milliseconds spent waiting for the budget.
     pub waited_ms: AtomicU64,
+    /// HTTP requests sent per resource (attempts included; `user` for the preflight).
+    pub per_resource: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
+}
+
+impl Stats {
+    /// Requests sent for `resource` so far.
+    pub fn requests_for(&self, resource: &str) -> u64 {
+        self.per_resource
+            .lock()
+            .map_or(0, |m| m.get(resource).copied().unwrap_or(0))
+    }
 }
 
 /// The API client for one token.
@@ -222,6 +233,9 @@ impl Client {
             Err(e) => return Outcome::Fatal(e),
         };
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut m) = self.stats.per_resource.lock() {
+            *m.entry(target.resource.to_string()).or_insert(0) += 1;
+        }
         let sent = self
             .http
             .get(url.clone())

@@ -164,6 +164,10 @@ fn resource_families(r: &RunReport<'_>) -> Vec<Family> {
         "dentally_etl_resource_pages",
         "Pages requested for the resource (its requests, retries aside: those are counted per run).",
     );
+    let mut requests = Family::gauge(
+        "dentally_etl_resource_requests",
+        "HTTP requests made for the resource, retries and recovery included.",
+    );
     let mut seconds = Family::gauge(
         "dentally_etl_resource_seconds",
         "Wall time of the resource.",
@@ -206,6 +210,7 @@ fn resource_families(r: &RunReport<'_>) -> Vec<Family> {
             }
             rows.sample(&l, e.rows as f64);
             pages.sample(&l, f64::from(e.pages));
+            requests.sample(&l, e.requests as f64);
             seconds.sample(&l, e.seconds);
             rejects.sample(&l, e.rejects as f64);
             duplicates.sample(&l, e.duplicates as f64);
@@ -218,7 +223,7 @@ fn resource_families(r: &RunReport<'_>) -> Vec<Family> {
         }
     }
     vec![
-        status, rows, pages, seconds, rejects, duplicates, expected, mismatches,
+        status, rows, pages, requests, seconds, rejects, duplicates, expected, mismatches,
     ]
 }
 

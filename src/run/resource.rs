@@ -172,6 +172,7 @@ pub async fn extract(ctx: &RunContext, spec: &ResourceSpec) -> ResourceEntry {
         entry.error = Some(e.to_string());
     }
     entry.seconds = started.elapsed().as_secs_f64();
+    entry.requests = ctx.client.stats().requests_for(resource.name);
     bar.finish(&entry);
     entry
 }

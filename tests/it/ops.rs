@@ -356,11 +356,22 @@ async fn the_metrics_file_parses_with_prometheus_client_and_holds_the_manifest_f
         sample(&samples, "dentally_etl_api_requests", &[pl]),
         manifest["api"]["requests"].as_f64()
     );
+    let per_resource: f64 = manifest["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["requests"].as_f64().unwrap())
+        .sum();
+    assert!(
+        per_resource > 0.0 && per_resource < manifest["api"]["requests"].as_f64().unwrap(),
+        "the resources' requests add up to the run's, less the preflight: {per_resource}"
+    );
     for r in manifest["resources"].as_array().unwrap() {
         let l = [pl, ("resource", r["name"].as_str().unwrap())];
         for (metric, key) in [
             ("dentally_etl_resource_rows", "rows"),
             ("dentally_etl_resource_pages", "pages"),
+            ("dentally_etl_resource_requests", "requests"),
             ("dentally_etl_resource_rejects", "rejects"),
             ("dentally_etl_resource_duplicates", "duplicates"),
             ("dentally_etl_resource_seconds", "seconds"),
