@@ -22,7 +22,7 @@ use crate::json::Node;
 const DAY: i64 = 86_400_000_000;
 
 /// The rows a slice keeps when a bound of its window is ignored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Clip {
     /// The window field (`start_time`).
     field: &'static str,
@@ -30,6 +30,9 @@ pub struct Clip {
     from: Option<i64>,
     /// Rows at or after this (µs) are not the slice's (an ignored `before`, plus a day).
     to: Option<i64>,
+    /// Rows whose `field` is not this are not the slice's (an ignored equality filter, such as
+    /// `treatment_id` of a per-treatment slice).
+    equals: Option<String>,
 }
 
 impl Clip {
@@ -43,6 +46,23 @@ impl Clip {
                 .and_then(|(_, v)| micros_of(v))
         };
         let is_ignored = |param: &str| ignored.iter().any(|i| i == param);
+        let bounds: Vec<&str> = resource
+            .ranges
+            .iter()
+            .flat_map(|f| std::iter::once(f.after).chain(f.before))
+            .collect();
+        let equality = slice
+            .query
+            .iter()
+            .find(|(k, _)| is_ignored(k) && !bounds.contains(k) && resource.field(k).is_some());
+        if let Some((k, v)) = equality {
+            return Some(Self {
+                field: k,
+                from: None,
+                to: None,
+                equals: Some(v.clone()),
+            });
+        }
         resource.ranges.iter().find_map(|f| {
             let before = f.before?;
             let from = value(f.after).filter(|_| is_ignored(f.after));
@@ -53,12 +73,21 @@ impl Clip {
                 field: f.field,
                 from: from.map(|f| f - DAY),
                 to,
+                equals: None,
             })
         })
     }
 
     /// Whether `record` lies outside the slice (a row without the field is kept).
     pub fn outside(&self, record: Node<'_>) -> bool {
+        if let Some(want) = &self.equals {
+            let got = record.get(self.field).and_then(|v| {
+                v.number()
+                    .map(str::to_string)
+                    .or_else(|| v.as_str().map(|s| s.into_owned()))
+            });
+            return got.is_some_and(|g| &g != want);
+        }
         let Some(at) = record
             .get(self.field)
             .and_then(|v| v.as_str())

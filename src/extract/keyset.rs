@@ -48,6 +48,7 @@ impl SliceReader<'_> {
                 from: since.map(|s| (Grain::Second.floor(s), filter.after)),
                 slack: OVERLAP,
                 ascending: true,
+                equals: self.equality(slice),
                 ..Check::default()
             };
             let walk = Walk {

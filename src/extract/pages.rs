@@ -544,6 +544,27 @@ impl<'a> SliceReader<'a> {
         }
     }
 
+    /// The equality filter `slice` sets on a field of the resource (`treatment_id` of a
+    /// per-treatment slice), unless it is known ignored: every page is checked against it.
+    pub(super) fn equality(&self, slice: &Slice) -> Option<(&'static str, String)> {
+        let ignored = self.ignored_now();
+        let bounds: Vec<&str> = self
+            .resource
+            .ranges
+            .iter()
+            .flat_map(|f| std::iter::once(f.after).chain(f.before))
+            .collect();
+        slice
+            .query
+            .iter()
+            .find(|(k, _)| {
+                !bounds.contains(k)
+                    && self.resource.field(k).is_some()
+                    && !ignored.iter().any(|i| i == k)
+            })
+            .map(|(k, v)| (*k, v.clone()))
+    }
+
     /// The parameters found ignored so far on this resource.
     pub(super) fn ignored_now(&self) -> Vec<String> {
         self.ignored.lock().map(|i| i.clone()).unwrap_or_default()
@@ -587,9 +608,21 @@ impl<'a> SliceReader<'a> {
             root: true,
         };
         match self
-            .walk(reading, &walk, next, first, &mut Check::default())
+            .walk(
+                reading,
+                &walk,
+                next,
+                first,
+                &mut Check {
+                    equals: self.equality(slice),
+                    ..Check::default()
+                },
+            )
             .await?
         {
+            // An equality filter of the slice (`treatment_id`) the API ignored: read again,
+            // keeping the slice's rows only ([`Clip`]).
+            End::Ignored(param) => Ok(Outcome::Ignored(param)),
             // Rows the list cannot reach are fetched one by one (recovery).
             End::Wall if self.reads_per_key() => Ok(Outcome::Done),
             End::Wall => Err(ExtractError::Wall {
@@ -774,7 +807,7 @@ impl<'a> SliceReader<'a> {
                     .in_slice
                     .insert(node, self.resource.primary_key)
                     .unwrap_or(true);
-            if reading.clip.is_some_and(|c| c.outside(node)) {
+            if reading.clip.as_ref().is_some_and(|c| c.outside(node)) {
                 report.elsewhere += u64::from(new_here);
                 continue;
             }

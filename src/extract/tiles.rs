@@ -62,6 +62,7 @@ impl SliceReader<'_> {
                 from: tile.from.map(|f| (f, filter.after)),
                 to: tile.to.zip(filter.before),
                 slack: grain.micros(),
+                equals: self.equality(slice),
                 ..Check::default()
             };
             let walk = Walk {

@@ -37,11 +37,31 @@ pub struct Check {
     pub max_seen: Option<i64>,
     /// Values read.
     pub values: u64,
+    /// An equality filter the slice sets (`treatment_id` = `40002`, the parameter named as the
+    /// field): a row with another value means the API ignored it.
+    pub equals: Option<(&'static str, String)>,
 }
 
 impl Check {
     /// Checks one page; returns the parameter the API ignored, if it did.
-    pub fn page<'a>(&mut self, records: impl Iterator<Item = Node<'a>>) -> Option<&'static str> {
+    pub fn page<'a>(
+        &mut self,
+        records: impl Iterator<Item = Node<'a>> + Clone,
+    ) -> Option<&'static str> {
+        if let Some((param, want)) = &self.equals {
+            let differs = records.clone().any(|r| {
+                r.get(param)
+                    .and_then(|v| {
+                        v.number()
+                            .map(str::to_string)
+                            .or_else(|| v.as_str().map(|s| s.into_owned()))
+                    })
+                    .is_some_and(|got| &got != want)
+            });
+            if differs {
+                return Some(param);
+            }
+        }
         let field = self.field?;
         let mut previous: Option<i64> = None;
         let (mut pairs, mut backwards) = (0usize, 0usize);

@@ -556,3 +556,10 @@ async fn an_ignored_appointment_window_bound_keeps_the_window_exact() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ignored_treatment_id_keeps_each_fee_once() {
+    // Per-treatment slices of `fees`: with `treatment_id` ignored, each slice answers every fee;
+    // each keeps its treatment's, and the total still proves completeness.
+    ignored_filter_case("fees", "treatment_id", 1.0, "id").await;
+}
