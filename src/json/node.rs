@@ -237,6 +237,7 @@ impl<'d> Iterator for Entries<'d> {
 }
 
 /// The items of an array.
+#[derive(Clone)]
 pub struct Items<'d> {
     doc: &'d Doc,
     next: u32,
