@@ -122,16 +122,24 @@ pub async fn find_deleted(r: &Reconcile<'_>) -> Result<(HashSet<Key>, ReconcileR
     let candidates =
         match search::search(&local, &mut api, grain, r.settings, &mut report.search).await {
             Ok(candidates) => candidates,
-            Err(why) => {
-                let why = describe(&why, r);
+            Err(why_kind) => {
+                let why = describe(&why_kind, r);
                 tracing::warn!(
                     resource = r.resource.name,
                     filter = %report.filter,
                     "Count-guided reconciliation fell back to a full key read: {why}"
                 );
+                let by_ranges = !matches!(why_kind, search::Fallback::CountsDisagree { .. });
                 report.fallback = Some(why);
                 report.method = "full";
-                let listed = full_key_read(&mut api, &mut report).await?;
+                let listed = if by_ranges {
+                    // The range filter works: read the keys range by range, each range far
+                    // below the offset wall (an unfiltered read of a large table meets it).
+                    let ranges = search::partition(&local, grain, r.settings);
+                    ranged_key_read(&api, &ranges, &mut report).await?
+                } else {
+                    full_key_read(&mut api, &mut report).await?
+                };
                 local
                     .keys_in(Range::ALL)
                     .filter(|k| !listed.contains(k))
@@ -165,6 +173,21 @@ async fn full_key_read(
 ) -> Result<HashSet<Key>, String> {
     let (listed, pages) = api.all_keys().await?;
     report.full_read_requests = pages;
+    Ok(listed)
+}
+
+/// Every key of the list, read range by range over `ranges` (which cover every possible row).
+async fn ranged_key_read(
+    api: &RemoteRange<'_>,
+    ranges: &[search::Range],
+    report: &mut ReconcileReport,
+) -> Result<HashSet<Key>, String> {
+    let mut listed = HashSet::new();
+    for range in ranges {
+        let (keys, pages) = api.read(*range).await?;
+        report.full_read_requests += pages;
+        listed.extend(keys);
+    }
     Ok(listed)
 }
 

@@ -90,7 +90,7 @@ impl RemoteRange<'_> {
 
     /// Every key of `range` and the pages it took, stopping at a short page, at the count, or
     /// at the page limit the count allows (bounded whatever the server claims).
-    async fn read(&self, range: Range) -> Result<(HashSet<Key>, u64), String> {
+    pub(crate) async fn read(&self, range: Range) -> Result<(HashSet<Key>, u64), String> {
         let mut keys = HashSet::new();
         let mut expected = None;
         let mut page = 0u32;

@@ -113,8 +113,8 @@ pub struct Settings {
     pub range_rows: u64,
     /// Most initial ranges.
     pub max_ranges: usize,
-    /// Most requests the search may make before it gives up (a full re-read costs about
-    /// `rows / page_rows`; the search must stay well below it to be worth doing).
+    /// Most requests the search may make before it gives up, unless reading every range's keys
+    /// costs more (then that is the cap: a search that gives up costs a full read on top).
     pub max_requests: u64,
 }
 
@@ -170,8 +170,14 @@ pub async fn search(
     settings: Settings,
     report: &mut SearchReport,
 ) -> Result<HashSet<Key>, Fallback> {
+    // Never less than reading every range's keys: the search picks, per range, bisection or a
+    // read, so it stays within about a full read's cost; a cap below that would give up on
+    // many deletions in a large table, where finishing is the cheapest way to mark them.
+    let rows = local.len() as u64;
+    let read_all =
+        rows.div_ceil(settings.page_rows.max(1)) + rows.div_ceil(settings.range_rows.max(1)) + 10;
     let mut budget = Budget {
-        left: settings.max_requests,
+        left: settings.max_requests.max(read_all),
         report,
     };
     let total = budget.count(api, Range::ALL).await?;
@@ -274,7 +280,7 @@ fn bisecting_pays(rows: u64, missing: u64, clustered: bool, s: Settings) -> bool
 
 /// The initial ranges: about `range_rows` live rows each, cut at grain boundaries, the first
 /// open below and the last open above so that together they cover every possible row.
-fn partition(local: &LocalRows, grain: Grain, s: Settings) -> Vec<Range> {
+pub(crate) fn partition(local: &LocalRows, grain: Grain, s: Settings) -> Vec<Range> {
     let n = local.len() as u64;
     // At least two ranges whenever there are two rows: a single range from 1970 to 2100 would
     // count everything even with a bound ignored, and the sum check would prove nothing.
