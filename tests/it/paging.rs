@@ -563,3 +563,20 @@ async fn an_ignored_treatment_id_keeps_each_fee_once() {
     // each keeps its treatment's, and the total still proves completeness.
     ignored_filter_case("fees", "treatment_id", 1.0, "id").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ignored_dated_on_after_of_invoices_is_found_and_read_around() {
+    let sb = walled(2.0, |c| {
+        c.deep_offset = None;
+        c.sort_ignored.push("invoices".into());
+        c.ignore_filters.push("invoices:dated_on_after".into());
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stderr, m) = run(dir.path(), &sb, &["invoices"], "offset_wall = 1000").await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_exact(&dir.path().join("out"), &sb, "invoices", "id");
+    assert_warned(&stderr, "invoices", "dated_on_after");
+    let ignored = &entry(&m, "invoices")["paging"]["ignored_filters"];
+    assert_eq!(*ignored, serde_json::json!(["sort_by", "dated_on_after"]));
+}
