@@ -16,21 +16,10 @@ pub(super) async fn remove_dead_runs_files(
     run_id: &str,
     part: &str,
 ) -> Result<(), RunError> {
-    let snapshot = state.snapshot().await;
-    let keep: std::collections::BTreeSet<String> = snapshot
-        .resources
-        .values()
-        .filter_map(|r| r.checkpoint.as_ref())
-        .flat_map(|cp| cp.raw_files.values().flatten().map(|f| f.path.clone()))
-        .collect();
-    let tables: Vec<String> = specs
-        .iter()
-        .flat_map(|s| {
-            crate::catalog::tables(s.resource, &crate::catalog::PiiPolicy::Keep)
-                .into_iter()
-                .map(|t| t.name)
-        })
-        .collect();
+    let keep = checkpointed_raw_files(state).await;
+    let resources: Vec<&'static crate::catalog::Resource> =
+        specs.iter().map(|s| s.resource).collect();
+    let tables = table_names(&resources);
     resume::remove_orphan_raw_files(loc, &tables, part, &keep, run_id).await?;
     // Staging files of a killed writer: this run's tables, manifests and state. (Two runs of
     // the same pipeline and practice writing at the same moment are not supported.)
@@ -55,21 +44,8 @@ pub(super) async fn apply_raw_retention(
     part: &str,
     retention_days: u64,
 ) -> Result<usize, RunError> {
-    let snapshot = state.snapshot().await;
-    let keep: std::collections::BTreeSet<String> = snapshot
-        .resources
-        .values()
-        .filter_map(|r| r.checkpoint.as_ref())
-        .flat_map(|cp| cp.raw_files.values().flatten().map(|f| f.path.clone()))
-        .collect();
-    let tables: Vec<String> = resources
-        .iter()
-        .flat_map(|r| {
-            crate::catalog::tables(r, &crate::catalog::PiiPolicy::Keep)
-                .into_iter()
-                .map(|t| t.name)
-        })
-        .collect();
+    let keep = checkpointed_raw_files(state).await;
+    let tables = table_names(resources);
     let days = i64::try_from(retention_days).unwrap_or(i64::MAX / 86_400_000);
     let cutoff = chrono::Utc::now() - chrono::Duration::days(days.min(36_500));
     let removed = resume::remove_expired_raw_files(loc, &tables, part, &keep, cutoff).await?;
@@ -81,4 +57,28 @@ pub(super) async fn apply_raw_retention(
         );
     }
     Ok(removed)
+}
+
+/// The raw files checkpoints name: an unfinished run resumes from them, so they stay.
+async fn checkpointed_raw_files(state: &StateStore) -> std::collections::BTreeSet<String> {
+    state
+        .snapshot()
+        .await
+        .resources
+        .values()
+        .filter_map(|r| r.checkpoint.as_ref())
+        .flat_map(|cp| cp.raw_files.values().flatten().map(|f| f.path.clone()))
+        .collect()
+}
+
+/// Every output table of `resources` (their raw folders are named after them).
+fn table_names(resources: &[&'static crate::catalog::Resource]) -> Vec<String> {
+    resources
+        .iter()
+        .flat_map(|r| {
+            crate::catalog::tables(r, &crate::catalog::PiiPolicy::Keep)
+                .into_iter()
+                .map(|t| t.name)
+        })
+        .collect()
 }
