@@ -49,6 +49,7 @@ impl SliceReader<'_> {
                 slack: OVERLAP,
                 ascending: true,
                 equals: self.equality(slice),
+                cursor: self.watched_cursor(),
                 ..Check::default()
             };
             let walk = Walk {

@@ -25,10 +25,10 @@ use tokio::sync::mpsc;
 use super::ExtractError;
 use super::clip::Clip;
 use super::dedupe::KeySet;
-use super::route::{self, Route, Tile, micros_of};
+use super::route::{self, Grain, Route, Tile, micros_of};
 use super::seen::Seen;
 use super::slice::Slice;
-use super::verify::Check;
+use super::verify::{Check, Watched};
 use super::wall::Wall;
 use crate::api::{ApiError, Client, Target};
 use crate::catalog::Resource;
@@ -565,6 +565,24 @@ impl<'a> SliceReader<'a> {
             .map(|(k, v)| (*k, v.clone()))
     }
 
+    /// The run's own lower bound (a delta's `updated_after` or `dated_after`), to watch on a
+    /// plain walk, unless it is known ignored already.
+    pub(super) fn watched_cursor(&self) -> Option<Watched> {
+        let ignored = self.ignored_now();
+        self.base_query.iter().find_map(|(k, v)| {
+            let filter = self.resource.ranges.iter().find(|f| f.after == *k)?;
+            if ignored.iter().any(|i| i == k) {
+                return None;
+            }
+            Some(Watched {
+                field: filter.field,
+                param: filter.after,
+                from: micros_of(v)?,
+                slack: Grain::of(self.resource, filter).micros(),
+            })
+        })
+    }
+
     /// The parameters found ignored so far on this resource.
     pub(super) fn ignored_now(&self) -> Vec<String> {
         self.ignored.lock().map(|i| i.clone()).unwrap_or_default()
@@ -607,19 +625,13 @@ impl<'a> SliceReader<'a> {
             too_big: None,
             root: true,
         };
-        match self
-            .walk(
-                reading,
-                &walk,
-                next,
-                first,
-                &mut Check {
-                    equals: self.equality(slice),
-                    ..Check::default()
-                },
-            )
-            .await?
-        {
+        let mut check = Check {
+            equals: self.equality(slice),
+            cursor: self.watched_cursor(),
+            ..Check::default()
+        };
+        let end = self.walk(reading, &walk, next, first, &mut check).await?;
+        match end {
             // An equality filter of the slice (`treatment_id`) the API ignored: read again,
             // keeping the slice's rows only ([`Clip`]).
             End::Ignored(param) => Ok(Outcome::Ignored(param)),
@@ -793,6 +805,11 @@ impl<'a> SliceReader<'a> {
         let report = &mut reading.report;
         report.pages += 1;
         let ignored = check.page(fetched.records.iter().map(|at| fetched.doc.node(*at)));
+        if let Some(param) = check.cursor_ignored.take() {
+            // The whole list comes: the read that does not need the filter. Said, not redone.
+            check.cursor = None;
+            self.note_ignored(report, param);
+        }
         report.walk_max = report.walk_max.max(check.max_seen);
         let full =
             !fetched.records.is_empty() && fetched.records.len() >= report.page_size as usize;

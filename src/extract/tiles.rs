@@ -63,6 +63,7 @@ impl SliceReader<'_> {
                 to: tile.to.zip(filter.before),
                 slack: grain.micros(),
                 equals: self.equality(slice),
+                cursor: self.watched_cursor(),
                 ..Check::default()
             };
             let walk = Walk {

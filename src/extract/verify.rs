@@ -40,6 +40,25 @@ pub struct Check {
     /// An equality filter the slice sets (`treatment_id` = `40002`, the parameter named as the
     /// field): a row with another value means the API ignored it.
     pub equals: Option<(&'static str, String)>,
+    /// The run's cursor bound on a plain walk (`updated_after` of a delta read): a row before it
+    /// means the API ignored it. Watched, not acted on: the walk then reads the whole list,
+    /// which is the read that does not need the filter, so it goes on and only reports it.
+    pub cursor: Option<Watched>,
+    /// The cursor parameter a row showed ignored.
+    pub cursor_ignored: Option<&'static str>,
+}
+
+/// A lower bound watched on a plain walk (see [`Check::cursor`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Watched {
+    /// The field bounded (`updated_at`).
+    pub field: &'static str,
+    /// The parameter that sets the bound (`updated_after`).
+    pub param: &'static str,
+    /// Rows before this (µs), less the slack, are outside it.
+    pub from: i64,
+    /// Slack, µs.
+    pub slack: i64,
 }
 
 impl Check {
@@ -61,6 +80,17 @@ impl Check {
             if differs {
                 return Some(param);
             }
+        }
+        if let Some(w) = self.cursor
+            && self.cursor_ignored.is_none()
+            && records.clone().any(|r| {
+                r.get(w.field)
+                    .and_then(|v| v.as_str())
+                    .and_then(|s| micros_of(&s))
+                    .is_some_and(|v| v < w.from - w.slack)
+            })
+        {
+            self.cursor_ignored = Some(w.param);
         }
         let field = self.field?;
         let mut previous: Option<i64> = None;
@@ -134,6 +164,24 @@ mod tests {
         let late = page(&["2026-05-02T10:00:00.000+01:00"]);
         assert_eq!(check(&late, &mut c), Some("updated_before"));
         assert_eq!(c.min_seen, micros_of("2026-01-02T10:00:00Z"));
+    }
+
+    #[test]
+    fn a_watched_cursor_is_reported_not_returned() {
+        let from = micros_of("2026-03-01T00:00:00Z").unwrap();
+        let mut c = Check {
+            cursor: Some(Watched {
+                field: "updated_at",
+                param: "updated_after",
+                from,
+                slack: 1_000_000,
+            }),
+            ..Check::default()
+        };
+        assert_eq!(check(&page(&["2026-03-02T10:00:00Z"]), &mut c), None);
+        assert_eq!(c.cursor_ignored, None);
+        assert_eq!(check(&page(&["2026-01-02T10:00:00Z"]), &mut c), None);
+        assert_eq!(c.cursor_ignored, Some("updated_after"));
     }
 
     #[test]

@@ -332,3 +332,80 @@ async fn a_crash_between_the_data_and_the_state_loses_and_duplicates_nothing() {
         }
     }
 }
+
+/// A delta's cursor filter the API ignores (as `/payments` does `updated_after`): the run reads
+/// the whole list, says so once naming the resource and filter, records it in the manifest, and
+/// the merge is exactly a fresh full read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ignored_cursor_filter_is_said_and_the_merge_stays_exact() {
+    let sb = sandbox::spawn(SandboxConfig {
+        ignore_filters: vec![
+            "patients:updated_after".into(),
+            "invoices:updated_after".into(),
+        ],
+        ..SandboxConfig::default().with_scale(0.5)
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path(), &sb.base_url(), "inc", "incremental");
+    let (code, stderr) = run(&p, &[], &[]).await;
+    assert_eq!(code, 0, "{stderr}");
+    sb.advance(1).await;
+    let (code, stderr) = run(&p, &[], &[]).await;
+    assert_eq!(code, 0, "{stderr}");
+    let out = dir.path().join("inc");
+    let latest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("_runs/latest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.join(latest["manifest"].as_str().unwrap())).unwrap(),
+    )
+    .unwrap();
+    for resource in ["patients", "invoices"] {
+        let warned = stderr
+            .lines()
+            .filter(|l| l.contains("ignored") && l.contains(resource))
+            .filter(|l| l.contains("updated_after"))
+            .count();
+        assert_eq!(warned, 1, "one warning for {resource}:\n{stderr}");
+        let entry = manifest["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == resource)
+            .unwrap();
+        assert_eq!(
+            entry["paging"]["ignored_filters"],
+            serde_json::json!(["updated_after"]),
+            "{resource}: {}",
+            entry["paging"]
+        );
+        // The whole list was read: every row the API lists now.
+        assert_eq!(
+            entry["rows"].as_u64().unwrap(),
+            sb.truth(1, resource).len() as u64,
+            "{resource}: {entry}"
+        );
+    }
+    // No warning where the filter was honoured.
+    assert!(
+        !stderr
+            .lines()
+            .any(|l| l.contains("ignored") && l.contains("`accounts`")),
+        "{stderr}"
+    );
+    let full = pipeline(dir.path(), &sb.base_url(), "full", "full");
+    let (code, stderr) = run(&full, &[], &[]).await;
+    assert_eq!(code, 0, "{stderr}");
+    for table in ["patients", "invoices"] {
+        let merged = rows(&out, table);
+        let fresh = rows(&dir.path().join("full"), table);
+        for (key, values) in &fresh {
+            assert_eq!(
+                merged.get(key).map(|v| &v.0),
+                Some(&values.0),
+                "{table} key {key}"
+            );
+        }
+    }
+}

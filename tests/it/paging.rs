@@ -489,72 +489,70 @@ async fn ignored_dated_on_bounds_of_invoices_are_found_and_read_around() {
     assert_eq!(*ignored, serde_json::json!(["sort_by", "dated_on_before"]));
 }
 
+/// With `before` ignored on the windowed `resource` (dated by `field`), the output is exactly the
+/// window's rows, each once, and the warning names both. `after` is not tested ignored: without
+/// it the live API answers no rows at all (as the sandbox models it), so an ignored `after`
+/// cannot be told from an empty diary; it is the extractor's one trusted bound there.
+async fn ignored_window_before_case(resource: &str, field: &str) {
+    let sb = walled(2.0, |c| {
+        c.deep_offset = None;
+        c.ignore_filters.push(format!("{resource}:before"));
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stderr, m) = run(dir.path(), &sb, &[resource], "offset_wall = 1000").await;
+    assert_eq!(code, 0, "{resource}: {stderr}");
+    let got = keys(&dir.path().join("out"), resource, "id");
+    let unique: HashSet<&String> = got.iter().collect();
+    assert_eq!(unique.len(), got.len(), "{resource}: a row came twice");
+    // Exactly the rows of the window (cancelled appointments included).
+    let today = chrono::Utc::now().date_naive();
+    let (from, to) = (
+        today - chrono::Days::new(400),
+        today + chrono::Days::new(90),
+    );
+    let truth = sb.truth(1, resource);
+    let day_of = |r: &Value| r[field].as_str().unwrap()[..10].to_string();
+    let want: HashSet<String> = truth
+        .iter()
+        .filter(|r| day_of(r) >= from.to_string() && day_of(r) < to.to_string())
+        .map(|r| r["id"].to_string())
+        .collect();
+    assert!(want.len() > 100, "{resource}: too few rows to test");
+    // Every row of the window; beyond it, at most those of the day after its end (the clip
+    // keeps a day of slack: the API may read a date bound as local midnight).
+    let missing = want.iter().filter(|k| !unique.contains(k)).count();
+    assert_eq!(missing, 0, "{resource}: rows of the window missing");
+    let day_after = (to + chrono::Days::new(1)).to_string();
+    let slack: HashSet<String> = truth
+        .iter()
+        .filter(|r| day_of(r) >= from.to_string() && day_of(r) <= day_after)
+        .map(|r| r["id"].to_string())
+        .collect();
+    assert!(
+        unique.iter().all(|k| slack.contains(*k)),
+        "{resource}: a row far outside the window"
+    );
+    assert_warned(&stderr, resource, "before");
+    let e = entry(&m, resource);
+    assert!(
+        e["paging"]["ignored_filters"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("before")),
+        "{resource}: {}",
+        e["paging"]
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ignored_appointment_window_bound_keeps_the_window_exact() {
-    // `before` only: without `after` the appointment list has no window and answers no rows
-    // (as the sandbox models the live API), so an ignored `after` cannot be told from an empty
-    // diary; `after` is graded B, the extractor's one trusted bound there.
-    {
-        let bound = "before";
-        let sb = walled(2.0, |c| {
-            c.deep_offset = None;
-            c.ignore_filters.push(format!("appointments:{bound}"));
-        })
-        .await;
-        let dir = tempfile::tempdir().unwrap();
-        let (code, stderr, m) = run(dir.path(), &sb, &["appointments"], "offset_wall = 1000").await;
-        assert_eq!(code, 0, "{bound}: {stderr}");
-        let got = keys(&dir.path().join("out"), "appointments", "id");
-        let unique: HashSet<&String> = got.iter().collect();
-        assert_eq!(
-            unique.len(),
-            got.len(),
-            "{bound}: an appointment came twice"
-        );
-        // Exactly the appointments of the window, cancelled ones included.
-        let today = chrono::Utc::now().date_naive();
-        let (from, to) = (
-            today - chrono::Days::new(400),
-            today + chrono::Days::new(90),
-        );
-        let want: HashSet<String> = sb
-            .truth(1, "appointments")
-            .iter()
-            .filter(|a| {
-                let day = &a["start_time"].as_str().unwrap()[..10];
-                day >= from.to_string().as_str() && day < to.to_string().as_str()
-            })
-            .map(|a| a["id"].to_string())
-            .collect();
-        // Every appointment of the window; beyond it, at most those of the day after its end
-        // (the clip keeps a day of slack: the API may read a date bound as local midnight).
-        let missing = want.iter().filter(|k| !unique.contains(k)).count();
-        assert_eq!(missing, 0, "{bound}: appointments of the window missing");
-        let day_after = (to + chrono::Days::new(1)).to_string();
-        let slack: HashSet<String> = sb
-            .truth(1, "appointments")
-            .iter()
-            .filter(|a| {
-                let day = &a["start_time"].as_str().unwrap()[..10];
-                day >= from.to_string().as_str() && day <= day_after.as_str()
-            })
-            .map(|a| a["id"].to_string())
-            .collect();
-        assert!(
-            unique.iter().all(|k| slack.contains(*k)),
-            "{bound}: a row far outside the window"
-        );
-        assert_warned(&stderr, "appointments", bound);
-        let e = entry(&m, "appointments");
-        assert!(
-            e["paging"]["ignored_filters"]
-                .as_array()
-                .unwrap()
-                .contains(&Value::from(bound)),
-            "{bound}: {}",
-            e["paging"]
-        );
-    }
+    ignored_window_before_case("appointments", "start_time").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ignored_rota_window_bound_keeps_the_window_exact() {
+    ignored_window_before_case("rota_practitioner_diaries", "day").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
