@@ -14,8 +14,10 @@ use std::time::Instant;
 use arrow::array::{ArrayRef, Int64Array, StringArray, TimestampMicrosecondArray, new_null_array};
 use arrow::record_batch::RecordBatch;
 use dentally_etl::catalog::{self, PiiPolicy};
-use dentally_etl::run::{Coverage, FileEntry, MergeInput, Target, merge};
+use dentally_etl::manifest::FileEntry;
 use dentally_etl::sink::{FileWriter, Format, Location, StoreOptions};
+use dentally_etl::table::Target;
+use dentally_etl::table::merge::{Coverage, MergeInput, merge};
 
 const BATCH: usize = 65_536;
 
@@ -55,7 +57,7 @@ async fn write(
     current: bool,
 ) -> FileEntry {
     let out_schema = if current {
-        dentally_etl::run::current_schema_of(schema)
+        dentally_etl::table::current_schema_of(schema)
     } else {
         schema.clone()
     };
@@ -65,7 +67,7 @@ async fn write(
         let end = (start + BATCH as i64).min(ids.end);
         let b = batch(schema, start..end, stamp);
         let b = if current {
-            dentally_etl::run::with_deleted_column(&b, &out_schema).unwrap()
+            dentally_etl::table::with_deleted_column(&b, &out_schema).unwrap()
         } else {
             b
         };

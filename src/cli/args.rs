@@ -118,6 +118,27 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Erase rows marked deleted in Dentally longer ago than `--older-than`, from every current
+    /// table (Delta history too) and from the `_raw/` copies.
+    Purge {
+        /// The pipeline file.
+        pipeline: PathBuf,
+        /// Age of the deletion mark (`_deleted_at`) past which rows go: days, as `30d` or `30`.
+        #[arg(long, value_name = "DAYS", value_parser = parse_days)]
+        older_than: u64,
+        /// Only this practice of a multi-practice pipeline (repeatable).
+        #[arg(long = "practice", value_name = "NAME")]
+        practices: Vec<String>,
+        /// Count the rows that would go; write and delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the report as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+        /// Take the run lock even if another run holds it (only when that run is surely dead).
+        #[arg(long)]
+        break_lock: bool,
+    },
     /// Show or reset a pipeline's state (`_state/<pipeline>.json` next to the output).
     State {
         /// What to do.
@@ -181,4 +202,14 @@ pub enum StateAction {
         #[arg(long = "practice", value_name = "NAME")]
         practices: Vec<String>,
     },
+}
+
+/// `30d` or `30`: a number of days.
+fn parse_days(text: &str) -> Result<u64, String> {
+    let digits = text.strip_suffix('d').unwrap_or(text);
+    digits
+        .parse::<u64>()
+        .ok()
+        .filter(|d| *d <= 36_500)
+        .ok_or_else(|| format!("`{text}` is not a number of days (0 to 36500), such as `30d`"))
 }

@@ -11,6 +11,7 @@ mod docs;
 mod logging;
 mod plan;
 mod probe;
+mod purge;
 mod run_metrics;
 mod state;
 mod summary;
@@ -91,6 +92,25 @@ async fn dispatch(cli: Cli) -> ExitCode {
             Err(e) => load_failed(&e),
         },
         Command::State { action } => state::run(action).await,
+        Command::Purge {
+            pipeline,
+            older_than,
+            practices,
+            dry_run,
+            json,
+            break_lock,
+        } => match config::load(&pipeline) {
+            Ok(p) => {
+                let options = crate::purge::PurgeOptions {
+                    older_than_days: older_than,
+                    practices,
+                    dry_run,
+                    break_lock,
+                };
+                purge::run(&p, &options, json).await
+            }
+            Err(e) => load_failed(&e),
+        },
         Command::Resources => {
             print_stdout(&crate::catalog::list_text());
             ExitCode::SUCCESS

@@ -61,7 +61,7 @@ async fn open(
         .map_err(|e| (e.exit_code(), e.to_string()))?
         .into_iter()
         .map(|p| {
-            let state = format!("{}/practice={}/state", pipeline.name, p.name);
+            let state = run::state_name(&pipeline, Some(&p.name));
             (Some(p.name.clone()), state)
         })
         .collect();

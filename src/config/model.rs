@@ -139,8 +139,8 @@ pub struct Output {
     pub private: bool,
     /// CSV: prefix `'` to text cells a spreadsheet would run as a formula (default `true`).
     pub csv_guard: bool,
-    /// Days the `_raw/` copies of a committed run are kept (default 7; 0: removed at the
-    /// commit). Checkpoints of unfinished runs are always kept.
+    /// Days the `_raw/` copies and `_rejects/` files of a committed run are kept (default 7; 0:
+    /// removed at the commit). Checkpoints of unfinished runs are always kept.
     pub raw_retention_days: u64,
     /// Allow plain http to an object store that is not on loopback (default `false`).
     pub allow_insecure_http: bool,

@@ -79,3 +79,45 @@ pub async fn write_latest(
     };
     loc.put_json_atomic(&latest_key(part), &latest).await
 }
+
+/// After a purge (`crate::purge`): the marker names the purge (its id, its record) and each
+/// rewritten table's new files, rows and Delta version; the other tables keep their lines. No
+/// marker yet (no run finished): nothing to repoint.
+pub async fn repoint(
+    loc: &Location,
+    part: &str,
+    record: &str,
+    purge_id: &str,
+    tables: &[(String, Option<u64>, Vec<crate::manifest::FileEntry>)],
+) -> Result<(), SinkError> {
+    let key = latest_key(part);
+    let Some(mut latest) = loc.get_json(&key).await? else {
+        return Ok(());
+    };
+    latest["run_id"] = purge_id.into();
+    latest["manifest"] = record.into();
+    latest["finished_at"] = chrono::Utc::now().to_rfc3339().into();
+    if !latest["tables"].is_array() {
+        latest["tables"] = serde_json::Value::Array(Vec::new());
+    }
+    for (name, version, files) in tables {
+        let line = LatestTable {
+            name: name.clone(),
+            rows: files.iter().map(|f| f.rows).sum(),
+            files: files.iter().map(|f| f.path.clone()).collect(),
+            version: *version,
+        };
+        let line = serde_json::to_value(line).map_err(|e| SinkError::Json {
+            location: loc.display().to_string(),
+            key: key.clone(),
+            source: e,
+        })?;
+        if let Some(lines) = latest["tables"].as_array_mut() {
+            match lines.iter_mut().find(|t| t["name"] == name.as_str()) {
+                Some(existing) => *existing = line,
+                None => lines.push(line),
+            }
+        }
+    }
+    loc.put_json_atomic(&key, &latest).await
+}

@@ -81,6 +81,16 @@ pub trait TablePublisher: Send + Sync {
         loc: &Location,
         update: &TableUpdate<'_>,
     ) -> Result<Published, PublishError>;
+
+    /// Deletes now every data file of the table's partition `part` that its newest version does
+    /// not name: erasure (`purge`) must leave no removed row readable through an older version.
+    /// Returns the files deleted.
+    async fn erase_history(
+        &self,
+        loc: &Location,
+        table: &str,
+        part: &str,
+    ) -> Result<usize, PublishError>;
 }
 
 /// The publisher of `[output] table_format`.

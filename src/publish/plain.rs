@@ -29,6 +29,16 @@ impl TablePublisher for PlainFiles {
             deleted: removed,
         })
     }
+
+    /// Plain files have no versions: publishing already deleted the replaced files.
+    async fn erase_history(
+        &self,
+        _loc: &Location,
+        _table: &str,
+        _part: &str,
+    ) -> Result<usize, PublishError> {
+        Ok(0)
+    }
 }
 
 /// Removes a table's current files that are not in `keep` (after the manifest naming `keep`).

@@ -59,6 +59,36 @@ pub(super) async fn apply_raw_retention(
     Ok(removed)
 }
 
+/// Erasure (`purge`): deletes the `_raw/` copies of `tables` from runs started at or before
+/// `cutoff`, checkpointed ones too. A resource whose checkpoint names one of them loses its
+/// checkpoint, so its next run reads it afresh instead of resuming from a file that is gone.
+/// Returns the files removed and the resources whose checkpoints were dropped.
+pub async fn erase_raw_copies(
+    loc: &Location,
+    state: &StateStore,
+    tables: &[String],
+    part: &str,
+    cutoff: chrono::DateTime<chrono::Utc>,
+) -> Result<(usize, Vec<String>), RunError> {
+    let mut dropped = Vec::new();
+    for (name, r) in state.snapshot().await.resources {
+        let touches = r.checkpoint.as_ref().is_some_and(|cp| {
+            cp.raw_files
+                .iter()
+                .filter(|(table, _)| tables.contains(table))
+                .flat_map(|(_, files)| files)
+                .any(|f| resume::started_no_later(&f.path, cutoff))
+        });
+        if touches {
+            state.set_checkpoint(&name, None).await?;
+            dropped.push(name);
+        }
+    }
+    let keep = std::collections::BTreeSet::new();
+    let removed = resume::remove_expired_raw_files(loc, tables, part, &keep, cutoff).await?;
+    Ok((removed, dropped))
+}
+
 /// The raw files checkpoints name: an unfinished run resumes from them, so they stay.
 async fn checkpointed_raw_files(state: &StateStore) -> std::collections::BTreeSet<String> {
     state

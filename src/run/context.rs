@@ -141,8 +141,8 @@ impl RunContext {
     }
 
     /// Where this run's current files go.
-    pub fn target(&self) -> super::current::Target<'_> {
-        super::current::Target {
+    pub fn target(&self) -> crate::table::Target<'_> {
+        crate::table::Target {
             part: &self.part,
             practice_id: self.practice_id.as_deref(),
         }

@@ -5,10 +5,6 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, SecondsFormat};
 
 use super::context::RunContext;
-use super::current;
-use super::layout;
-use super::merge::{Coverage, MergeInput, merge};
-use super::raw::RawTable;
 use super::resource::{Progress, ResourceError, raw_files};
 use super::strategy::Strategy;
 use crate::catalog::{Resource, Table, Window};
@@ -19,6 +15,10 @@ use crate::manifest::{ResourceEntry, TableEntry};
 use crate::reconcile;
 use crate::sink::SinkError;
 use crate::state::ResourceState;
+use crate::table::current;
+use crate::table::layout;
+use crate::table::merge::{Coverage, MergeInput, merge};
+use crate::table::raw::RawTable;
 
 /// Builds the current files and fills `entry`.
 #[allow(clippy::too_many_arguments)]
@@ -53,7 +53,7 @@ pub(super) async fn finish(
         entry.tables.push(TableEntry {
             name: table.name.clone(),
             rows: files.iter().map(|f| f.rows).sum(),
-            schema_hash: super::schema_hash(&current::current_schema(
+            schema_hash: crate::table::schema_hash(&current::current_schema(
                 &table.schema,
                 ctx.practice_id.is_some(),
             )),

@@ -8,36 +8,32 @@
 mod cleanup;
 mod commit;
 mod context;
-mod current;
 mod finish;
 mod group;
 mod handoff;
 mod heartbeat;
-mod layout;
-mod merge;
 mod progress;
-mod raw;
 mod resource;
 mod resume;
 mod setup;
 mod strategy;
 
-use arrow::datatypes::SchemaRef;
 use chrono::Utc;
 use futures::StreamExt;
-use sha2::{Digest, Sha256};
 
 pub use crate::manifest::{ApiEntry, FileEntry, Manifest, ResourceEntry, TableEntry};
+pub use crate::table::Target;
+pub use crate::table::layout::{current_file, manifest as manifest_path, new_run_id, raw_file};
+pub use crate::table::merge::{Coverage, MergeInput, merge};
+pub use cleanup::erase_raw_copies;
 use cleanup::remove_dead_runs_files;
 use commit::commit;
 pub use context::RunContext;
-pub use current::Target;
 pub use group::{GroupEntry, GroupManifest, Shard, select_practices};
-pub use layout::{current_file, manifest as manifest_path, new_run_id, raw_file};
-pub use merge::{Coverage, MergeInput, merge};
 pub use progress::{Progress, ResourceProgress};
+pub use setup::formats;
 pub use setup::{check_output, client_for, location_for, lock_key};
-use setup::{formats, pii_key, selected};
+use setup::{pii_key, selected};
 pub use strategy::{Choice, Since, Strategy, delta_filter};
 
 use crate::api::ApiError;
@@ -150,7 +146,7 @@ pub(crate) async fn run_practice(
     started: chrono::DateTime<Utc>,
 ) -> Result<RunOutcome, RunError> {
     let run_id = run_id.to_string();
-    let part = layout::partition(practice);
+    let part = crate::table::layout::partition(practice);
     let mut specs = selected(pipeline, options.only.as_slice())?;
     let handoff = handoff::order(&mut specs);
     let pii_key = pii_key(pipeline, &specs)?;
@@ -174,11 +170,7 @@ pub(crate) async fn run_practice(
             _ => name.to_string(),
         });
         let (raw_format, out_format) = formats(pipeline);
-        let state_name = match practice {
-            Some(name) => format!("{}/practice={name}/state", pipeline.name),
-            None => pipeline.name.clone(),
-        };
-        let state = StateStore::load(&loc, &state_name).await?;
+        let state = StateStore::load(&loc, &state_name(pipeline, practice)).await?;
         remove_dead_runs_files(&loc, &state, &specs, &run_id, &part).await?;
         let progress = Progress::new(options.progress, options.heartbeat, practice, &client);
         let ctx = RunContext::new(
@@ -214,24 +206,10 @@ pub(crate) async fn run_practice(
     outcome
 }
 
-/// The schema of a current table (the table's columns, then `_deleted_at`), for tools and benches.
-pub fn current_schema_of(table: &SchemaRef) -> SchemaRef {
-    current::current_schema(table, false)
-}
-
-/// `batch` with a null `_deleted_at` column, in `schema` (from [`current_schema_of`]).
-pub fn with_deleted_column(
-    batch: &arrow::record_batch::RecordBatch,
-    schema: &SchemaRef,
-) -> Result<arrow::record_batch::RecordBatch, crate::sink::SinkError> {
-    current::with_deleted(batch, schema, None, None)
-}
-
-/// A short digest of a schema's columns (name, type, nullability), equal across runs.
-pub fn schema_hash(schema: &SchemaRef) -> String {
-    let mut h = Sha256::new();
-    for f in schema.fields() {
-        h.update(format!("{}:{}:{};", f.name(), f.data_type(), f.is_nullable()).as_bytes());
+/// The name of the state of `pipeline` (and `practice`): `_state/<name>.json`.
+pub fn state_name(pipeline: &Pipeline, practice: Option<&str>) -> String {
+    match practice {
+        Some(name) => format!("{}/practice={name}/state", pipeline.name),
+        None => pipeline.name.clone(),
     }
-    hex::encode(&h.finalize()[..8])
 }

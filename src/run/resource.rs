@@ -17,7 +17,6 @@ use tokio::sync::mpsc;
 
 use super::context::RunContext;
 use super::finish::finish;
-use super::raw::RawTable;
 use super::resume::{plan_fingerprint, reload_keys};
 use super::strategy::{Choice, Strategy};
 use crate::catalog::{Kind, Table, Window};
@@ -29,6 +28,7 @@ use crate::flatten::{BATCH_ROWS, Flattener, Reject};
 use crate::manifest::{FileEntry, ResourceEntry};
 use crate::sink::SinkError;
 use crate::state::{Checkpoint, ResourceState, StateError};
+use crate::table::raw::RawTable;
 
 /// Most rejected rows kept with their full record; beyond that only counted.
 const MAX_REJECTS_KEPT: usize = 10_000;
@@ -188,7 +188,7 @@ fn schema_changed(ctx: &RunContext, tables: &[Table], state: &ResourceState) -> 
     let changed: Vec<&str> = tables
         .iter()
         .filter(|t| {
-            let now = super::schema_hash(&super::current::current_schema(
+            let now = crate::table::schema_hash(&crate::table::current::current_schema(
                 &t.schema,
                 ctx.practice_id.is_some(),
             ));

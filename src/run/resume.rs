@@ -59,8 +59,11 @@ pub async fn reload_keys(
     Ok(keys)
 }
 
-/// The run id in a raw file name `<run_id>-<nnnn>.parquet`.
+/// The run id in a raw file name `<run_id>-<nnnn>.parquet` or a rejects file `<run_id>.jsonl`.
 pub(super) fn run_of(file_name: &str) -> Option<&str> {
+    if let Some(run) = file_name.strip_suffix(".jsonl") {
+        return Some(run); // `_rejects/<table>/<run_id>.jsonl`
+    }
     let stem = file_name.strip_suffix(".parquet")?;
     stem.rsplit_once('-').map(|(run, _)| run)
 }
@@ -105,6 +108,15 @@ pub async fn remove_orphan_raw_files(
     Ok(removed)
 }
 
+/// Whether the raw file at `path` is of a run started at or before `cutoff`.
+pub fn started_no_later(path: &str, cutoff: chrono::DateTime<chrono::Utc>) -> bool {
+    path.rsplit('/')
+        .next()
+        .and_then(run_of)
+        .and_then(started_at)
+        .is_some_and(|t| t <= cutoff)
+}
+
 /// When a run started, from its id (`20261126T071500Z-3fa2`).
 fn started_at(run: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     let stamp = run.get(..16)?;
@@ -113,8 +125,8 @@ fn started_at(run: &str) -> Option<chrono::DateTime<chrono::Utc>> {
         .map(|t| t.and_utc())
 }
 
-/// Deletes the raw files of `tables` written by committed runs that started before `cutoff`,
-/// except those `keep` names (checkpoints of unfinished runs). Returns how many were deleted.
+/// Deletes the `_raw/` files and `_rejects/` files of `tables` written by runs started at or
+/// before `cutoff`, but those `keep` names (the checkpointed files). Returns how many went.
 pub async fn remove_expired_raw_files(
     loc: &Location,
     tables: &[String],
@@ -124,19 +136,15 @@ pub async fn remove_expired_raw_files(
 ) -> Result<usize, SinkError> {
     let mut removed = 0;
     for table in tables {
-        for meta in loc.list(&format!("_raw/{table}/{part}")).await? {
-            let Some(rel) = loc.relative(&meta.location) else {
-                continue;
-            };
-            let expired = meta
-                .location
-                .filename()
-                .and_then(run_of)
-                .and_then(started_at)
-                .is_some_and(|t| t <= cutoff);
-            if expired && !keep.contains(&rel) {
-                loc.delete(&rel).await?;
-                removed += 1;
+        for folder in ["_raw", "_rejects"] {
+            for meta in loc.list(&format!("{folder}/{table}/{part}")).await? {
+                let Some(rel) = loc.relative(&meta.location) else {
+                    continue;
+                };
+                if started_no_later(&rel, cutoff) && !keep.contains(&rel) {
+                    loc.delete(&rel).await?;
+                    removed += 1;
+                }
             }
         }
     }
@@ -154,6 +162,10 @@ mod tests {
             Some("20261126T071500Z-3fa2")
         );
         assert_eq!(run_of("notes.txt"), None);
+        assert_eq!(
+            run_of("20261126T071500Z-3fa2.jsonl"),
+            Some("20261126T071500Z-3fa2")
+        );
         let t = started_at("20261126T071500Z-3fa2").unwrap();
         assert_eq!(t.to_rfc3339(), "2026-11-26T07:15:00+00:00");
         assert_eq!(started_at("notes"), None);

@@ -51,7 +51,7 @@ pub fn location_for(pipeline: &Pipeline) -> Result<Location, RunError> {
     Ok(Location::parse(&o.url, &options)?)
 }
 
-pub(super) fn formats(pipeline: &Pipeline) -> (Format, Format) {
+pub fn formats(pipeline: &Pipeline) -> (Format, Format) {
     let o = &pipeline.output;
     let parquet = ParquetOptions {
         compression: match o.compression {

@@ -10,11 +10,11 @@
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 
-use super::merge::Coverage;
 use crate::catalog::{RangeFilter, Resource, Window};
 use crate::config::{Mode, Reconcile, ResourceSpec, cursor_is_date};
 use crate::extract::WindowCut;
 use crate::state::ResourceState;
+use crate::table::merge::Coverage;
 
 /// Where a delta starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,6 +16,7 @@ mod ops;
 mod practices;
 mod preflight;
 mod probe;
+mod purge;
 mod pyenv;
 mod readme;
 mod reconcile;

@@ -427,3 +427,97 @@ async fn delta_tables_on_s3_end_to_end_with_practices_as_partitions() {
     );
     assert!(patients["rows_v1"].as_u64().unwrap() > 0, "{summary}");
 }
+
+/// `purge` on Delta tables: one commit without the rows marked deleted, read by deltalake,
+/// polars and DuckDB as exactly the files `latest.json` names, and no data file of any older
+/// version left holding a purged row (time travel to before the purge ends).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purge_commits_a_version_without_the_deleted_rows_and_erases_older_files() {
+    use arrow::array::Array;
+    let sb = sandbox::spawn(SandboxConfig::default().with_scale(0.3))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let p = nightly(
+        dir.path(),
+        &sb.base_url(),
+        &out,
+        "incremental",
+        "table_format = \"delta\"\ndelta_retention_days = 7",
+    );
+    let (code, stderr) = run(&p, &[], &[]).await;
+    assert_eq!(code, 0, "{stderr}");
+    let before: std::collections::HashSet<i64> = sb
+        .truth(1, "patients")
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
+    sb.advance(3).await;
+    let (code, stderr) = run(&p, &["--reconcile-deletes"], &[]).await;
+    assert_eq!(code, 0, "{stderr}");
+    let now: std::collections::HashSet<i64> = sb
+        .truth(1, "patients")
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
+    let deleted: Vec<i64> = before.difference(&now).copied().collect();
+    assert!(
+        !deleted.is_empty(),
+        "the sandbox deleted patients in three days"
+    );
+    let versions_before = snapshot(&out);
+
+    let (code, _, stderr) =
+        run_bin(&["purge", p.to_str().unwrap(), "--older-than", "0d"], &[]).await;
+    assert_eq!(code, 0, "{stderr}");
+    let latest = keep_latest(&out, 9);
+    let summary = assert_ok(
+        "Delta after purge",
+        python(
+            "delta_versions.py",
+            &["check", out.to_str().unwrap(), latest.to_str().unwrap()],
+            &[],
+        ),
+    );
+    assert!(summary["checked"].as_u64().unwrap() >= 1);
+    let after = snapshot(&out);
+    assert_eq!(
+        after["patients"]["version"].as_u64().unwrap(),
+        versions_before["patients"]["version"].as_u64().unwrap() + 1,
+        "one commit"
+    );
+    assert_eq!(
+        after["patients"]["rows"].as_u64().unwrap(),
+        now.len() as u64,
+        "the live patients, and only them"
+    );
+    // Every data file left in the folder (any version) is free of the purged patients.
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(out.join("patients")).unwrap().flatten() {
+        if e.path().extension().is_some_and(|x| x == "parquet") {
+            files.push(e.path());
+        }
+    }
+    assert!(!files.is_empty());
+    for file in files {
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            std::fs::File::open(&file).unwrap(),
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+        for batch in reader {
+            let batch = batch.unwrap();
+            let ids = batch
+                .column_by_name("id")
+                .unwrap()
+                .as_any()
+                .downcast_ref::<arrow::array::Int64Array>()
+                .unwrap();
+            for id in ids.iter().flatten() {
+                assert!(!deleted.contains(&id), "{}: purged {id}", file.display());
+            }
+        }
+    }
+}

@@ -114,6 +114,31 @@ impl TablePublisher for DeltaTables {
              this table in a loop? Give each pipeline its own output folder"
         )))
     }
+    async fn erase_history(
+        &self,
+        loc: &Location,
+        table: &str,
+        part: &str,
+    ) -> Result<usize, PublishError> {
+        let snapshot = load(loc, table).await?;
+        let mut deleted = 0;
+        for meta in loc.list(&format!("{table}/{part}")).await? {
+            let Some(rel) = loc.relative(&meta.location) else {
+                continue;
+            };
+            let Ok(path) = table_path(table, &rel) else {
+                continue;
+            };
+            if path.starts_with("_delta_log/") || !path.ends_with(".parquet") {
+                continue;
+            }
+            if !snapshot.files.contains_key(&path) {
+                loc.delete(&rel).await?;
+                deleted += 1;
+            }
+        }
+        Ok(deleted)
+    }
 }
 
 /// The actions of one publication.
