@@ -410,10 +410,20 @@ impl<'a> SliceReader<'a> {
                 });
             }
         };
-        let total = root
+        let total: Option<u64> = root
             .get("meta")
             .and_then(|m| m.get("total_count"))
             .and_then(|t| t.number()?.parse().ok());
+        if let Some(t) = total.filter(|t| *t > MAX_PLAUSIBLE_TOTAL) {
+            return Err(ExtractError::Shape {
+                resource: self.resource.name.into(),
+                page,
+                why: format!(
+                    "`meta.total_count` is {t}, over the {MAX_PLAUSIBLE_TOTAL} rows no practice \
+                     holds; paging by it could not end (is `base_url` the Dentally API?)"
+                ),
+            });
+        }
         Ok(Fetched {
             number: page,
             params: params.clone(),
@@ -670,11 +680,11 @@ impl<'a> SliceReader<'a> {
             if walk.root {
                 reading.report.total_count = fetched.total;
             }
-            let (full, ignored) = self.accept(reading, fetched, check).await?;
-            if let Some(param) = ignored {
+            let page = self.accept(reading, fetched, check).await?;
+            if let Some(param) = page.ignored {
                 return Ok(End::Ignored(param));
             }
-            last_full = full;
+            last_full = page.full;
             next = 2;
         }
         // Checked on a resumed walk too: a window found too big is cut, not paged deeper.
@@ -703,11 +713,17 @@ impl<'a> SliceReader<'a> {
                     }
                     other => other?,
                 };
-                let (full, ignored) = self.accept(reading, fetched, check).await?;
-                if let Some(param) = ignored {
+                let page = self.accept(reading, fetched, check).await?;
+                if let Some(param) = page.ignored {
                     return Ok(End::Ignored(param));
                 }
-                last_full = full;
+                // A short or empty page is the list's end, whatever the total said (a total
+                // that overstates, or rows deleted while we read): the total check then sees
+                // what is missing (review D5). Pages fetched ahead are dropped.
+                if !page.full {
+                    return Ok(End::Done);
+                }
+                last_full = page.full;
             }
             next = pages + 1;
         }
@@ -728,11 +744,13 @@ impl<'a> SliceReader<'a> {
                 }
                 other => other?,
             };
-            let (full, ignored) = self.accept(reading, fetched, check).await?;
-            if let Some(param) = ignored {
+            let page = self.accept(reading, fetched, check).await?;
+            if let Some(param) = page.ignored {
                 return Ok(End::Ignored(param));
             }
-            last_full = full;
+            // A full page of rows already read is a server repeating itself (a clamped page
+            // number): going on would never end (review D5).
+            last_full = page.full && page.anything_new;
             next += 1;
         }
         Ok(End::Done)
@@ -794,14 +812,13 @@ impl<'a> SliceReader<'a> {
         }
     }
 
-    /// Checks, de-duplicates and sends one page; returns whether it was full, and the filter
-    /// it shows ignored.
+    /// Checks, de-duplicates and sends one page.
     async fn accept(
         &self,
         reading: &mut Reading<'_>,
         fetched: Fetched,
         check: &mut Check,
-    ) -> Result<(bool, Option<&'static str>), ExtractError> {
+    ) -> Result<Accepted, ExtractError> {
         let report = &mut reading.report;
         report.pages += 1;
         let ignored = check.page(fetched.records.iter().map(|at| fetched.doc.node(*at)));
@@ -814,6 +831,7 @@ impl<'a> SliceReader<'a> {
         let full =
             !fetched.records.is_empty() && fetched.records.len() >= report.page_size as usize;
         let mut fresh = Vec::with_capacity(fetched.records.len());
+        let mut new_in_slice = false;
         for at in fetched.records {
             let node = fetched.doc.node(at);
             // With a window bound ignored, every distinct row of this slice's answers counts
@@ -824,6 +842,7 @@ impl<'a> SliceReader<'a> {
                     .in_slice
                     .insert(node, self.resource.primary_key)
                     .unwrap_or(true);
+            new_in_slice |= new_here;
             if reading.clip.as_ref().is_some_and(|c| c.outside(node)) {
                 report.elsewhere += u64::from(new_here);
                 continue;
@@ -842,9 +861,14 @@ impl<'a> SliceReader<'a> {
             }
         }
         report.rows += fresh.len() as u64;
+        let anything_new = new_in_slice || !fresh.is_empty();
         self.send(reading, fetched.number, fetched.doc, fresh)
             .await?;
-        Ok((full, ignored))
+        Ok(Accepted {
+            full,
+            anything_new,
+            ignored,
+        })
     }
 
     /// Sends new records (empty pages too: they carry the progress a checkpoint needs).
@@ -896,6 +920,20 @@ impl SliceReader<'_> {
 /// A 413: the walk went past the offset wall.
 fn is_deep(e: &ExtractError) -> bool {
     matches!(e, ExtractError::Api(ApiError::DeepOffset { .. }))
+}
+
+/// A `total_count` above this is not a practice's (the largest list seen holds 1.3 M rows):
+/// it is refused rather than planned as pages (review D5).
+const MAX_PLAUSIBLE_TOTAL: u64 = 1_000_000_000;
+
+/// What reading one page found.
+struct Accepted {
+    /// As many rows as a page holds.
+    full: bool,
+    /// A row this slice had not read before.
+    anything_new: bool,
+    /// The filter the page shows ignored.
+    ignored: Option<&'static str>,
 }
 
 /// The page size the API served: the first page's length when it was short of the total.

@@ -216,3 +216,102 @@ async fn the_request_ceiling_holds_when_the_server_sends_no_rate_headers() {
     assert!(ran.stderr.contains("wait budget"), "{}", ran.stderr);
     assert_eq!(api.requests().len(), 3, "{:?}", api.requests());
 }
+
+/// Row 42: a `total_count` no practice could hold is refused at once, not planned as pages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_absurd_total_count_is_refused_not_paged() {
+    let sb = sandbox::spawn(SandboxConfig::default().with_scale(0.05))
+        .await
+        .unwrap();
+    let api = Hostile::start(sb.base_url(), |target| {
+        if target.starts_with("/v1/accounts") {
+            Act::Rewrite(
+                |body| {
+                    let mut v: serde_json::Value = serde_json::from_str(&body).unwrap();
+                    v["meta"]["total_count"] = 1_000_000_000_000u64.into();
+                    v.to_string()
+                },
+                |_| {},
+            )
+        } else {
+            Act::Forward
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path(), &api.base_url(), &["accounts"], "", "");
+    let ran = run(&p, &[]).await;
+    assert_eq!(ran.code, 4, "{}", ran.stderr);
+    assert!(ran.stderr.contains("total_count"), "{}", ran.stderr);
+    assert!(
+        api.count("/v1/accounts") <= 2,
+        "{} requests: {:?}",
+        api.count("/v1/accounts"),
+        api.requests()
+    );
+}
+
+/// Row 42, plausible size: a total that overstates the list ends at the first empty page,
+/// and the shortfall is reported (exit 4), within a bounded number of requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overstated_total_ends_at_the_first_empty_page() {
+    let sb = sandbox::spawn(SandboxConfig::default().with_scale(0.05))
+        .await
+        .unwrap();
+    let api = Hostile::start(sb.base_url(), |target| {
+        if target.starts_with("/v1/accounts") {
+            Act::Rewrite(
+                |body| {
+                    let mut v: serde_json::Value = serde_json::from_str(&body).unwrap();
+                    v["meta"]["total_count"] = 900_000u64.into();
+                    v.to_string()
+                },
+                |_| {},
+            )
+        } else {
+            Act::Forward
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path(), &api.base_url(), &["accounts"], "", "");
+    let ran = run(&p, &[]).await;
+    assert_eq!(ran.code, 4, "{}", ran.stderr);
+    let made = api.count("/v1/accounts");
+    assert!(made <= 40, "{made} requests: {:?}", api.requests());
+}
+
+/// Row 44: no `total_count`, and every page number answers the same full page: the read stops
+/// at the first page that brings nothing new, with each row once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_repeating_its_page_cannot_loop_forever() {
+    let sb = sandbox::spawn(SandboxConfig::default().with_scale(0.05))
+        .await
+        .unwrap();
+    let rows: Vec<serde_json::Value> = (1..=100)
+        .map(|i| serde_json::json!({ "id": i, "patient_id": i, "current_balance": "0.00" }))
+        .collect();
+    let body = serde_json::json!({ "accounts": rows, "meta": {} }).to_string();
+    let api = Hostile::start(sb.base_url(), move |target| {
+        if target.starts_with("/v1/accounts") {
+            Act::Answer(
+                200,
+                vec![("content-type".into(), "application/json".into())],
+                body.clone().into_bytes(),
+            )
+        } else {
+            Act::Forward
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path(), &api.base_url(), &["accounts"], "", "");
+    let ran = run(&p, &[]).await;
+    let made = api.count("/v1/accounts");
+    assert!(made <= 4, "{made} requests: {:?}", api.requests());
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(
+        crate::common::count_rows(&dir.path().join("out"), "accounts"),
+        100
+    );
+}
