@@ -10,6 +10,54 @@
 use serde::{Deserialize, Serialize};
 
 use crate::api::RateHeaders;
+use crate::config::OutputFormat;
+
+/// How a run, a resource or a model ended: one vocabulary for all three, in the manifest, the
+/// metrics, the summary and `latest.json`. A run is never `unavailable`; a model only
+/// `succeeded` or `failed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Everything read and written.
+    Succeeded,
+    /// Written, but rows were rejected (a resource), or some resources or models failed (a run).
+    Partial,
+    /// Nothing committed.
+    Failed,
+    /// The practice does not use the feature (the list answers 404): nothing to read.
+    Unavailable,
+}
+
+impl Status {
+    /// Every status, in the order the metrics list them.
+    pub const ALL: [Self; 4] = [
+        Self::Succeeded,
+        Self::Partial,
+        Self::Failed,
+        Self::Unavailable,
+    ];
+
+    /// The status as the manifest writes it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::Partial => "partial",
+            Self::Failed => "failed",
+            Self::Unavailable => "unavailable",
+        }
+    }
+
+    /// Whether its tables were written, so the commit publishes them.
+    pub const fn committed(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Partial)
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
 
 /// One written file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,8 +90,8 @@ pub struct TableEntry {
 pub struct ResourceEntry {
     /// Resource name.
     pub name: String,
-    /// `succeeded`, `partial` (rows rejected) or `failed`.
-    pub status: &'static str,
+    /// `succeeded`, `partial` (rows rejected), `failed` or `unavailable`.
+    pub status: Status,
     /// Why it failed, when it did.
     pub error: Option<String>,
     /// How it was read: `full`, `incremental since <instant>`, `window`, `reconcile`.
@@ -94,7 +142,7 @@ impl ResourceEntry {
     pub fn new(name: &str) -> Self {
         Self {
             name: name.to_string(),
-            status: "failed",
+            status: Status::Failed,
             error: None,
             mode: String::new(),
             cursor: None,
@@ -157,11 +205,11 @@ pub struct Manifest {
     /// RFC 3339 end.
     pub finished_at: String,
     /// `succeeded`, `partial` or `failed`.
-    pub status: &'static str,
+    pub status: Status,
     /// Output location (credentials removed).
     pub output: String,
     /// `parquet` or `csv`.
-    pub format: &'static str,
+    pub format: OutputFormat,
     /// API cost.
     pub api: ApiEntry,
     /// Resources, in pipeline order.
@@ -196,7 +244,7 @@ pub struct ModelReport {
     /// The model's name.
     pub name: String,
     /// `succeeded` or `failed`.
-    pub status: &'static str,
+    pub status: Status,
     /// Why it failed, naming the model (and the position in its SQL, when known).
     pub error: Option<String>,
     /// Rows of the result.
@@ -210,7 +258,7 @@ impl ModelReport {
     pub fn failed(name: &str, error: String) -> Self {
         Self {
             name: name.to_string(),
-            status: "failed",
+            status: Status::Failed,
             error: Some(error),
             rows: 0,
             file: None,
@@ -219,6 +267,6 @@ impl ModelReport {
 
     /// Whether the model failed (the run is then partial, exit 4).
     pub fn is_failed(&self) -> bool {
-        self.status == "failed"
+        self.status == Status::Failed
     }
 }

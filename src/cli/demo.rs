@@ -73,7 +73,10 @@ async fn demo(out: &Path, scale: f64, format: &str, quiet: bool) -> Result<ExitC
     for m in &outcome.manifests {
         super::summary::emit(m);
     }
-    let ext = outcome.manifests.first().map_or("parquet", |m| m.format);
+    let ext = outcome
+        .manifests
+        .first()
+        .map_or("parquet", |m| m.format.extension());
     super::logging::say(
         "INFO",
         &format!(

@@ -335,10 +335,7 @@ pub async fn build(p: &Pipeline, shard: Option<crate::run::Shard>) -> Plan {
             selected: shard.is_none_or(|s| pr.shard(s.count) == s.index),
         })
         .collect();
-    let ext = match p.output.format {
-        crate::config::OutputFormat::Parquet => "parquet",
-        crate::config::OutputFormat::Csv => "csv",
-    };
+    let ext = p.output.format.extension();
     let resources = p
         .resources
         .iter()

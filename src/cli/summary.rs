@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use serde_json::{Map, Value};
 
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, Status};
 
 /// One line per resource, then totals and the API cost.
 pub fn render(m: &Manifest) -> String {
@@ -80,11 +80,7 @@ pub fn json_events(m: &Manifest) -> Vec<(&'static str, &'static str, Map<String,
         if let Some(p) = &m.practice {
             fields.insert("practice".into(), Value::from(p.as_str()));
         }
-        let level = match r.status {
-            "failed" => "ERROR",
-            "partial" => "WARN",
-            _ => "INFO",
-        };
+        let level = level_of(r.status);
         out.push((level, "Resource summary.", fields));
     }
     let rows: u64 = m.resources.iter().map(|r| r.rows).sum();
@@ -94,18 +90,14 @@ pub fn json_events(m: &Manifest) -> Vec<(&'static str, &'static str, Map<String,
     if let Some(p) = &m.practice {
         run.insert("practice".into(), Value::from(p.as_str()));
     }
-    run.insert("status".into(), Value::from(m.status));
+    run.insert("status".into(), Value::from(m.status.as_str()));
     run.insert("rows".into(), Value::from(rows));
     run.insert("resources".into(), Value::from(m.resources.len()));
     run.insert(
         "api".into(),
         serde_json::to_value(&m.api).unwrap_or(Value::Null),
     );
-    let level = match m.status {
-        "failed" => "ERROR",
-        "partial" => "WARN",
-        _ => "INFO",
-    };
+    let level = level_of(m.status);
     out.push((level, "Run summary.", run));
     out
 }
@@ -121,4 +113,13 @@ fn mismatch_line(counts: &crate::flatten::ColumnCounts) -> String {
         "{total} value(s) did not fit their column (cells null, values kept in _extra): {}",
         columns.join(", ")
     )
+}
+
+/// The log level a status is reported at.
+fn level_of(status: Status) -> &'static str {
+    match status {
+        Status::Failed => "ERROR",
+        Status::Partial => "WARN",
+        Status::Succeeded | Status::Unavailable => "INFO",
+    }
 }

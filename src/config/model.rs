@@ -146,8 +146,9 @@ pub struct Output {
     pub allow_insecure_http: bool,
 }
 
-/// File format of the current tables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// File format of the current tables (`parquet` or `csv` in the manifest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum OutputFormat {
     /// Apache Parquet.
     Parquet,
@@ -155,8 +156,20 @@ pub enum OutputFormat {
     Csv,
 }
 
-/// How current tables are published (`[output] table_format`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+impl OutputFormat {
+    /// The current files' extension, which is also the format's name (`parquet`, `csv`).
+    pub const fn extension(self) -> &'static str {
+        match self {
+            Self::Parquet => "parquet",
+            Self::Csv => "csv",
+        }
+    }
+}
+
+/// How current tables are published (`[output] table_format`; `parquet` or `delta` in
+/// `latest.json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum TableFormat {
     /// Plain Parquet (or CSV) files per table, with `_runs/latest.json` written last.
     Parquet,

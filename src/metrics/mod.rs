@@ -20,7 +20,7 @@ pub use exposition::{Family, render as render_families};
 pub use push::push;
 pub use textfile::{previous_last_success, write_atomically};
 
-use crate::manifest::{Manifest, ResourceEntry};
+use crate::manifest::{Manifest, ResourceEntry, Status};
 
 /// What one invocation of `run` did, for its metrics.
 #[derive(Debug, Clone)]
@@ -41,11 +41,11 @@ pub struct RunReport<'a> {
 
 impl RunReport<'_> {
     /// `succeeded` (exit 0), `partial` (exit 4) or `failed`.
-    pub fn status(&self) -> &'static str {
+    pub fn status(&self) -> Status {
         match self.exit_code {
-            0 => "succeeded",
-            4 => "partial",
-            _ => "failed",
+            0 => Status::Succeeded,
+            4 => Status::Partial,
+            _ => Status::Failed,
         }
     }
 
@@ -60,8 +60,8 @@ impl RunReport<'_> {
 }
 
 /// Statuses a run or a resource can end with (one sample each: 1 for the actual one).
-const RUN_STATUSES: &[&str] = &["succeeded", "partial", "failed"];
-const RESOURCE_STATUSES: &[&str] = &["succeeded", "partial", "failed", "unavailable"];
+const RUN_STATUSES: &[Status] = &[Status::Succeeded, Status::Partial, Status::Failed];
+const RESOURCE_STATUSES: &[Status] = &Status::ALL;
 
 fn epoch(t: DateTime<Utc>) -> f64 {
     t.timestamp_millis() as f64 / 1000.0
@@ -83,7 +83,7 @@ fn run_families(r: &RunReport<'_>) -> Vec<Family> {
     );
     for s in RUN_STATUSES {
         let value = if *s == r.status() { 1.0 } else { 0.0 };
-        status.sample(&[("pipeline", r.pipeline), ("status", *s)], value);
+        status.sample(&[("pipeline", r.pipeline), ("status", s.as_str())], value);
     }
     let mut exit = Family::gauge(
         "dentally_etl_run_exit_code",
@@ -203,7 +203,7 @@ fn resource_families(r: &RunReport<'_>) -> Vec<Family> {
                         ("pipeline", r.pipeline),
                         ("practice", practice),
                         ("resource", e.name.as_str()),
-                        ("status", *s),
+                        ("status", s.as_str()),
                     ],
                     value,
                 );

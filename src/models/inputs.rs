@@ -53,7 +53,7 @@ pub(super) fn current_tables(manifest: &Manifest) -> Vec<CurrentTable> {
     manifest
         .resources
         .iter()
-        .filter(|r| r.status != "failed")
+        .filter(|r| r.status != crate::manifest::Status::Failed)
         .flat_map(|r| &r.tables)
         .filter(|t| !t.files.is_empty())
         .map(|t| CurrentTable {

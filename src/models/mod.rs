@@ -70,10 +70,10 @@ pub async fn run_models(
     if models.is_empty() {
         return Vec::new();
     }
-    if manifest.format != "parquet" {
+    if manifest.format != crate::config::OutputFormat::Parquet {
         let why = format!(
             "models read Parquet current tables, and this output is `{}`; set `format = \"parquet\"` in [output]",
-            manifest.format
+            manifest.format.extension()
         );
         return fail_all(models, &why);
     }
@@ -139,7 +139,7 @@ async fn run_one(
     }
     ModelReport {
         name: model.name.clone(),
-        status: "succeeded",
+        status: crate::manifest::Status::Succeeded,
         error: None,
         rows,
         file: Some(rel),

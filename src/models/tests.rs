@@ -14,7 +14,8 @@ use futures::StreamExt;
 
 use super::*;
 use crate::api::RateHeaders;
-use crate::manifest::{ApiEntry, FileEntry, ResourceEntry, TableEntry};
+use crate::config::OutputFormat;
+use crate::manifest::{ApiEntry, FileEntry, ResourceEntry, Status, TableEntry};
 use crate::sink::{FileWriter, Format, StoreOptions, read_parquet};
 
 const MONTHLY: &str = "
@@ -98,7 +99,7 @@ async fn write_payments(loc: &Location, run_id: &str) -> Vec<FileEntry> {
 
 fn manifest(run_id: &str, tables: Vec<(&str, Vec<FileEntry>)>) -> Manifest {
     let mut resource = ResourceEntry::new("payments");
-    resource.status = "succeeded";
+    resource.status = Status::Succeeded;
     resource.tables = tables
         .into_iter()
         .map(|(name, files)| TableEntry {
@@ -117,9 +118,9 @@ fn manifest(run_id: &str, tables: Vec<(&str, Vec<FileEntry>)>) -> Manifest {
         pipeline: "test".into(),
         started_at: String::new(),
         finished_at: String::new(),
-        status: "succeeded",
+        status: Status::Succeeded,
         output: String::new(),
-        format: "parquet",
+        format: OutputFormat::Parquet,
         api: ApiEntry {
             base_url: String::new(),
             requests: 0,
@@ -194,7 +195,7 @@ async fn check_monthly(loc: &Location) {
         reports,
         [ModelReport {
             name: "monthly_takings".into(),
-            status: "succeeded",
+            status: Status::Succeeded,
             error: None,
             rows: 4,
             file: Some(file.into()),
@@ -259,7 +260,7 @@ async fn a_new_result_replaces_the_old_one_and_a_failure_keeps_it() {
         "r2",
     )
     .await;
-    assert_eq!(reports[0].status, "succeeded");
+    assert_eq!(reports[0].status, Status::Succeeded);
     let listed = |loc: Location| async move {
         let mut keys: Vec<String> = loc
             .list("_models")
@@ -282,7 +283,7 @@ async fn a_new_result_replaces_the_old_one_and_a_failure_keeps_it() {
         "r3",
     )
     .await;
-    assert_eq!(reports[0].status, "failed");
+    assert_eq!(reports[0].status, Status::Failed);
     assert_eq!(
         listed(loc.clone()).await,
         only_r2,
@@ -316,7 +317,7 @@ async fn errors_name_the_model_and_the_position() {
     );
     assert_eq!(
         (reports[2].status, reports[2].rows),
-        ("succeeded", 1),
+        (Status::Succeeded, 1),
         "{:?}",
         reports[2]
     );
@@ -332,7 +333,7 @@ async fn errors_name_the_model_and_the_position() {
 async fn csv_outputs_fail_every_model() {
     let loc = Location::parse("memory:///out", &StoreOptions::default()).unwrap();
     let mut m = manifest("r1", vec![]);
-    m.format = "csv";
+    m.format = OutputFormat::Csv;
     let reports = run_models(&loc, &m, &[model("a", "SELECT 1")], "r1").await;
     let error = reports[0].error.as_deref().unwrap();
     assert!(
@@ -394,7 +395,7 @@ async fn date_trunc_units_and_grouping_by_a_decimal() {
     );
     assert_eq!(
         (reports[1].status, reports[1].rows),
-        ("succeeded", 6),
+        (Status::Succeeded, 6),
         "{:?}",
         reports[1]
     );

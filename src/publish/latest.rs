@@ -28,13 +28,13 @@ pub struct Latest {
     /// The run.
     pub run_id: String,
     /// Its status (`succeeded`, `partial`).
-    pub status: &'static str,
+    pub status: crate::manifest::Status,
     /// When it finished (RFC 3339).
     pub finished_at: String,
     /// Its manifest, relative to the output location.
     pub manifest: String,
     /// `parquet` or `delta`.
-    pub table_format: &'static str,
+    pub table_format: crate::config::TableFormat,
     /// The tables the run published.
     pub tables: Vec<LatestTable>,
 }
@@ -51,13 +51,13 @@ pub async fn write_latest(
     part: &str,
     manifest_path: &str,
     manifest: &Manifest,
-    table_format: &'static str,
+    table_format: crate::config::TableFormat,
     versions: &[(String, Option<u64>)],
 ) -> Result<(), SinkError> {
     let tables = manifest
         .resources
         .iter()
-        .filter(|r| r.status == "succeeded" || r.status == "partial")
+        .filter(|r| r.status.committed())
         .flat_map(|r| &r.tables)
         .map(|t| LatestTable {
             name: t.name.clone(),

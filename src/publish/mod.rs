@@ -73,7 +73,7 @@ pub struct Published {
 #[async_trait]
 pub trait TablePublisher: Send + Sync {
     /// The format's name in `_runs/latest.json` (`parquet`, `delta`).
-    fn format(&self) -> &'static str;
+    fn format(&self) -> TableFormat;
 
     /// Makes `update.files` the table's (partition's) current files.
     async fn publish(

@@ -13,8 +13,8 @@ pub struct PlainFiles;
 
 #[async_trait]
 impl TablePublisher for PlainFiles {
-    fn format(&self) -> &'static str {
-        "parquet"
+    fn format(&self) -> crate::config::TableFormat {
+        crate::config::TableFormat::Parquet
     }
 
     async fn publish(

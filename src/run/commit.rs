@@ -12,7 +12,7 @@ use super::context::RunContext;
 use super::{RunError, RunOutcome, manifest_path};
 use crate::config::Pipeline;
 use crate::hooks::crash_point;
-use crate::manifest::{ApiEntry, Manifest, ResourceEntry};
+use crate::manifest::{ApiEntry, Manifest, ResourceEntry, Status};
 use crate::publish::TableUpdate;
 use crate::publish::latest::write_latest;
 
@@ -23,10 +23,10 @@ pub(super) async fn commit(
     resources: Vec<ResourceEntry>,
 ) -> Result<RunOutcome, RunError> {
     let stats = ctx.client.stats();
-    let failed = resources.iter().any(|r| r.status == "failed");
+    let failed = resources.iter().any(|r| r.status == Status::Failed);
     let partial = resources
         .iter()
-        .any(|r| r.status != "succeeded" && r.status != "unavailable");
+        .any(|r| !matches!(r.status, Status::Succeeded | Status::Unavailable));
     let mut manifest = Manifest {
         models: Vec::new(),
         version: 1,
@@ -36,15 +36,15 @@ pub(super) async fn commit(
         practice_id: ctx.practice_id.clone(),
         started_at: ctx.started.to_rfc3339(),
         finished_at: Utc::now().to_rfc3339(),
-        status: if failed && resources.iter().all(|r| r.status == "failed") {
-            "failed"
+        status: if failed && resources.iter().all(|r| r.status == Status::Failed) {
+            Status::Failed
         } else if partial {
-            "partial"
+            Status::Partial
         } else {
-            "succeeded"
+            Status::Succeeded
         },
         output: ctx.loc.display().to_string(),
-        format: ctx.out_format.extension(),
+        format: pipeline.output.format,
         api: ApiEntry {
             base_url: ctx.client.base_url().to_string(),
             requests: stats.requests.load(Ordering::Relaxed),
@@ -57,7 +57,7 @@ pub(super) async fn commit(
         resources,
     };
     // Models read the new current files (they exist now); their reports go in the manifest.
-    if manifest.status != "failed" && !pipeline.models.is_empty() {
+    if manifest.status != Status::Failed && !pipeline.models.is_empty() {
         manifest.models =
             crate::models::run_models(&ctx.loc, &manifest, &pipeline.models, &ctx.run_id).await;
         if manifest
@@ -65,7 +65,7 @@ pub(super) async fn commit(
             .iter()
             .any(crate::manifest::ModelReport::is_failed)
         {
-            manifest.status = "partial";
+            manifest.status = Status::Partial;
         }
     }
     let path = manifest_path(&ctx.part, &ctx.run_id);
@@ -74,11 +74,7 @@ pub(super) async fn commit(
     crash_point("after-manifest");
     // State before removing the old files: a crash in between leaves stale files (removed by the
     // next run), never a state naming files that are gone.
-    for r in manifest
-        .resources
-        .iter()
-        .filter(|r| r.status == "succeeded" || r.status == "partial")
-    {
+    for r in manifest.resources.iter().filter(|r| r.status.committed()) {
         let run_id = ctx.run_id.clone();
         let now = ctx.started.to_rfc3339();
         ctx.state
@@ -113,21 +109,13 @@ pub(super) async fn commit(
             })
             .await?;
     }
-    for r in manifest
-        .resources
-        .iter()
-        .filter(|r| r.status == "succeeded" || r.status == "partial")
-    {
+    for r in manifest.resources.iter().filter(|r| r.status.committed()) {
         ctx.state.set_checkpoint(&r.name, None).await?;
     }
     // Publication (the table format's seam): plain files drop the replaced ones, Delta commits.
     let publisher = crate::publish::publisher(&pipeline.output.tables);
     let mut versions = Vec::new();
-    for r in manifest
-        .resources
-        .iter()
-        .filter(|r| r.status == "succeeded" || r.status == "partial")
-    {
+    for r in manifest.resources.iter().filter(|r| r.status.committed()) {
         for t in &r.tables {
             let update = TableUpdate {
                 table: &t.name,
@@ -154,11 +142,15 @@ pub(super) async fn commit(
     )
     .await?;
     crash_point("before-latest");
-    if manifest.status != "failed" {
+    if manifest.status != Status::Failed {
         let format = publisher.format();
         write_latest(&ctx.loc, &ctx.part, &path, &manifest, format, &versions).await?;
     }
-    let exit_code = if manifest.status == "succeeded" { 0 } else { 4 };
+    let exit_code = if manifest.status == Status::Succeeded {
+        0
+    } else {
+        4
+    };
     Ok(RunOutcome {
         manifests: vec![manifest],
         failures: Vec::new(),

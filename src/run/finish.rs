@@ -11,7 +11,7 @@ use crate::catalog::{Resource, Table, Window};
 use crate::config::{Reconcile, ResourceSpec};
 use crate::flatten::Reject;
 use crate::manifest::WindowRead;
-use crate::manifest::{ResourceEntry, TableEntry};
+use crate::manifest::{ResourceEntry, Status, TableEntry};
 use crate::reconcile;
 use crate::sink::SinkError;
 use crate::state::ResourceState;
@@ -85,9 +85,9 @@ pub(super) async fn finish(
         }
     }
     entry.status = if entry.rejects > 0 {
-        "partial"
+        Status::Partial
     } else {
-        "succeeded"
+        Status::Succeeded
     };
     entry.error = (entry.rejects > 0).then(|| {
         format!(

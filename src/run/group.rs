@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::{RunError, RunOptions, RunOutcome, location_for, manifest_path, run_practice};
 use crate::config::{Pipeline, Practice};
+use crate::manifest::Status;
 
 /// `--shard i/n`: the i-th (0-based) of n workers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +52,7 @@ pub struct GroupEntry {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shard: Option<u32>,
     /// `succeeded`, `partial` or `failed`.
-    pub status: String,
+    pub status: Status,
     /// Its exit code alone.
     pub exit_code: u8,
     /// Why it failed.
@@ -79,7 +80,7 @@ pub struct GroupManifest {
     /// RFC 3339 end.
     pub finished_at: String,
     /// `succeeded`, `partial` or `failed`.
-    pub status: &'static str,
+    pub status: Status,
     /// Practices of this run.
     pub practices: Vec<GroupEntry>,
 }
@@ -148,7 +149,7 @@ pub async fn run_all(
                 entries.push(GroupEntry {
                     name: p.name.clone(),
                     shard,
-                    status: one.manifests[0].status.to_string(),
+                    status: one.manifests[0].status,
                     exit_code: one.exit_code,
                     error: None,
                     manifest: Some(one.manifest_path.clone()),
@@ -161,7 +162,7 @@ pub async fn run_all(
                 entries.push(GroupEntry {
                     name: p.name.clone(),
                     shard,
-                    status: "failed".into(),
+                    status: Status::Failed,
                     exit_code: e.exit_code(),
                     error: Some(e.to_string()),
                     manifest: None,
@@ -188,11 +189,11 @@ pub async fn run_all(
         started_at: started.to_rfc3339(),
         finished_at: Utc::now().to_rfc3339(),
         status: if all_failed {
-            "failed"
+            Status::Failed
         } else if outcome.exit_code == 0 {
-            "succeeded"
+            Status::Succeeded
         } else {
-            "partial"
+            Status::Partial
         },
         practices: entries,
     };

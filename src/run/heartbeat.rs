@@ -193,7 +193,7 @@ impl Monitor {
                 Some(e) => format!("{}: {e}", entry.status),
                 None => format!("{} pages, done", entry.pages),
             };
-            if entry.status == "succeeded" {
+            if entry.status == crate::manifest::Status::Succeeded {
                 live.bar.finish_with_message(message);
             } else {
                 live.bar.abandon_with_message(message);
@@ -205,7 +205,7 @@ impl Monitor {
         tracing::info!(
             practice = self.practice.as_deref(),
             resource = live.name.as_str(),
-            status = entry.status,
+            status = entry.status.as_str(),
             rows = entry.rows,
             pages = entry.pages,
             rejects = entry.rejects,

@@ -25,7 +25,7 @@ use crate::extract::{
     self, ExtractError, KeySet, Page, Resume, Slice, SliceReader, SliceReport, SliceTotals,
 };
 use crate::flatten::{BATCH_ROWS, Flattener, Reject};
-use crate::manifest::{FileEntry, ResourceEntry};
+use crate::manifest::{FileEntry, ResourceEntry, Status};
 use crate::sink::SinkError;
 use crate::state::{Checkpoint, ResourceState, StateError};
 use crate::table::raw::RawTable;
@@ -164,10 +164,10 @@ pub async fn extract(ctx: &RunContext, spec: &ResourceSpec) -> ResourceEntry {
                 resource = resource.name,
                 "The practice does not use this feature (404); skipped."
             );
-            entry.status = "unavailable";
+            entry.status = Status::Unavailable;
         } else {
             tracing::error!(resource = resource.name, error = %e, "Resource failed.");
-            entry.status = "failed";
+            entry.status = Status::Failed;
         }
         entry.error = Some(e.to_string());
     }

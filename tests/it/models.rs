@@ -13,8 +13,9 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use dentally_etl::api::RateHeaders;
+use dentally_etl::config::OutputFormat;
+use dentally_etl::manifest::{ApiEntry, FileEntry, Manifest, ResourceEntry, Status, TableEntry};
 use dentally_etl::models::{ModelSpec, run_models};
-use dentally_etl::run::{ApiEntry, FileEntry, Manifest, ResourceEntry, TableEntry};
 use dentally_etl::sink::{FileWriter, Format, Location, StoreOptions};
 use serde_json::{Value, json};
 
@@ -170,7 +171,7 @@ fn table(name: &str, files: Vec<FileEntry>) -> TableEntry {
 
 fn manifest(run_id: &str, tables: Vec<TableEntry>) -> Manifest {
     let mut resource = ResourceEntry::new("payments");
-    resource.status = "succeeded";
+    resource.status = Status::Succeeded;
     resource.tables = tables;
     Manifest {
         version: 1,
@@ -180,9 +181,9 @@ fn manifest(run_id: &str, tables: Vec<TableEntry>) -> Manifest {
         pipeline: "it".into(),
         started_at: String::new(),
         finished_at: String::new(),
-        status: "succeeded",
+        status: Status::Succeeded,
         output: String::new(),
-        format: "parquet",
+        format: OutputFormat::Parquet,
         api: ApiEntry {
             base_url: String::new(),
             requests: 0,

@@ -56,8 +56,8 @@ impl DeltaTables {
 
 #[async_trait]
 impl TablePublisher for DeltaTables {
-    fn format(&self) -> &'static str {
-        "delta"
+    fn format(&self) -> crate::config::TableFormat {
+        crate::config::TableFormat::Delta
     }
 
     async fn publish(
