@@ -43,7 +43,9 @@ fn window_text(resource: &Resource) -> String {
     match (resource.kind, resource.window) {
         (Kind::Single, _) => "single object".to_owned(),
         (Kind::List, Window::None) => "-".to_owned(),
-        (Kind::List, Window::PerTreatment) => "per treatment".to_owned(),
+        (Kind::List, Window::PerParent { param, .. }) => {
+            format!("per {}", param.trim_end_matches("_id"))
+        }
         (
             Kind::List,
             Window::Required {

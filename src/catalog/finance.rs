@@ -56,7 +56,10 @@ pub(crate) const FEES: Resource = Resource::list(
     ],
     "Prices and durations of each treatment per payment plan (fetched per treatment)",
 )
-.with_window(Window::PerTreatment);
+.with_window(Window::PerParent {
+    parent: "treatments",
+    param: "treatment_id",
+});
 
 /// Sundries (§5.23, B).
 pub(crate) const SUNDRIES: Resource = Resource::list(

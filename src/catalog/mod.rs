@@ -29,7 +29,9 @@ pub use schema::{
     Column, EXTRA_COLUMN, INDEX_COLUMN, META_JSON_PATH, META_PII, Table, arrow_type, columns,
     tables,
 };
-pub use types::{Field, FieldKind, FieldType, Grade, Kind, Pii, RangeFilter, Resource, Window};
+pub use types::{
+    ByKey, Field, FieldKind, FieldType, Grade, Kind, Pii, RangeFilter, Resource, Window,
+};
 
 /// Scope of `GET /v1/user`, the preflight's who-am-I call; needed by every pipeline.
 pub const USER_SCOPE: &str = "user:read";
@@ -170,7 +172,20 @@ mod tests {
             }
         }
         assert_eq!(find("patient_stats").unwrap().primary_key, "patient_id");
-        assert_eq!(find("fees").unwrap().window, Window::PerTreatment);
+        assert_eq!(
+            find("fees").unwrap().window,
+            Window::PerParent {
+                parent: "treatments",
+                param: "treatment_id"
+            }
+        );
+        assert_eq!(find("patient_stats").unwrap().keys_from(), Some("patients"));
+        // Every parent a resource is read by is in the catalog, keyed by one field.
+        for r in all() {
+            if let Some(parent) = r.keys_from() {
+                assert!(find(parent).is_some(), "{}: parent {parent}", r.name);
+            }
+        }
         assert_eq!(
             find("appointments").unwrap().window,
             Window::after_before("start_time")

@@ -118,6 +118,7 @@ pub(crate) const PATIENT_STATS: Resource = Resource::list(
 )
 .with_key("patient_id")
 .with_cursor("updated_at")
+.with_by_key("patients", "stats")
 .with_ranges(&[RangeFilter::after_only(
     "updated_at",
     "updated_after",

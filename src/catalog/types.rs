@@ -86,8 +86,26 @@ pub enum Window {
         /// The record field the window applies to (`start_time`, `day`).
         field: &'static str,
     },
-    /// The list is fetched once per treatment id (`?treatment_id=`), as `fees` must be.
-    PerTreatment,
+    /// The list is fetched once per key of another list, as `fees` must be (once per
+    /// treatment, `?treatment_id=<id>`). The run hands the parent's keys over when it reads the
+    /// parent in full first; otherwise they are listed.
+    PerParent {
+        /// The parent resource (`treatments`).
+        parent: &'static str,
+        /// The query parameter carrying the parent's key (`treatment_id`).
+        param: &'static str,
+    },
+}
+
+/// Where rows that a bulk list skipped can be fetched one at a time:
+/// `<parent path>/<key>/<suffix>` for each key of the parent (`patient_stats`:
+/// `/v1/patients/{id}/stats`, api-evidence.md §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByKey {
+    /// The resource whose keys address the rows (`patients`).
+    pub parent: &'static str,
+    /// The path segment after the key (`stats`).
+    pub suffix: &'static str,
 }
 
 /// How sure we are of a catalog fact, in the grades of `../shared/docs/api-evidence.md`:
@@ -208,6 +226,8 @@ pub struct Resource {
     /// Parameters every list request must carry to get every row (`cancelled=true` on
     /// appointments: without it the live API leaves out Cancelled and Did-not-attend rows).
     pub required_params: &'static [(&'static str, &'static str)],
+    /// Rows missing from the bulk list can be fetched one by one ([`ByKey`]).
+    pub by_key: Option<ByKey>,
     /// The fields the catalog knows, in output column order.
     pub fields: &'static [Field],
     /// One line for `dentally-etl resources`.
@@ -300,6 +320,7 @@ impl Resource {
             ranges: &[],
             sortable: true,
             required_params: &[],
+            by_key: None,
             fields,
             description,
         }
@@ -348,6 +369,25 @@ impl Resource {
         Self {
             required_params: params,
             ..self
+        }
+    }
+
+    /// The same resource whose skipped rows can be fetched at `<parent path>/<key>/<suffix>`.
+    #[must_use]
+    pub const fn with_by_key(self, parent: &'static str, suffix: &'static str) -> Self {
+        Self {
+            by_key: Some(ByKey { parent, suffix }),
+            ..self
+        }
+    }
+
+    /// The resource whose keys this one is read by (a per-parent fan-out, or rows fetched one
+    /// by one): the run reads it first and hands its keys over.
+    pub fn keys_from(&self) -> Option<&'static str> {
+        match (self.window, self.by_key) {
+            (Window::PerParent { parent, .. }, _) => Some(parent),
+            (_, Some(by_key)) => Some(by_key.parent),
+            _ => None,
         }
     }
 

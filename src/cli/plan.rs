@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::catalog::{Kind, Window};
 use crate::config::{Mode, PiiMode, Pipeline, ResourceSpec};
 use crate::extract::{
-    DEFAULT_OFFSET_WALL, PER_PAGE, Route, Slice, candidates, per_treatment, window_slices,
+    DEFAULT_OFFSET_WALL, PER_PAGE, Route, Slice, candidates, list_query, per_parent, window_slices,
 };
 use crate::run::{Choice, Strategy};
 use crate::state::ResourceState;
@@ -161,8 +161,8 @@ fn reconcile_rule(spec: &ResourceSpec) -> String {
     }
 }
 
-/// The slices a run would read today, as `run` cuts them (fees' treatments are not known
-/// offline: `None`).
+/// The slices a run would read today, as `run` cuts them (a per-parent list's keys, fees'
+/// treatments, are not known offline: `None`).
 fn planned_slices(
     spec: &ResourceSpec,
     state: &ResourceState,
@@ -173,7 +173,7 @@ fn planned_slices(
         return Some(window);
     }
     match spec.resource.window {
-        Window::PerTreatment => None,
+        Window::PerParent { .. } => None,
         _ => Some(vec![Slice::whole()]),
     }
 }
@@ -191,7 +191,7 @@ fn estimate(
         return (Some(1), "one object".into());
     }
     let Some(slices) = slices else {
-        return (None, "one request or more per treatment".into());
+        return (None, format!("one request or more per {}", per_what(r)));
     };
     if let Strategy::Delta { .. } = strategy {
         return (
@@ -276,9 +276,12 @@ fn describe_read(spec: &ResourceSpec, strategy: &Strategy, first: Option<&Slice>
 fn describe_slices(spec: &ResourceSpec, slices: Option<&[Slice]>) -> String {
     let r = spec.resource;
     match (r.window, slices) {
-        (Window::PerTreatment, _) | (_, None) => {
-            "one list per treatment (treatment ids read from /v1/treatments)".into()
-        }
+        (Window::PerParent { parent, .. }, _) => format!(
+            "one list per {} ({parent} ids read from {})",
+            per_what(r),
+            crate::catalog::find(parent).map_or("the API", |p| p.path)
+        ),
+        (_, None) => "one list".into(),
         _ if r.kind == Kind::Single => "one object".into(),
         (
             Window::Required {
@@ -344,23 +347,18 @@ pub async fn build(p: &Pipeline, shard: Option<crate::run::Shard>) -> Plan {
             let state = states.resources.get(r.name).cloned().unwrap_or_default();
             let strategy = Strategy::choose(spec, &state, choice);
             let slices = planned_slices(spec, &state, &strategy, today);
-            let per_treatment_slice = per_treatment(&["<id>".to_string()]);
+            let per_parent_slice = match r.window {
+                Window::PerParent { param, .. } => per_parent(param, &["<id>".to_string()]),
+                _ => Vec::new(),
+            };
             let first = match slices.as_deref() {
                 Some(s) => s.first(),
-                None => per_treatment_slice.first(),
+                None => per_parent_slice.first(),
             };
             let query = match (r.kind, first) {
-                (Kind::List, Some(first)) => r
-                    .required_params
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .chain(
-                        strategy
-                            .query()
-                            .into_iter()
-                            .chain(first.query.iter().cloned())
-                            .map(|(k, v)| (k.to_string(), v)),
-                    )
+                (Kind::List, Some(first)) => list_query(r, None, &strategy.query(), first, &[])
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
                     .collect(),
                 _ => Vec::new(),
             };
@@ -384,7 +382,7 @@ pub async fn build(p: &Pipeline, shard: Option<crate::run::Shard>) -> Plan {
                 requests,
                 estimate,
                 pii: pii.into(),
-                output: format!("{}/part-<run_id>-<n>.{ext}", r.name),
+                output: crate::table::layout::current_file(r.name, "", "<run_id>", 0, ext),
             }
         })
         .collect();
@@ -437,4 +435,12 @@ pub fn render(plan: &Plan) -> String {
         ));
     }
     out
+}
+
+/// What a per-parent list is asked per (`treatment` for fees' `treatment_id`).
+fn per_what(r: &crate::catalog::Resource) -> &'static str {
+    match r.window {
+        Window::PerParent { param, .. } => param.trim_end_matches("_id"),
+        _ => "key",
+    }
 }

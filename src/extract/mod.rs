@@ -17,22 +17,21 @@ mod verify;
 mod wall;
 
 use chrono::NaiveDate;
-use tokio::sync::mpsc;
 
 pub use dedupe::{KeySet, digest as text_key_digest};
 pub use pages::{
-    KeysLater, PER_PAGE, Page, PagingReport, Resume, Sequence, SliceReader, SliceReport,
-    SliceTotals,
+    KeysLater, PER_PAGE, Page, PagingReport, Params, Resume, Sequence, SliceReader, SliceReport,
+    SliceTotals, list_query,
 };
 pub use recover::key_text;
 pub use route::{Route, candidates};
 pub use slice::{
-    ADVISED_SLICE_DAYS, MAX_SLICE_ROWS, SMALL_WINDOW_ROWS, Slice, WindowCut, per_treatment, windows,
+    ADVISED_SLICE_DAYS, MAX_SLICE_ROWS, SMALL_WINDOW_ROWS, Slice, WindowCut, per_parent, windows,
 };
 pub use wall::{DEFAULT_OFFSET_WALL, Wall};
 
 use crate::api::{ApiError, Client, Target};
-use crate::catalog::{self, Kind, Resource, Window};
+use crate::catalog::{Kind, Resource, Window};
 use crate::config::ResourceSpec;
 use crate::json::Node;
 
@@ -100,23 +99,26 @@ pub enum ExtractError {
 }
 
 /// The slices of a selected resource on `today`: a windowed resource's window cut as `cut` says
-/// ([`window_slices`]), one list per treatment for fees, one list otherwise. Fees need the
-/// treatment ids: `treatment_ids` when the run already read them, otherwise they are listed
-/// from the API.
+/// ([`window_slices`]), one list per parent key for a per-parent resource (fees: per
+/// treatment), one list otherwise. The parent's keys are `parent_ids` when the run already read
+/// them, otherwise they are listed from the API.
 pub async fn slices(
     client: &Client,
     spec: &ResourceSpec,
     today: NaiveDate,
     cut: WindowCut,
-    treatment_ids: Option<&[String]>,
+    parent_ids: Option<&[String]>,
 ) -> Result<Vec<Slice>, ExtractError> {
     if let Some(window) = window_slices(spec, today, cut) {
         return Ok(window);
     }
     match spec.resource.window {
-        Window::PerTreatment => match treatment_ids {
-            Some(ids) => Ok(per_treatment(ids)),
-            None => Ok(per_treatment(&list_treatment_ids(client).await?)),
+        Window::PerParent { parent, param } => match parent_ids {
+            Some(ids) => Ok(per_parent(param, ids)),
+            None => Ok(per_parent(
+                param,
+                &recover::list_keys(client, parent, 1, Wall::default()).await?,
+            )),
         },
         _ => Ok(vec![Slice::whole()]),
     }
@@ -143,35 +145,6 @@ pub fn window_slices(spec: &ResourceSpec, today: NaiveDate, cut: WindowCut) -> O
             Some(windows(from, to, after_param, before_param, rows_per_day))
         }
     }
-}
-
-/// Every treatment id, for the per-treatment fan-out of `fees`.
-async fn list_treatment_ids(client: &Client) -> Result<Vec<String>, ExtractError> {
-    let treatments = catalog::find("treatments").expect("treatments is in the catalog");
-    let reader = SliceReader::new(client, treatments, Vec::new(), 1, Wall::default());
-    let (tx, mut rx) = mpsc::channel(1024);
-    let mut keys = KeySet::default();
-    let whole = Slice::whole();
-    let read = async move {
-        let tx = tx;
-        reader.read(0, &whole, None, &mut keys, &tx).await
-    };
-    let collect = async {
-        let mut ids = Vec::new();
-        while let Some(page) = rx.recv().await {
-            ids.extend(page.records().filter_map(|r| {
-                let id = r.get("id")?;
-                match id.number() {
-                    Some(n) => Some(n.to_string()),
-                    None => id.as_str().map(std::borrow::Cow::into_owned),
-                }
-            }));
-        }
-        ids
-    };
-    let (result, ids) = tokio::join!(read, collect);
-    result?;
-    Ok(ids)
 }
 
 /// Reads a single-object resource (`practice`) as one page of one record.

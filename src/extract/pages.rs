@@ -38,7 +38,7 @@ use crate::json::{Doc, Kind, Node};
 pub const PER_PAGE: u32 = 100;
 
 /// Query parameters without the page number.
-pub(super) type Params = Vec<(&'static str, String)>;
+pub type Params = Vec<(&'static str, String)>;
 
 /// One page of new (not yet seen) records.
 #[derive(Debug)]
@@ -361,21 +361,7 @@ impl<'a> SliceReader<'a> {
         replaced: &[&str],
         extra: Params,
     ) -> Params {
-        let mut q = vec![
-            ("per_page", PER_PAGE.to_string()),
-            ("sort_by", sort.unwrap_or(self.resource.sort_by).to_string()),
-            ("sort_direction", "asc".to_string()),
-        ];
-        // Without these the live API leaves rows out (appointments: `cancelled=true`).
-        q.extend(
-            self.resource
-                .required_params
-                .iter()
-                .map(|(k, v)| (*k, (*v).to_string())),
-        );
-        let kept = |(k, _): &&(&'static str, String)| !replaced.contains(k);
-        q.extend(self.base_query.iter().filter(kept).cloned());
-        q.extend(slice.query.iter().filter(kept).cloned());
+        let mut q = list_query(self.resource, sort, &self.base_query, slice, replaced);
         q.extend(extra);
         q
     }
@@ -913,8 +899,37 @@ impl<'a> SliceReader<'a> {
 impl SliceReader<'_> {
     /// Whether missing rows can be fetched one by one (`patient_stats`, per patient).
     pub(super) fn reads_per_key(&self) -> bool {
-        self.resource.name == "patient_stats"
+        self.resource.by_key.is_some()
     }
+}
+
+/// The query of a list page of `slice` without its page number: page size, order, the
+/// parameters the resource always needs, the run's own (`base`: a delta's cursor bound) and the
+/// slice's, less those in `replaced` (a keyset or tile bound takes their place). `run` reads with
+/// it and `plan` shows it, so the two cannot drift.
+pub fn list_query(
+    resource: &Resource,
+    sort: Option<&'static str>,
+    base: &[(&'static str, String)],
+    slice: &Slice,
+    replaced: &[&str],
+) -> Params {
+    let mut q = vec![
+        ("per_page", PER_PAGE.to_string()),
+        ("sort_by", sort.unwrap_or(resource.sort_by).to_string()),
+        ("sort_direction", "asc".to_string()),
+    ];
+    // Without these the live API leaves rows out (appointments: `cancelled=true`).
+    q.extend(
+        resource
+            .required_params
+            .iter()
+            .map(|(k, v)| (*k, (*v).to_string())),
+    );
+    let kept = |(k, _): &&(&'static str, String)| !replaced.contains(k);
+    q.extend(base.iter().filter(kept).cloned());
+    q.extend(slice.query.iter().filter(kept).cloned());
+    q
 }
 
 /// A 413: the walk went past the offset wall.

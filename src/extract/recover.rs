@@ -23,7 +23,8 @@ use super::dedupe::KeySet;
 use super::pages::{Outcome, Reading, Sequence, SliceReader, SliceReport};
 use super::route::{Grain, Tile};
 use super::slice::Slice;
-use crate::api::{ApiError, Target};
+use super::wall::Wall;
+use crate::api::{ApiError, Client, Target};
 use crate::catalog::{self, RangeFilter};
 use crate::json::{Doc, Node};
 
@@ -128,8 +129,12 @@ impl SliceReader<'_> {
         self.send(reading, 0, empty, Vec::new()).await
     }
 
-    /// Fetches the missing `patient_stats` rows one patient at a time.
+    /// Fetches the missing rows one parent key at a time (`patient_stats`: per patient, from
+    /// `GET /v1/patients/{id}/stats`), as the catalog's [`ByKey`](catalog::ByKey) says.
     async fn per_key(&self, reading: &mut Reading<'_>, missing: u64) -> Result<(), ExtractError> {
+        let Some(by_key) = self.resource.by_key else {
+            return Ok(());
+        };
         reading.report.sequence = Some(Sequence::PerKey);
         let later = self.known_keys.lock().ok().and_then(|mut k| k.take());
         let handed = match later {
@@ -138,7 +143,15 @@ impl SliceReader<'_> {
         };
         let ids = match handed {
             Some(ids) => ids.to_vec(),
-            None => list_keys(self, "patients").await?,
+            None => {
+                list_keys(
+                    self.client,
+                    by_key.parent,
+                    self.concurrency,
+                    self.wall.clone(),
+                )
+                .await?
+            }
         };
         let mut absent: Vec<i64> = ids
             .iter()
@@ -152,15 +165,17 @@ impl SliceReader<'_> {
                 resource = self.resource.name,
                 absent = absent.len(),
                 most,
-                "More patients lack stats than the shortfall explains; fetching only the first."
+                "More keys lack rows than the shortfall explains; fetching only the first."
             );
             absent.truncate(most);
         }
-        let parent = catalog::find("patients").map_or("/v1/patients", |p| p.path);
+        let Some(parent) = catalog::find(by_key.parent).map(|p| p.path) else {
+            return Ok(());
+        };
         let resource = self.resource.name;
         let mut replies = futures::stream::iter(absent)
             .map(|id| async move {
-                let path = format!("{parent}/{id}/stats");
+                let path = format!("{parent}/{id}/{}", by_key.suffix);
                 let target = Target { resource, page: 0 };
                 self.client.get(&path, &[], target).await
             })
@@ -219,22 +234,24 @@ impl SliceReader<'_> {
     }
 }
 
-/// Every key of `resource` (read whole, past the wall like any list).
-fn list_keys<'r>(
-    reader: &'r SliceReader<'_>,
-    resource: &'static str,
+/// Every key of `resource` (read whole, past the wall like any list): the parent keys of a
+/// per-parent fan-out (`fees` per treatment) or of rows fetched one by one (`patient_stats`).
+/// Boxed: reading a list may recover rows, which may list keys.
+pub(crate) fn list_keys<'r>(
+    client: &'r Client,
+    resource: &'r str,
+    concurrency: usize,
+    wall: Wall,
 ) -> Pin<Box<dyn Future<Output = Result<Vec<String>, ExtractError>> + Send + 'r>> {
     Box::pin(async move {
         let Some(listed) = catalog::find(resource) else {
-            return Ok(Vec::new());
+            return Err(ExtractError::Shape {
+                resource: resource.into(),
+                page: 0,
+                why: "the catalog has no such resource to read keys from".into(),
+            });
         };
-        let lister = SliceReader::new(
-            reader.client,
-            listed,
-            Vec::new(),
-            reader.concurrency,
-            reader.wall.clone(),
-        );
+        let lister = SliceReader::new(client, listed, Vec::new(), concurrency, wall);
         let (tx, mut rx) = mpsc::channel(64);
         let whole = Slice::whole();
         let read = async move {

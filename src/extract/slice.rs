@@ -100,12 +100,14 @@ fn slice_count(days: u64, rows_per_day: Option<f64>) -> u64 {
     count.clamp(1, days)
 }
 
-/// One slice per treatment id (`fees`).
-pub fn per_treatment(ids: &[String]) -> Vec<Slice> {
+/// One slice per key of the parent, as `param=<key>` (`fees`: `treatment_id`, labelled
+/// `treatment 17`).
+pub fn per_parent(param: &'static str, ids: &[String]) -> Vec<Slice> {
+    let noun = param.trim_end_matches("_id");
     ids.iter()
         .map(|id| Slice {
-            label: format!("treatment {id}"),
-            query: vec![("treatment_id", id.clone())],
+            label: format!("{noun} {id}"),
+            query: vec![(param, id.clone())],
         })
         .collect()
 }

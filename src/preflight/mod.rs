@@ -307,8 +307,8 @@ fn probe_query(r: &catalog::Resource) -> Vec<(&'static str, String)> {
         q.push((after_param, today.to_string()));
         q.push((before_param, (today + chrono::Days::new(1)).to_string()));
     }
-    if r.window == catalog::Window::PerTreatment {
-        q.push(("treatment_id", "0".to_string()));
+    if let catalog::Window::PerParent { param, .. } = r.window {
+        q.push((param, "0".to_string()));
     }
     q
 }

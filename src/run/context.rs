@@ -48,10 +48,9 @@ pub struct RunContext {
     pub part: String,
     /// The practice's id for the `practice_id` column (multi-practice pipelines only).
     pub practice_id: Option<String>,
-    /// Treatment ids from `treatments` to `fees`.
-    pub treatment_ids: super::handoff::TreatmentIds,
-    /// Patient ids from `patients` to `patient_stats` recovery.
-    pub patient_ids: super::handoff::PatientIds,
+    /// Keys handed from a parent to the resource read by them (treatment ids to `fees`,
+    /// patient ids to `patient_stats` recovery), by parent name.
+    pub key_handoffs: super::handoff::KeyHandoffs,
     /// How deep the API lets a list be paged (shared by every resource of the run).
     pub wall: crate::extract::Wall,
     /// What the preflight proved about the token's write access (for the manifest).
@@ -95,8 +94,7 @@ impl RunContext {
             force_reconcile,
             part: String::new(),
             practice_id: None,
-            treatment_ids: super::handoff::TreatmentIds::new(false),
-            patient_ids: super::handoff::PatientIds::new(false),
+            key_handoffs: super::handoff::KeyHandoffs::new(),
             wall: crate::extract::Wall::default(),
             read_only: crate::preflight::ReadOnly::Verified,
             warned: Mutex::default(),
@@ -110,9 +108,9 @@ impl RunContext {
         self
     }
 
-    /// The same context with `fees` waiting for the ids of `treatments` (see [`super::handoff`]).
-    pub fn with_treatment_handoff(mut self, expected: bool) -> Self {
-        self.treatment_ids = super::handoff::TreatmentIds::new(expected);
+    /// The same context with keys handed between resources (see [`super::handoff`]).
+    pub fn with_key_handoffs(mut self, handoffs: super::handoff::KeyHandoffs) -> Self {
+        self.key_handoffs = handoffs;
         self
     }
 
@@ -125,12 +123,6 @@ impl RunContext {
     /// The same context with checkpoints at least `secs` seconds apart.
     pub fn with_checkpoint_secs(mut self, secs: u64) -> Self {
         self.checkpoint_every = std::time::Duration::from_secs(secs);
-        self
-    }
-
-    /// The same context with `patient_stats` recovery waiting for the ids of `patients`.
-    pub fn with_patient_handoff(mut self, expected: bool) -> Self {
-        self.patient_ids = super::handoff::PatientIds::new(expected);
         self
     }
 

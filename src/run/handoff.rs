@@ -1,40 +1,47 @@
-//! The treatment ids `fees` needs, handed over by `treatments` within the same run.
+//! Keys one resource reads, handed to another within the same run: the catalog says which
+//! resource is read by another's keys ([`Resource::keys_from`](crate::catalog::Resource)).
 //!
 //! `fees` can only be listed per treatment (`?treatment_id=`, dentally-api.md §3), so it needs
-//! every treatment id first. When the run reads `treatments` in full anyway, its de-duplication
-//! key set already holds exactly those ids; listing `/v1/treatments` a second time would spend
-//! one request per 100 treatments of the practice's hourly budget for nothing. So `treatments`
-//! publishes its keys here when it has read the whole list, and `fees` waits for them. When it
-//! cannot (not selected, read as a delta, failed, text keys), `fees` lists the ids itself.
+//! every treatment id first; `patient_stats` rows that bulk paging skipped are fetched per
+//! patient (`/v1/patients/{id}/stats`). When the run reads the parent (`treatments`,
+//! `patients`) in full anyway, its de-duplication key set already holds exactly those ids;
+//! listing them a second time would spend one request per 100 rows of the practice's hourly
+//! budget for nothing. So the parent publishes its keys here when it has read the whole list,
+//! and the child waits for them. When it cannot (not selected, read as a delta, failed, text
+//! keys), the child lists the ids itself.
 //!
-//! The run orders `treatments` before `fees` ([`order`]): resources run two at a time in list
-//! order, so `treatments` has always started by the time `fees` waits, and the wait ends.
+//! The run orders a per-parent list's parent before it ([`plan`]): resources run two at a
+//! time in list order, so the parent has always started by the time the child waits, and the
+//! wait ends. A parent of rows fetched one by one is only waited for when it already comes
+//! first (those keys are needed only if paging skipped rows).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tokio::sync::watch;
 
+use crate::catalog::Window;
 use crate::config::ResourceSpec;
 
-/// What `fees` gets.
+/// What the child gets.
 #[derive(Debug, Clone)]
 enum Handed {
-    /// `treatments` has not finished reading.
+    /// The parent has not finished reading.
     Pending,
-    /// Every treatment id, ascending (as the API lists them with `sort_by=id`).
+    /// Every key, ascending (as the API lists them with `sort_by=id`).
     Ready(Arc<Vec<String>>),
-    /// `fees` must list the ids itself.
+    /// The child must list the keys itself.
     Unavailable,
 }
 
-/// The hand-over point of one practice's run.
+/// The hand-over point of one parent's keys in one practice's run.
 #[derive(Debug)]
-pub struct TreatmentIds {
+pub struct KeyHandoff {
     tx: watch::Sender<Handed>,
 }
 
-impl TreatmentIds {
-    /// A hand-over point; `expected` when `treatments` runs before `fees` in this run.
+impl KeyHandoff {
+    /// A hand-over point; `expected` when the parent runs before its child in this run.
     pub fn new(expected: bool) -> Self {
         let first = if expected {
             Handed::Pending
@@ -46,7 +53,7 @@ impl TreatmentIds {
         }
     }
 
-    /// Publishes the ids (`None`: `fees` lists them). Only the first call counts.
+    /// Publishes the keys (`None`: the child lists them). Only the first call counts.
     pub fn publish(&self, ids: Option<Vec<String>>) {
         self.tx.send_if_modified(|handed| match handed {
             Handed::Pending => {
@@ -57,7 +64,7 @@ impl TreatmentIds {
         });
     }
 
-    /// Waits for `treatments`; `None` means list the ids from the API.
+    /// Waits for the parent; `None` means list the keys from the API.
     pub async fn wait(&self) -> Option<Arc<Vec<String>>> {
         let mut rx = self.tx.subscribe();
         let handed = rx
@@ -72,49 +79,92 @@ impl TreatmentIds {
     }
 }
 
-/// The same hand-over for the patients' ids that `patient_stats` recovery fetches stats for
-/// one by one (`GET /v1/patients/{id}/stats`) when bulk paging skipped rows.
-pub type PatientIds = TreatmentIds;
+/// The hand-over points of a run, by parent resource name.
+pub type KeyHandoffs = BTreeMap<&'static str, KeyHandoff>;
 
-/// Whether `first` runs before `then` in this run (so `then` may wait for its keys: resources
-/// start in list order, so `first` has always started by then and the wait ends).
-pub fn precedes(specs: &[ResourceSpec], first: &str, then: &str) -> bool {
-    let at = |name: &str| specs.iter().position(|s| s.resource.name == name);
-    matches!((at(first), at(then)), (Some(a), Some(b)) if a < b)
-}
-
-/// Moves `treatments` just before `fees` when both are selected and it came after; returns
-/// whether `fees` can expect the ids.
-pub fn order(specs: &mut Vec<ResourceSpec>) -> bool {
-    let find =
+/// Orders each selected per-parent list's parent just before it (when the parent came after),
+/// and returns a hand-over point for every parent a selected resource is read by: pending
+/// where the parent runs first, unavailable (the child lists the keys) otherwise.
+pub fn plan(specs: &mut Vec<ResourceSpec>) -> KeyHandoffs {
+    let at =
         |specs: &[ResourceSpec], name: &str| specs.iter().position(|s| s.resource.name == name);
-    let (Some(fees), Some(treatments)) = (find(specs, "fees"), find(specs, "treatments")) else {
-        return false;
-    };
-    if treatments > fees {
-        let spec = specs.remove(treatments);
-        specs.insert(fees, spec);
+    let children: Vec<&'static str> = specs.iter().map(|s| s.resource.name).collect();
+    for child in children {
+        let (Some(c), Some(catalog_child)) = (at(specs, child), crate::catalog::find(child)) else {
+            continue;
+        };
+        if let Window::PerParent { parent, .. } = catalog_child.window
+            && let Some(p) = at(specs, parent)
+            && p > c
+        {
+            let spec = specs.remove(p);
+            specs.insert(c, spec);
+        }
     }
-    true
+    let mut handoffs = KeyHandoffs::new();
+    for spec in specs.iter() {
+        if let Some(parent) = spec.resource.keys_from() {
+            let expected = matches!(
+                (at(specs, parent), at(specs, spec.resource.name)),
+                (Some(p), Some(c)) if p < c
+            );
+            handoffs.insert(parent, KeyHandoff::new(expected));
+        }
+    }
+    handoffs
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn spec(name: &str) -> ResourceSpec {
+        ResourceSpec {
+            resource: crate::catalog::find(name).unwrap(),
+            mode: crate::config::Mode::Full,
+            pii: crate::config::PiiMode::Keep,
+            window: None,
+            lag_secs: 60,
+            lookback_days: 7,
+            reconcile: crate::config::Reconcile::Never,
+        }
+    }
+
+    fn names(specs: &[ResourceSpec]) -> Vec<&'static str> {
+        specs.iter().map(|s| s.resource.name).collect()
+    }
+
+    #[tokio::test]
+    async fn the_catalog_decides_who_waits_for_whose_keys() {
+        // `fees` is read per treatment: `treatments` moves before it and hands its ids over.
+        let mut specs = vec![spec("fees"), spec("patient_stats"), spec("treatments")];
+        let handoffs = plan(&mut specs);
+        assert_eq!(names(&specs), ["treatments", "fees", "patient_stats"]);
+        let treatments = &handoffs["treatments"];
+        treatments.publish(Some(vec!["7".into()]));
+        assert_eq!(treatments.wait().await.as_deref(), Some(&vec!["7".into()]));
+        // `patients` is not selected: `patient_stats` recovery lists the ids itself.
+        assert!(handoffs["patients"].wait().await.is_none());
+        // Selected after `patient_stats`: not moved, and not waited for.
+        let mut specs = vec![spec("patient_stats"), spec("patients")];
+        let handoffs = plan(&mut specs);
+        assert_eq!(names(&specs), ["patient_stats", "patients"]);
+        assert!(handoffs["patients"].wait().await.is_none());
+        // Nothing reads `accounts` by key.
+        let handoffs = plan(&mut vec![spec("accounts")]);
+        assert!(handoffs.is_empty());
+    }
+
     #[tokio::test]
     async fn fees_waits_for_the_ids_or_lists_them() {
-        let handoff = TreatmentIds::new(true);
+        let handoff = KeyHandoff::new(true);
         let waiter = handoff.wait();
         handoff.publish(Some(vec!["1".into(), "2".into()]));
         handoff.publish(None);
         assert_eq!(waiter.await.as_deref(), Some(&vec!["1".into(), "2".into()]));
-        let failed = TreatmentIds::new(true);
+        let failed = KeyHandoff::new(true);
         failed.publish(None);
         assert!(failed.wait().await.is_none());
-        assert!(
-            TreatmentIds::new(false).wait().await.is_none(),
-            "never waits"
-        );
+        assert!(KeyHandoff::new(false).wait().await.is_none(), "never waits");
     }
 }

@@ -148,7 +148,7 @@ pub(crate) async fn run_practice(
     let run_id = run_id.to_string();
     let part = crate::table::layout::partition(practice);
     let mut specs = selected(pipeline, options.only.as_slice())?;
-    let handoff = handoff::order(&mut specs);
+    let handoffs = handoff::plan(&mut specs);
     let pii_key = pii_key(pipeline, &specs)?;
     let client = client_for(pipeline)?;
     let loc = location_for(pipeline)?;
@@ -189,8 +189,7 @@ pub(crate) async fn run_practice(
             options.reconcile_deletes,
         )
         .for_practice(part, practice_id)
-        .with_treatment_handoff(handoff)
-        .with_patient_handoff(handoff::precedes(&specs, "patients", "patient_stats"))
+        .with_key_handoffs(handoffs)
         .with_checkpoint_secs(pipeline.source.checkpoint_secs)
         .with_offset_wall(pipeline.source.offset_wall)
         .with_read_only(report.read_only);

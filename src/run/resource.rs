@@ -123,10 +123,8 @@ pub async fn extract(ctx: &RunContext, spec: &ResourceSpec) -> ResourceEntry {
                 .filter(|_| whole)
                 .map(|ids| ids.iter().map(i64::to_string).collect())
         };
-        match resource.name {
-            "treatments" => ctx.treatment_ids.publish(ids()),
-            "patients" => ctx.patient_ids.publish(ids()),
-            _ => {}
+        if let Some(handoff) = ctx.key_handoffs.get(resource.name) {
+            handoff.publish(ids());
         }
         // Extraction complete: a crash from here on rebuilds the current files without
         // reading a single page again.
@@ -146,12 +144,10 @@ pub async fn extract(ctx: &RunContext, spec: &ResourceSpec) -> ResourceEntry {
         .await
     }
     .await;
-    // Unless published above: `fees` and `patient_stats` list the ids themselves rather than
-    // wait forever.
-    match resource.name {
-        "treatments" => ctx.treatment_ids.publish(None),
-        "patients" => ctx.patient_ids.publish(None),
-        _ => {}
+    // Unless published above: the child (`fees`, `patient_stats`) lists the keys itself rather
+    // than wait forever.
+    if let Some(handoff) = ctx.key_handoffs.get(resource.name) {
+        handoff.publish(None);
     }
     if let Err(e) = result {
         for raw in &mut raws {
@@ -228,7 +224,10 @@ async fn prepare(
         Kind::Single => vec![Slice::whole()],
         Kind::List => {
             let known = match resource.window {
-                Window::PerTreatment => ctx.treatment_ids.wait().await,
+                Window::PerParent { parent, .. } => match ctx.key_handoffs.get(parent) {
+                    Some(handoff) => handoff.wait().await,
+                    None => None,
+                },
                 _ => None,
             };
             let known = known.as_deref().map(Vec::as_slice);
@@ -457,9 +456,9 @@ async fn produce(
         ctx.concurrency,
         ctx.wall.clone(),
     );
-    if resource.name == "patient_stats" {
-        // Only awaited if bulk paging skipped rows: recovery fetches them per patient.
-        reader.set_known_keys(Box::pin(ctx.patient_ids.wait()));
+    if let Some(handoff) = resource.by_key.and_then(|b| ctx.key_handoffs.get(b.parent)) {
+        // Only awaited if bulk paging skipped rows: recovery fetches them one key at a time.
+        reader.set_known_keys(Box::pin(handoff.wait()));
     }
     let mut keys = start.keys;
     reader

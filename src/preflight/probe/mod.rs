@@ -112,19 +112,27 @@ pub struct ProbeReport {
 /// Probes every resource of `pipeline`.
 pub async fn probe(client: &Client, pipeline: &Pipeline) -> ProbeReport {
     let mut header: Option<String> = None;
-    let mut treatment_id: Option<String> = None;
+    // First keys of parents (`treatments`), for per-parent lists (`fees`).
+    let mut parent_keys: std::collections::BTreeMap<&'static str, String> = Default::default();
     let mut resources = Vec::new();
     // `fees` needs a treatment id: read `treatments` first when both are selected.
     let mut order: Vec<&'static Resource> = pipeline.resources.iter().map(|s| s.resource).collect();
-    order.sort_by_key(|r| r.window == Window::PerTreatment);
+    order.sort_by_key(|r| matches!(r.window, Window::PerParent { .. }));
     for resource in order {
-        if resource.window == Window::PerTreatment && treatment_id.is_none() {
-            treatment_id = first_treatment(client, &mut header).await;
+        let parent = match resource.window {
+            Window::PerParent { parent, .. } => Some(parent),
+            _ => None,
+        };
+        if let Some(parent) = parent
+            && !parent_keys.contains_key(parent)
+            && let Some(key) = first_key_of(client, parent, &mut header).await
+        {
+            parent_keys.insert(parent, key);
         }
-        let (found, first_key) =
-            probe_one(client, resource, treatment_id.as_deref(), &mut header).await;
-        if resource.name == "treatments" && treatment_id.is_none() {
-            treatment_id = first_key;
+        let key = parent.and_then(|p| parent_keys.get(p)).map(String::as_str);
+        let (found, first_key) = probe_one(client, resource, key, &mut header).await;
+        if let Some(first) = first_key {
+            parent_keys.entry(resource.name).or_insert(first);
         }
         resources.push(found);
     }
@@ -152,21 +160,25 @@ pub async fn probe(client: &Client, pipeline: &Pipeline) -> ProbeReport {
     }
 }
 
-/// One id of `/v1/treatments` (for `fees`), without keeping anything else.
-async fn first_treatment(client: &Client, header: &mut Option<String>) -> Option<String> {
-    let treatments = catalog::find("treatments")?;
+/// One key of the resource `parent` (a treatment id, for `fees`), without keeping anything else.
+async fn first_key_of(
+    client: &Client,
+    parent: &str,
+    header: &mut Option<String>,
+) -> Option<String> {
+    let parent = catalog::find(parent)?;
     let query = vec![("per_page", "1".to_string())];
-    let reply = get(client, treatments, &query).await.ok()?;
+    let reply = get(client, parent, &query).await.ok()?;
     remember(header, &reply);
-    let first = reply.body.root().get(treatments.envelope)?.items().next()?;
-    first.get(treatments.primary_key).map(node_text)
+    let first = reply.body.root().get(parent.envelope)?.items().next()?;
+    first.get(parent.primary_key).map(node_text)
 }
 
-/// Probes one resource; also returns its first key when it is `treatments`.
+/// Probes one resource (a per-parent list with `parent_key`); also returns its first key.
 async fn probe_one(
     client: &Client,
     resource: &'static Resource,
-    treatment_id: Option<&str>,
+    parent_key: Option<&str>,
     header: &mut Option<String>,
 ) -> (ResourceProbe, Option<String>) {
     let mut out = ResourceProbe {
@@ -184,7 +196,7 @@ async fn probe_one(
         filters: Vec::new(),
         fields: Fields::default(),
     };
-    let base = base_query(resource, treatment_id);
+    let base = base_query(resource, parent_key);
     let reply = match get(client, resource, &base).await {
         Ok(reply) => reply,
         Err(e) => {
@@ -274,7 +286,7 @@ async fn check_filter(
 }
 
 /// Page 1 as a run asks for it: `per_page=100`, `sort_by`, required parameters, a valid window.
-fn base_query(resource: &Resource, treatment_id: Option<&str>) -> Vec<(&'static str, String)> {
+fn base_query(resource: &Resource, parent_key: Option<&str>) -> Vec<(&'static str, String)> {
     if resource.kind == Kind::Single {
         return Vec::new();
     }
@@ -300,8 +312,8 @@ fn base_query(resource: &Resource, treatment_id: Option<&str>) -> Vec<(&'static 
             q.push((after_param, (today - chrono::Days::new(89)).to_string()));
             q.push((before_param, (today + chrono::Days::new(1)).to_string()));
         }
-        Window::PerTreatment => {
-            q.push(("treatment_id", treatment_id.unwrap_or("0").to_string()));
+        Window::PerParent { param, .. } => {
+            q.push((param, parent_key.unwrap_or("0").to_string()));
         }
         Window::None => {}
     }

@@ -24,7 +24,9 @@ pub(crate) fn sample_path(resource: &catalog::Resource) -> String {
             "{}?per_page=3&{after_param}=2026-06-15&{before_param}=2026-06-16",
             resource.path
         ),
-        (_, Window::PerTreatment) => format!("{}?per_page=3&treatment_id=40001", resource.path),
+        (_, Window::PerParent { param, .. }) => {
+            format!("{}?per_page=3&{param}=40001", resource.path)
+        }
         _ => format!("{}?per_page=3", resource.path),
     }
 }
