@@ -2,7 +2,8 @@
 //! a delta replaces or a read covered) and the reconciliation (which rows the table holds where).
 
 use arrow::array::{Array, AsArray};
-use arrow::datatypes::{DataType, Date32Type, Int64Type, TimestampMicrosecondType};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Date32Type, Int64Type, TimeUnit, TimestampMicrosecondType};
 use arrow::record_batch::RecordBatch;
 
 /// A primary key value: integer ids exactly, GUIDs and other text ids as a 128-bit digest.
@@ -34,16 +35,29 @@ pub fn keys_of(batch: &RecordBatch, column: &str) -> Vec<Option<Key>> {
     }
 }
 
-/// A timestamp (µs) or date (as µs at midnight UTC) column's values.
+/// A timestamp (as µs, whatever its unit) or date (as µs at midnight UTC) column's values.
+///
+/// The columns we write are µs; another unit comes from a file rewritten by another tool, and is
+/// converted rather than a panic: the merge reads a previous file's cursor and `_deleted_at`
+/// before it checks the file's columns (and reports a mismatch as an error).
 pub fn micros_of(batch: &RecordBatch, column: &str) -> Vec<Option<i64>> {
     let Some(col) = batch.column_by_name(column) else {
         return vec![None; batch.num_rows()];
     };
     match col.data_type() {
-        DataType::Timestamp(_, _) => col
+        DataType::Timestamp(TimeUnit::Microsecond, _) => col
             .as_primitive::<TimestampMicrosecondType>()
             .iter()
             .collect(),
+        DataType::Timestamp(_, _) => {
+            match cast(col, &DataType::Timestamp(TimeUnit::Microsecond, None)) {
+                Ok(micros) => micros
+                    .as_primitive::<TimestampMicrosecondType>()
+                    .iter()
+                    .collect(),
+                Err(_) => vec![None; batch.num_rows()],
+            }
+        }
         DataType::Date32 => col
             .as_primitive::<Date32Type>()
             .iter()

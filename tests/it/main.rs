@@ -3,6 +3,7 @@
 
 mod architecture;
 mod cli;
+mod cli_snapshots;
 mod common;
 mod deploy;
 mod extract;
