@@ -37,8 +37,8 @@ def resource_config(entry, window_from, window_to):
     if entry["single"]:
         endpoint["paginator"] = "single_page"
         endpoint["params"] = {}
-    elif window == "per_treatment":
-        endpoint["params"]["treatment_id"] = "{resources.treatments.id}"
+    elif isinstance(window, dict) and "parent" in window:
+        endpoint["params"][window["param"]] = "{resources." + window["parent"] + ".id}"
     elif isinstance(window, dict):
         endpoint["params"][window["after"]] = window_from
         endpoint["params"][window["before"]] = window_to

@@ -281,7 +281,7 @@ fn catalog_json() -> Value {
                     before_param,
                     field,
                 } => json!({"after": after_param, "before": before_param, "field": field}),
-                Window::PerTreatment => json!("per_treatment"),
+                Window::PerParent { parent, param } => json!({"parent": parent, "param": param}),
             };
             json!({
                 "name": r.name,
