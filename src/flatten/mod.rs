@@ -30,7 +30,6 @@ use std::collections::BTreeSet;
 
 use arrow::record_batch::RecordBatch;
 use serde::Serialize;
-use serde_json::Value;
 
 pub use crate::catalog::{PiiPolicy, Table};
 use crate::catalog::{Resource, schema};
@@ -45,7 +44,7 @@ use table::{RowOut, TableFlattener};
 
 /// A record that cannot be keyed, once per problem. Written to
 /// `_rejects/<table>/<run_id>.jsonl`; PII in `value` and `record` follows the policy.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Reject {
     /// The table the offending value belongs to (`payments__explanations`).
     pub table: String,
@@ -57,8 +56,10 @@ pub struct Reject {
     pub value: String,
     /// Why it does not fit.
     pub reason: String,
-    /// The whole record as received (PII dropped or hashed by the policy).
-    pub record: Value,
+    /// The whole record as received, as JSON text: under `keep` exactly the text the API sent
+    /// (digits of numbers included, review D18); under `drop` and `hash` with what is not
+    /// allowed in clear dropped or hashed.
+    pub record: Box<serde_json::value::RawValue>,
 }
 
 /// Rows worth turning into one batch: pushing pages until about this many rows are buffered,
@@ -345,14 +346,31 @@ impl Flattener {
             field: misfit.path.clone(),
             value,
             reason: misfit.reason.to_string(),
-            record: redact(
-                &record.to_value(),
+            record: record_text(
+                record,
                 self.resource.fields,
                 &self.pii,
                 self.hasher.as_ref(),
             ),
         }
     }
+}
+
+/// A rejected record as JSON text: exact under `keep`, redacted otherwise (the values kept in
+/// clear there fit their columns, so nothing of them is lost by the round trip).
+fn record_text(
+    record: Node<'_>,
+    fields: &'static [crate::catalog::Field],
+    policy: &PiiPolicy,
+    hasher: Option<&Hasher>,
+) -> Box<serde_json::value::RawValue> {
+    let text = match policy {
+        PiiPolicy::Keep => record.exact_json(),
+        _ => redact(&record.to_value(), fields, policy, hasher).to_string(),
+    };
+    serde_json::value::RawValue::from_string(text).unwrap_or_else(|_| {
+        serde_json::value::RawValue::from_string("null".into()).unwrap_or_default()
+    })
 }
 
 /// The text of a value: a string's contents, or compact JSON for anything else (what
@@ -374,6 +392,7 @@ mod tests {
         TimestampMicrosecondArray,
     };
     use arrow::datatypes::{DataType, TimeUnit};
+    use serde_json::Value;
     use serde_json::json;
 
     fn flatten(name: &str, pii: PiiPolicy, records: Vec<Value>) -> FlatPage {
@@ -659,8 +678,9 @@ mod tests {
         keyless.as_object_mut().unwrap().remove("id");
         let page = flatten("patients", PiiPolicy::Drop, vec![keyless]);
         assert_eq!(page.rejects.len(), 1);
-        assert!(page.rejects[0].record.get("first_name").is_none());
-        assert!(!page.rejects[0].record.to_string().contains("Smith"));
+        let record: serde_json::Value = serde_json::from_str(page.rejects[0].record.get()).unwrap();
+        assert!(record.get("first_name").is_none());
+        assert!(!page.rejects[0].record.get().contains("Smith"));
     }
 
     #[test]

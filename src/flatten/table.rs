@@ -265,8 +265,10 @@ impl<'a> Walk<'_, '_, 'a> {
     fn column(&mut self, i: usize, key: &str, value: Node<'a>, extra: &mut String) {
         let plan = &self.table.plans[i];
         let watched = self.out.watch == Some(i);
-        if watched && !value.is_null() {
-            self.watched = true;
+        if watched {
+            // The last occurrence of a key given twice is the one the cell keeps, so it alone
+            // says whether the row has its key (review D17: `{"id": 5, …, "id": null}`).
+            self.watched = !value.is_null();
         }
         self.cells[i] = match convert(plan.column.ty, value) {
             Ok(cell) if plan.hash => digest(plan, &cell, self.hasher),

@@ -174,6 +174,50 @@ impl<'d> Node<'d> {
         }
     }
 
+    /// The value as JSON text exactly as received, whatever the document's layout: numbers keep
+    /// their digits (`123456789012345678901234`, `1e400`, which a float would round or lose),
+    /// keys and order are kept (a key given twice too); only whitespace is dropped and string
+    /// escapes are written the way `serde_json` writes them. For rejects: the evidence a reject
+    /// exists to keep (review D18).
+    pub fn exact_json(self) -> String {
+        let mut out = String::new();
+        self.write_exact(&mut out);
+        out
+    }
+
+    fn write_exact(self, out: &mut String) {
+        match self.tok() {
+            Tok::Array { .. } => {
+                out.push('[');
+                for (i, item) in self.items().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    item.write_exact(out);
+                }
+                out.push(']');
+            }
+            Tok::Object { .. } => {
+                out.push('{');
+                for (i, (key, value)) in self.entries().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&serde_json::Value::from(key.as_ref()).to_string());
+                    out.push(':');
+                    value.write_exact(out);
+                }
+                out.push('}');
+            }
+            Tok::String { .. } => {
+                out.push_str(
+                    &serde_json::Value::from(self.as_str().unwrap_or_default()).to_string(),
+                );
+            }
+            _ => out.push_str(&self.json()),
+        }
+    }
+
     /// The value as a `serde_json::Value` (for rejects and diagnostics, not the hot path).
     pub fn to_value(self) -> serde_json::Value {
         use serde_json::Value;

@@ -218,18 +218,24 @@ fn window_read(
 
 async fn write_rejects(ctx: &RunContext, rejects: &[Reject]) -> Result<(), SinkError> {
     let mut by_table: BTreeMap<&str, Vec<u8>> = BTreeMap::new();
+    /// One line of `_rejects/<table>/<run_id>.jsonl` (the record embedded as the text it is).
+    #[derive(serde::Serialize)]
+    struct Line<'a> {
+        run_id: &'a str,
+        #[serde(flatten)]
+        reject: &'a Reject,
+    }
     for r in rejects {
-        let line = serde_json::json!({
-            "run_id": ctx.run_id,
-            "table": r.table,
-            "key": r.key,
-            "field": r.field,
-            "value": r.value,
-            "reason": r.reason,
-            "record": r.record,
-        });
+        let line = Line {
+            run_id: &ctx.run_id,
+            reject: r,
+        };
         let buf = by_table.entry(r.table.as_str()).or_default();
-        serde_json::to_writer(&mut *buf, &line).expect("JSON to memory");
+        serde_json::to_writer(&mut *buf, &line).map_err(|source| SinkError::Json {
+            location: ctx.loc.display().to_string(),
+            key: layout::rejects(&r.table, &ctx.part, &ctx.run_id),
+            source,
+        })?;
         buf.push(b'\n');
     }
     for (table, bytes) in by_table {

@@ -11,6 +11,7 @@ mod pii;
 mod settings;
 mod state;
 mod transport;
+mod values;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
