@@ -411,7 +411,19 @@ impl std::error::Error for RedirectRefused {}
 /// A request that did not get an answer: retried, unless it would fail the same way again.
 fn transport_failure(e: &reqwest::Error, shown: &str, target: Target<'_>) -> Outcome {
     let described = describe_transport(e);
-    let tls = described.to_ascii_lowercase().contains("certificate");
+    let lower = described.to_ascii_lowercase();
+    // rustls' failures: a handshake that failed once fails again (an untrusted certificate, a
+    // server that does not speak TLS on that port, no protocol in common).
+    let tls = [
+        "certificate",
+        "corrupt message",
+        "fatal alert",
+        "handshake",
+        "peer is incompatible",
+        "peer misbehaved",
+    ]
+    .iter()
+    .any(|m| lower.contains(m));
     let reason = if e.is_redirect() {
         format!("redirect refused: {described}")
     } else if e.is_builder() {
@@ -419,7 +431,10 @@ fn transport_failure(e: &reqwest::Error, shown: &str, target: Target<'_>) -> Out
             "the request could not be built ({described}); check the token has no stray characters"
         )
     } else if tls {
-        format!("TLS verification failed ({described}); the server's certificate is not trusted")
+        format!(
+            "TLS failed ({described}); the server's certificate is not trusted, or it does not \
+             speak TLS on that port: check `base_url`"
+        )
     } else {
         return Outcome::Retry(described);
     };

@@ -135,3 +135,25 @@ async fn a_malformed_or_endless_token_file_is_refused_before_any_request() {
     assert!(ran.peak_kib < 100 * 1024);
     assert!(sb.requests().is_empty(), "{:?}", sb.requests());
 }
+
+/// D19, TLS: an `https://` base URL whose server does not speak TLS fails at the preflight,
+/// at once (a handshake that failed will fail again), naming the TLS failure; no retries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_failure_fails_at_once() {
+    let sb = sandbox::spawn(SandboxConfig::default().with_scale(0.05))
+        .await
+        .unwrap();
+    let plain = sb.base_url();
+    let https = plain.replacen("http://", "https://", 1);
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path(), &https, &["patients"], "", "");
+    let ran = run(&p, &[]).await;
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    let lower = ran.stderr.to_lowercase();
+    assert!(
+        lower.contains("tls") || lower.contains("certificate") || lower.contains("handshake"),
+        "{}",
+        ran.stderr
+    );
+    assert!(ran.elapsed.as_secs() < 20, "retried: {:?}", ran.elapsed);
+}
