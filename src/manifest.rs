@@ -12,6 +12,22 @@ use serde::{Deserialize, Serialize};
 use crate::api::RateHeaders;
 use crate::config::OutputFormat;
 
+/// An error's text, then each cause's (`source()`) text, each once: `#[error(transparent)]`
+/// wrappers repeat their cause's text. What the CLI prints as `caused by:` lines, the manifest
+/// keeps as `error_chain` and JSON logs carry as a field.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    let mut chain: Vec<String> = Vec::new();
+    let mut next = Some(error);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !chain.iter().any(|seen| seen == &text) {
+            chain.push(text);
+        }
+        next = e.source();
+    }
+    chain
+}
+
 /// How a run, a resource or a model ended: one vocabulary for all three, in the manifest, the
 /// metrics, the summary and `latest.json`. A run is never `unavailable`; a model only
 /// `succeeded` or `failed`.
@@ -94,6 +110,10 @@ pub struct ResourceEntry {
     pub status: Status,
     /// Why it failed, when it did.
     pub error: Option<String>,
+    /// The causes under `error`, outermost first (the object store's, the HTTP client's or
+    /// parquet's own words), when it has any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub error_chain: Vec<String>,
     /// How it was read: `full`, `incremental since <instant>`, `window`, `reconcile`.
     pub mode: String,
     /// Cursor committed with this run (largest `updated_at` read, RFC 3339), when there is one.
@@ -144,6 +164,7 @@ impl ResourceEntry {
             name: name.to_string(),
             status: Status::Failed,
             error: None,
+            error_chain: Vec::new(),
             mode: String::new(),
             cursor: None,
             reconciled: false,

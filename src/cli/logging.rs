@@ -76,17 +76,7 @@ pub fn say(level: &str, message: &str, fields: Map<String, Value>) {
 /// A fatal error: `error: <message>` and a `caused by:` line per cause in text; in JSON an
 /// `ERROR` object with the exit code and `error_chain`, the error and each of its causes.
 pub fn fatal(code: u8, error: &(dyn std::error::Error + 'static)) {
-    let mut chain: Vec<String> = Vec::new();
-    let mut next = Some(error);
-    while let Some(e) = next {
-        let text = e.to_string();
-        // `#[error(transparent)]` wrappers repeat their cause's text: keep each text once.
-        if !chain.iter().any(|seen| seen == &text) {
-            chain.push(text);
-        }
-        next = e.source();
-    }
-    fatal_chain(code, &chain);
+    fatal_chain(code, &crate::manifest::error_chain(error));
 }
 
 /// A fatal error known only as text (lines after the first become the chain's later entries).

@@ -42,6 +42,9 @@ pub fn render(m: &Manifest) -> String {
     );
     for r in m.resources.iter().filter(|r| r.error.is_some()) {
         let _ = writeln!(out, "  {}: {}", r.name, r.error.as_deref().unwrap_or(""));
+        for cause in &r.error_chain {
+            let _ = writeln!(out, "    caused by: {cause}");
+        }
     }
     for r in m.resources.iter().filter(|r| !r.mismatches.is_empty()) {
         let _ = writeln!(out, "  {}: {}", r.name, mismatch_line(&r.mismatches));

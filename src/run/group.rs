@@ -58,6 +58,9 @@ pub struct GroupEntry {
     /// Why it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The causes under `error`, outermost first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub error_chain: Vec<String>,
     /// Its own manifest, when it got to its commit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub manifest: Option<String>,
@@ -152,6 +155,7 @@ pub async fn run_all(
                     status: one.manifests[0].status,
                     exit_code: one.exit_code,
                     error: None,
+                    error_chain: Vec::new(),
                     manifest: Some(one.manifest_path.clone()),
                 });
                 outcome.exit_code = outcome.exit_code.max(one.exit_code);
@@ -165,6 +169,10 @@ pub async fn run_all(
                     status: Status::Failed,
                     exit_code: e.exit_code(),
                     error: Some(e.to_string()),
+                    error_chain: crate::manifest::error_chain(&e)
+                        .into_iter()
+                        .skip(1)
+                        .collect(),
                     manifest: None,
                 });
                 outcome

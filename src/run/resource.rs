@@ -162,10 +162,22 @@ pub async fn extract(ctx: &RunContext, spec: &ResourceSpec) -> ResourceEntry {
             );
             entry.status = Status::Unavailable;
         } else {
-            tracing::error!(resource = resource.name, error = %e, "Resource failed.");
+            let chain = crate::manifest::error_chain(&e);
+            tracing::error!(
+                resource = resource.name,
+                error = %e,
+                error_chain = %chain.join(" | caused by: "),
+                "Resource failed."
+            );
             entry.status = Status::Failed;
         }
-        entry.error = Some(e.to_string());
+        let mut chain = crate::manifest::error_chain(&e);
+        entry.error = Some(if chain.is_empty() {
+            e.to_string()
+        } else {
+            chain.remove(0)
+        });
+        entry.error_chain = chain;
     }
     entry.seconds = started.elapsed().as_secs_f64();
     entry.requests = ctx.client.stats().requests_for(resource.name);

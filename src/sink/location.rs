@@ -249,7 +249,14 @@ impl Location {
             op,
             location: self.display.clone(),
             key: rel.to_string(),
-            hint: hint_for(op, &source),
+            hint: match self.local_root() {
+                // A local folder: the causes below say what the file system refused.
+                Some(_) => {
+                    "check that the folder exists, is writable, has space, and that no file \
+                     stands where a folder of the output must be"
+                }
+                None => hint_for(op, &source),
+            },
             source: Box::new(source),
         }
     }

@@ -614,3 +614,73 @@ fn the_license_file_matches_cargo_toml() {
     assert!(text.contains("Apache License\n                        Version 2.0, January 2004"));
     assert!(text.contains("END OF TERMS AND CONDITIONS"));
 }
+
+/// A resource that fails for a cause below our own error (here the file system: a file stands
+/// where a folder of `_raw/` must go) keeps that cause: in the manifest (`error_chain`), as
+/// `caused by:` lines in the summary, and in the JSON log of its failure and its summary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_resource_keeps_its_causes_in_the_manifest_the_summary_and_json_logs() {
+    let sb = sandbox::spawn(small()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(
+        dir.path(),
+        &sb.base_url(),
+        &["accounts", "sundries"],
+        "parquet",
+        "",
+    );
+    let raw = dir.path().join("out/_raw/accounts");
+    std::fs::create_dir_all(&raw).unwrap();
+    let today = Utc::now().date_naive();
+    std::fs::write(raw.join(format!("extracted_on={today}")), b"in the way").unwrap();
+    let envs = [("DENTALLY_API_TOKEN", "sandbox-read")];
+    let (code, _, stderr) = run_to_file(&["run", p.to_str().unwrap()], &envs, dir.path()).await;
+    assert_eq!(code, 4, "{stderr}");
+    assert!(stderr.contains("caused by: Not a directory"), "{stderr}");
+    let out = dir.path().join("out");
+    let latest: Value =
+        serde_json::from_slice(&std::fs::read(out.join("_runs/latest.json")).unwrap()).unwrap();
+    let manifest: Value = serde_json::from_slice(
+        &std::fs::read(out.join(latest["manifest"].as_str().unwrap())).unwrap(),
+    )
+    .unwrap();
+    let accounts = &manifest["resources"][0];
+    assert_eq!(accounts["status"], "failed", "{accounts}");
+    assert!(
+        accounts["error"]
+            .as_str()
+            .unwrap()
+            .contains("Cannot write `_raw/accounts/"),
+        "{accounts}"
+    );
+    let chain = accounts["error_chain"].as_array().expect("error_chain");
+    assert!(
+        chain.last().and_then(Value::as_str) == Some("Not a directory (os error 20)"),
+        "{accounts}"
+    );
+    assert!(manifest["resources"][1].get("error_chain").is_none());
+
+    // JSON logs: the failure's line and the resource's summary carry the chain.
+    let (code, _, stderr) = run_to_file(
+        &["--log-format", "json", "run", p.to_str().unwrap()],
+        &envs,
+        dir.path(),
+    )
+    .await;
+    assert_eq!(code, 4, "{stderr}");
+    let lines = json_lines(&stderr);
+    let failed = with_message(&lines, "Resource failed.");
+    assert!(
+        failed[0]["error_chain"]
+            .as_str()
+            .is_some_and(|c| c.contains("caused by: Not a directory")),
+        "{stderr}"
+    );
+    let summary = with_message(&lines, "Resource summary.");
+    let chain = summary
+        .iter()
+        .find(|l| l["resource"] == "accounts")
+        .map(|l| l["error_chain"].clone())
+        .unwrap();
+    assert!(chain.as_array().is_some_and(|c| !c.is_empty()), "{stderr}");
+}
