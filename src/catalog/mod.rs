@@ -30,7 +30,7 @@ pub use schema::{
     tables,
 };
 pub use types::{
-    ByKey, Field, FieldKind, FieldType, Grade, Kind, Pii, RangeFilter, Resource, Window,
+    ByKey, Field, FieldKind, FieldType, Grade, Kind, Pii, RangeFilter, Resource, Window, Witness,
 };
 
 /// Scope of `GET /v1/user`, the preflight's who-am-I call; needed by every pipeline.

@@ -3,7 +3,7 @@
 //! Both lists are only usable inside an `after`/`before` window, which the extractor slices into
 //! months.
 
-use super::types::{Field, FieldType::*, Grade, RangeFilter, Resource, Window};
+use super::types::{Field, FieldType::*, Grade, RangeFilter, Resource, Window, Witness};
 
 /// Appointments (§5.2). The field list is the docs' example, known from two independent copies
 /// (C+), plus `patient_name` and `practitioner_name` read live (B). `patient_id` is null for
@@ -56,7 +56,12 @@ pub(crate) const APPOINTMENTS: Resource = Resource::list(
     RangeFilter::both("start_time", "after", "before", Grade::B),
     RangeFilter::after_only("updated_at", "updated_after", Grade::B),
 ])
-.with_required_params(&[("cancelled", "true")]);
+.with_required_params(&[("cancelled", "true")])
+.with_witness(Witness {
+    param: "cancelled",
+    field: "state",
+    values: &["Cancelled", "Did not attend"],
+});
 
 /// A break within a rota day. Times are local `HH:MM`, like the day's own times.
 const BREAKS: &[Field] = &[

@@ -97,6 +97,19 @@ pub enum Window {
     },
 }
 
+/// Rows that show a required parameter took effect: without it the live API leaves them out
+/// (appointments without `cancelled=true`: no Cancelled or Did-not-attend row), so a large read
+/// holding none of them means the parameter was ignored. Checked, not trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Witness {
+    /// The required parameter (`cancelled`).
+    pub param: &'static str,
+    /// The field that shows it (`state`).
+    pub field: &'static str,
+    /// Values only the parameter brings (`Cancelled`, `Did not attend`).
+    pub values: &'static [&'static str],
+}
+
 /// Where rows that a bulk list skipped can be fetched one at a time:
 /// `<parent path>/<key>/<suffix>` for each key of the parent (`patient_stats`:
 /// `/v1/patients/{id}/stats`, api-evidence.md §3).
@@ -228,6 +241,8 @@ pub struct Resource {
     pub required_params: &'static [(&'static str, &'static str)],
     /// Rows missing from the bulk list can be fetched one by one ([`ByKey`]).
     pub by_key: Option<ByKey>,
+    /// The rows that show a required parameter took effect ([`Witness`]).
+    pub witness: Option<Witness>,
     /// The fields the catalog knows, in output column order.
     pub fields: &'static [Field],
     /// One line for `dentally-etl resources`.
@@ -321,6 +336,7 @@ impl Resource {
             sortable: true,
             required_params: &[],
             by_key: None,
+            witness: None,
             fields,
             description,
         }
@@ -368,6 +384,15 @@ impl Resource {
     ) -> Self {
         Self {
             required_params: params,
+            ..self
+        }
+    }
+
+    /// The same resource with a required parameter's [`Witness`].
+    #[must_use]
+    pub const fn with_witness(self, witness: Witness) -> Self {
+        Self {
+            witness: Some(witness),
             ..self
         }
     }

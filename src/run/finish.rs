@@ -73,6 +73,7 @@ pub(super) async fn finish(
     entry.duplicates = done.duplicates;
     entry.total_count = done.total_count;
     entry.paging = done.paging.clone();
+    check_witness(spec, strategy, progress.witness, entry);
     entry.rejects = progress.reject_count;
     entry.unknown_fields = progress.unknown.into_iter().collect();
     for field in &entry.unknown_fields {
@@ -214,6 +215,52 @@ fn window_read(
         to,
         rows: progress.done.rows,
     })
+}
+
+/// Rows read (in this session) before a witness's absence means anything: a practice's diary of
+/// this many appointments without one cancellation or no-show is not believable.
+const WITNESS_ROWS: u64 = 500;
+
+/// Checked, not trusted: a required parameter the API ignored leaves rows out without a sign
+/// (appointments without `cancelled=true` drop Cancelled and Did-not-attend rows), and a window
+/// the API reads without its start answers nothing. Both are warned and recorded in the
+/// manifest; the rows cannot be fetched another way.
+fn check_witness(
+    spec: &ResourceSpec,
+    strategy: &Strategy,
+    tally: super::resource::WitnessTally,
+    entry: &mut ResourceEntry,
+) {
+    let resource = spec.resource;
+    if let Some(w) = resource.witness
+        && tally.rows >= WITNESS_ROWS
+        && tally.shown == 0
+    {
+        tracing::warn!(
+            resource = resource.name,
+            filter = w.param,
+            rows = tally.rows,
+            "The API seems to have ignored the `{}` filter of `{}`: none of {} rows has {} {}, rows it leaves out without it; they are missing.",
+            w.param,
+            resource.name,
+            tally.rows,
+            w.field,
+            w.values.join(" or ")
+        );
+        entry.paging.ignored_filters.push(w.param.to_string());
+    }
+    if let Window::Required { after_param, .. } = resource.window
+        && !matches!(strategy, Strategy::Delta { .. })
+        && entry.rows == 0
+        && entry.slices > 0
+    {
+        tracing::warn!(
+            resource = resource.name,
+            filter = after_param,
+            "No row in the whole window of `{}`: if the practice uses it, the API may have ignored the `{after_param}` filter (without it the list answers nothing).",
+            resource.name
+        );
+    }
 }
 
 async fn write_rejects(ctx: &RunContext, rejects: &[Reject]) -> Result<(), SinkError> {

@@ -67,6 +67,15 @@ pub(super) struct Progress {
     /// When the last checkpoint was saved (the resource's first page, before any).
     last_checkpoint: Option<Instant>,
     pub(super) max_cursor: Option<i64>,
+    /// Rows read in this session and those of them that show a required parameter took effect.
+    pub(super) witness: WitnessTally,
+}
+
+/// Rows read, and rows only a required parameter brings ([`crate::catalog::Witness`]).
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct WitnessTally {
+    pub(super) rows: u64,
+    pub(super) shown: u64,
 }
 
 /// Where this run starts reading a resource, and how.
@@ -319,6 +328,16 @@ async fn run_pages(
         // fails (`Cancelled`) instead of waiting forever on a full queue.
         let mut rx = rx;
         while let Some(page) = rx.recv().await {
+            if let Some(w) = spec.resource.witness {
+                for record in page.records() {
+                    progress.witness.rows += 1;
+                    let shows = record
+                        .get(w.field)
+                        .and_then(|v| v.as_str())
+                        .is_some_and(|v| w.values.contains(&v.as_ref()));
+                    progress.witness.shown += u64::from(shows);
+                }
+            }
             let report = flattener.push(page.records());
             progress.reject_count += report.rejects.len() as u64;
             let room = MAX_REJECTS_KEPT.saturating_sub(progress.rejects.len());

@@ -490,9 +490,9 @@ async fn ignored_dated_on_bounds_of_invoices_are_found_and_read_around() {
 }
 
 /// With `before` ignored on the windowed `resource` (dated by `field`), the output is exactly the
-/// window's rows, each once, and the warning names both. `after` is not tested ignored: without
-/// it the live API answers no rows at all (as the sandbox models it), so an ignored `after`
-/// cannot be told from an empty diary; it is the extractor's one trusted bound there.
+/// window's rows, each once, and the warning names both. An ignored `after` leaves nothing to
+/// read (without it the live API answers no rows, as the sandbox models it): see
+/// `an_ignored_window_start_is_warned_about`.
 async fn ignored_window_before_case(resource: &str, field: &str) {
     let sb = walled(2.0, |c| {
         c.deep_offset = None;
@@ -577,4 +577,51 @@ async fn an_ignored_dated_on_after_of_invoices_is_found_and_read_around() {
     assert_warned(&stderr, "invoices", "dated_on_after");
     let ignored = &entry(&m, "invoices")["paging"]["ignored_filters"];
     assert_eq!(*ignored, serde_json::json!(["sort_by", "dated_on_after"]));
+}
+
+/// `cancelled=true` ignored: the Cancelled and Did-not-attend appointments are left out without
+/// a sign. A large window read with none of them is warned about, naming the resource and the
+/// filter, and recorded in the manifest; where the filter is honoured nothing is said.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ignored_cancelled_is_told_by_its_missing_rows() {
+    for ignored in [true, false] {
+        let sb = walled(2.0, |c| {
+            c.deep_offset = None;
+            if ignored {
+                c.ignore_filters.push("appointments:cancelled".into());
+            }
+        })
+        .await;
+        let dir = tempfile::tempdir().unwrap();
+        let (code, stderr, m) = run(dir.path(), &sb, &["appointments"], "").await;
+        assert_eq!(code, 0, "{stderr}");
+        let e = entry(&m, "appointments");
+        assert!(e["rows"].as_u64().unwrap() >= 500, "{e}");
+        let recorded = e["paging"]["ignored_filters"]
+            .as_array()
+            .is_some_and(|f| f.contains(&Value::from("cancelled")));
+        if ignored {
+            assert_warned(&stderr, "appointments", "cancelled");
+            assert!(recorded, "{}", e["paging"]);
+        } else {
+            assert!(!stderr.contains("`cancelled`"), "{stderr}");
+            assert!(!recorded, "{}", e["paging"]);
+        }
+    }
+}
+
+/// `after` ignored: without its start the appointment list answers nothing, which looks like an
+/// empty diary; a whole window without a row is warned about, naming the filter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ignored_window_start_is_warned_about() {
+    let sb = walled(2.0, |c| {
+        c.deep_offset = None;
+        c.ignore_filters.push("appointments:after".into());
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stderr, m) = run(dir.path(), &sb, &["appointments"], "").await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(entry(&m, "appointments")["rows"], 0);
+    assert_warned(&stderr, "appointments", "`after`");
 }
