@@ -83,6 +83,30 @@ pub fn candidates(resource: &'static Resource, slice: &Slice, ignored: &[String]
     out
 }
 
+/// `[from, to)` cut at `bounds` (ascending, strictly inside) into consecutive windows, oldest
+/// first; the outer ones keep the ends as given (open ends stay open). Timestamp windows overlap
+/// by a second: a bound the API reads as exclusive loses no row, and the repeats are dropped by
+/// key. Tiles ([`Tile::split`]) and recovery windows (`Seen::windows`) both cut this way.
+pub fn cut_at(
+    from: Option<i64>,
+    to: Option<i64>,
+    bounds: &[i64],
+    grain: Grain,
+) -> Vec<(Option<i64>, Option<i64>)> {
+    let overlap = match grain {
+        Grain::Second => grain.micros(),
+        Grain::Day => 0,
+    };
+    let mut windows = Vec::with_capacity(bounds.len() + 1);
+    let mut start = from;
+    for b in bounds {
+        windows.push((start, Some(*b)));
+        start = Some(b - overlap);
+    }
+    windows.push((start, to));
+    windows
+}
+
 /// How finely a filter's bounds can be set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Grain {
@@ -206,17 +230,10 @@ impl Tile {
         if bounds.is_empty() {
             return None;
         }
-        let overlap = match grain {
-            Grain::Second => grain.micros(),
-            Grain::Day => 0,
-        };
-        let mut tiles = Vec::with_capacity(bounds.len() + 1);
-        let mut from = self.from;
-        for b in bounds {
-            tiles.push(self.child(from, Some(b), total));
-            from = Some(b - overlap);
-        }
-        tiles.push(self.child(from, self.to, total));
+        let tiles: Vec<Tile> = cut_at(self.from, self.to, &bounds, grain)
+            .into_iter()
+            .map(|(from, to)| self.child(from, to, total))
+            .collect();
         // With the overlap, a window one grain past its lower bound can "cut" into a part that
         // is itself: no narrower window exists.
         if tiles.iter().any(|t| t.from == self.from && t.to == self.to) {
@@ -225,7 +242,7 @@ impl Tile {
         Some(tiles)
     }
 
-    fn child(&self, from: Option<i64>, to: Option<i64>, total: u64) -> Tile {
+    fn child(&self, from: Option<i64>, to: Option<i64>, total: u64) -> Self {
         Tile {
             from,
             to,

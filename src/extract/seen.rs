@@ -12,7 +12,7 @@
 //! One `i64` per distinct row, and never more than [`MAX_VALUES`]: a larger slice (or one
 //! resumed after a crash, whose earlier values are gone) recovers by even cuts.
 
-use super::route::{Grain, Tile, micros_of};
+use super::route::{Grain, Tile, cut_at, micros_of};
 use crate::json::Node;
 
 /// Rows a recovery window is cut to hold by the values already read: room for the rows that
@@ -95,20 +95,12 @@ impl Seen {
         if bounds.is_empty() {
             return None;
         }
-        // Timestamp windows overlap by a second, as tiles do (a bound read as exclusive loses
-        // no row; the repeats are dropped by key).
-        let overlap = match grain {
-            Grain::Second => grain.micros(),
-            Grain::Day => 0,
-        };
-        let mut tiles = Vec::with_capacity(bounds.len() + 1);
-        let mut from = root.from;
-        for b in bounds {
-            tiles.push(Tile::root(from, Some(b)));
-            from = Some(b - overlap);
-        }
-        tiles.push(Tile::root(from, root.to));
-        Some(tiles)
+        Some(
+            cut_at(root.from, root.to, &bounds, grain)
+                .into_iter()
+                .map(|(from, to)| Tile::root(from, to))
+                .collect(),
+        )
     }
 }
 

@@ -19,6 +19,7 @@ use super::scopes;
 use crate::api::{ApiError, Client, Reply, Target};
 use crate::catalog::{self, Kind, Resource, Window};
 use crate::config::Pipeline;
+use crate::extract::{Slice, list_query, per_parent};
 use crate::json::Node;
 
 pub use filters::FilterCheck;
@@ -285,23 +286,13 @@ async fn check_filter(
     }
 }
 
-/// Page 1 as a run asks for it: `per_page=100`, `sort_by`, required parameters, a valid window.
+/// Page 1 as a run asks for it (the extractor's own [`list_query`]: `per_page=100`, `sort_by`,
+/// required parameters), in a valid window or for one parent key.
 fn base_query(resource: &Resource, parent_key: Option<&str>) -> Vec<(&'static str, String)> {
     if resource.kind == Kind::Single {
         return Vec::new();
     }
-    let mut q = vec![
-        ("per_page", shape::PER_PAGE.to_string()),
-        ("sort_by", resource.sort_by.to_string()),
-        ("sort_direction", "asc".to_string()),
-    ];
-    q.extend(
-        resource
-            .required_params
-            .iter()
-            .map(|(k, v)| (*k, (*v).to_string())),
-    );
-    match resource.window {
+    let slice = match resource.window {
         Window::Required {
             after_param,
             before_param,
@@ -309,15 +300,20 @@ fn base_query(resource: &Resource, parent_key: Option<&str>) -> Vec<(&'static st
         } => {
             // Under three months, as the live API prefers.
             let today = chrono::Utc::now().date_naive();
-            q.push((after_param, (today - chrono::Days::new(89)).to_string()));
-            q.push((before_param, (today + chrono::Days::new(1)).to_string()));
+            Slice {
+                label: String::new(),
+                query: vec![
+                    (after_param, (today - chrono::Days::new(89)).to_string()),
+                    (before_param, (today + chrono::Days::new(1)).to_string()),
+                ],
+            }
         }
-        Window::PerParent { param, .. } => {
-            q.push((param, parent_key.unwrap_or("0").to_string()));
-        }
-        Window::None => {}
-    }
-    q
+        Window::PerParent { param, .. } => per_parent(param, &[parent_key.unwrap_or("0").into()])
+            .pop()
+            .unwrap_or_else(Slice::whole),
+        Window::None => Slice::whole(),
+    };
+    list_query(resource, None, &[], &slice, &[])
 }
 
 async fn get(

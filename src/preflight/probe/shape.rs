@@ -13,8 +13,6 @@ use crate::catalog::{Field, FieldKind, FieldType, Resource};
 use crate::flatten::{Flattener, PiiPolicy};
 use crate::json::{Kind, Node};
 
-/// Rows asked for per page (the most Dentally serves).
-pub(crate) const PER_PAGE: usize = 100;
 /// What Dentally serves when it ignores `per_page`.
 const DEFAULT_PER_PAGE: usize = 25;
 
