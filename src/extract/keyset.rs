@@ -23,6 +23,11 @@ impl SliceReader<'_> {
     pub(super) fn keyset_params(&self, slice: &Slice, since: Option<i64>) -> Params {
         let filter = self.resource.range_on(KEYSET_FIELD);
         let after = filter.map_or("updated_after", |f| f.after);
+        // A window whose start the API ignores answers nothing without a cursor bound.
+        let since = since.or_else(|| {
+            self.window_start_ignored(slice)
+                .then_some(super::window_start::EPOCH)
+        });
         let bound = since
             .map(|s| vec![(after, Grain::Second.format(s))])
             .unwrap_or_default();

@@ -15,6 +15,7 @@ mod slice;
 mod tiles;
 mod verify;
 mod wall;
+mod window_start;
 
 use chrono::NaiveDate;
 

@@ -274,7 +274,7 @@ pub(super) struct Fetched {
     pub(super) doc: Doc,
     /// Positions of the envelope's records in `doc`.
     records: Vec<u32>,
-    total: Option<u64>,
+    pub(super) total: Option<u64>,
 }
 
 /// What one walk is allowed to do.
@@ -456,6 +456,14 @@ impl<'a> SliceReader<'a> {
         let (mut sequence, mut next) = match resume {
             Some(r) => {
                 let sequence = r.report.sequence.clone().unwrap_or(Sequence::Offset);
+                // What an earlier session found ignored still is (a clip depends on it).
+                if let Ok(mut ignored) = self.ignored.lock() {
+                    for param in &r.report.paging.ignored_filters {
+                        if !ignored.contains(param) {
+                            ignored.push(param.clone());
+                        }
+                    }
+                }
                 reading.report = r.report;
                 // The slice's keys are not checkpointed: count them again (an undercount only
                 // costs a recovery read, an overcount could hide a missing row).
@@ -467,6 +475,12 @@ impl<'a> SliceReader<'a> {
         if sequence == Sequence::PerKey {
             // Killed while recovering: the reads were done; recover what is still missing.
             return self.finish(&mut reading, slice).await;
+        }
+        // Every read of the resource says what was found ignored, in its own report too.
+        for param in self.ignored_now() {
+            if !reading.report.paging.ignored_filters.contains(&param) {
+                reading.report.paging.ignored_filters.push(param);
+            }
         }
         loop {
             reading.clip = Clip::of(self.resource, slice, &self.ignored_now());
@@ -761,6 +775,8 @@ impl<'a> SliceReader<'a> {
         out: &mpsc::Sender<Page>,
     ) -> Result<(), ExtractError> {
         let mut next = first;
+        let whole = first == 0 && resume.is_none();
+        let mut rows = 0;
         if let Some(r) = resume {
             if let Some(slice) = slices.get(next) {
                 self.read(next, slice, Some(r), keys, out).await?;
@@ -775,8 +791,22 @@ impl<'a> SliceReader<'a> {
             .buffered(self.concurrency.max(1));
         while let Some((i, fetched)) = firsts.next().await {
             let fetched = fetched?;
-            self.read_from(i, &slices[i], None, Some(fetched), keys, out)
-                .await?;
+            rows += self
+                .read_from(i, &slices[i], None, Some(fetched), keys, out)
+                .await?
+                .rows;
+        }
+        drop(firsts);
+        // A whole window without a row: an empty diary, or a start the API ignored.
+        if whole
+            && rows == 0
+            && let Some(param) = self.ignored_window_start(slices).await?
+        {
+            let mut noted = SliceReport::default();
+            self.note_ignored(&mut noted, param);
+            for (i, slice) in slices.iter().enumerate() {
+                self.read_from(i, slice, None, None, keys, out).await?;
+            }
         }
         Ok(())
     }

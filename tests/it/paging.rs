@@ -611,17 +611,56 @@ async fn an_ignored_cancelled_is_told_by_its_missing_rows() {
 }
 
 /// `after` ignored: without its start the appointment list answers nothing, which looks like an
-/// empty diary; a whole window without a row is warned about, naming the filter.
+/// empty diary. Two counts tell the difference; the window is then read by keyset on
+/// `updated_at` from the epoch, each slice clipped to its start: every appointment of the window
+/// once (and at most those of the day before it: the clip keeps a day of slack), the warning
+/// names the filter, and the manifest records it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_ignored_window_start_is_warned_about() {
+async fn an_ignored_window_start_is_found_and_read_around() {
     let sb = walled(2.0, |c| {
         c.deep_offset = None;
         c.ignore_filters.push("appointments:after".into());
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let (code, stderr, m) = run(dir.path(), &sb, &["appointments"], "").await;
+    let (code, stderr, m) = run(dir.path(), &sb, &["appointments"], "offset_wall = 1000").await;
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(entry(&m, "appointments")["rows"], 0);
+    let got = keys(&dir.path().join("out"), "appointments", "id");
+    let unique: HashSet<&String> = got.iter().collect();
+    assert_eq!(unique.len(), got.len(), "an appointment came twice");
+    let today = chrono::Utc::now().date_naive();
+    let (from, to) = (
+        today - chrono::Days::new(400),
+        today + chrono::Days::new(90),
+    );
+    let truth = sb.truth(1, "appointments");
+    let day_of = |r: &Value| r["start_time"].as_str().unwrap()[..10].to_string();
+    let want: HashSet<String> = truth
+        .iter()
+        .filter(|r| day_of(r) >= from.to_string() && day_of(r) < to.to_string())
+        .map(|r| r["id"].to_string())
+        .collect();
+    assert!(want.len() > 100, "too few appointments to test");
+    let missing = want.iter().filter(|k| !unique.contains(k)).count();
+    assert_eq!(missing, 0, "appointments of the window missing");
+    let day_before = (from - chrono::Days::new(1)).to_string();
+    let slack: HashSet<String> = truth
+        .iter()
+        .filter(|r| day_of(r) >= day_before && day_of(r) < to.to_string())
+        .map(|r| r["id"].to_string())
+        .collect();
+    assert!(
+        unique.iter().all(|k| slack.contains(*k)),
+        "an appointment far outside the window"
+    );
     assert_warned(&stderr, "appointments", "`after`");
+    let e = entry(&m, "appointments");
+    assert!(
+        e["paging"]["ignored_filters"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("after")),
+        "{}",
+        e["paging"]
+    );
 }
