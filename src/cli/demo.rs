@@ -60,7 +60,7 @@ async fn demo(out: &Path, scale: f64, format: &str, quiet: bool) -> Result<ExitC
         "parquet" => OutputFormat::Parquet,
         other => return Err(format!("unknown format `{other}`: use parquet or csv")),
     };
-    std::fs::create_dir_all(out).map_err(|e| format!("cannot create `{}`: {e}", out.display()))?;
+    // The output folder is created by the run itself, private (0700) like everything it writes.
     let outcome = run::run(
         &pipeline,
         &RunOptions {
