@@ -227,7 +227,7 @@ def write_pipeline(path, catalog, out_dir):
     ]
     for entry in catalog:
         lines += ["[[resources]]", f'name = "{entry["name"]}"']
-        if isinstance(entry["window"], dict):
+        if isinstance(entry["window"], dict) and "after" in entry["window"]:
             lines.append(f'window = {{ from = "{WINDOW[0]}", to = "{WINDOW[1]}" }}')
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
