@@ -41,7 +41,11 @@ pub(super) async fn finish(
         .and_then(|c| DateTime::parse_from_rfc3339(c).ok())
         .map(|c| c.timestamp_micros())
         .max(progress.max_cursor);
+    let missing = rows_known_missing(spec, strategy, &progress);
     let coverage = match strategy.coverage() {
+        // A read known to have missed rows proves nothing about the rows it did not return:
+        // marking them deleted would let `purge` erase rows that still exist.
+        Some(_) if missing.is_some() => Some(Coverage::Nothing),
         Some(Coverage::Nothing) if spec.reconcile == Reconcile::Counts => {
             count_deleted(ctx, spec, raws, state, cursor, entry).await
         }
@@ -73,7 +77,11 @@ pub(super) async fn finish(
     entry.duplicates = done.duplicates;
     entry.total_count = done.total_count;
     entry.paging = done.paging.clone();
-    check_witness(spec, strategy, progress.witness, entry);
+    if let Some(Missing::Witness(param)) = missing
+        && !entry.paging.ignored_filters.iter().any(|p| p == param)
+    {
+        entry.paging.ignored_filters.push(param.to_string());
+    }
     entry.rejects = progress.reject_count;
     entry.unknown_fields = progress.unknown.into_iter().collect();
     for field in &entry.unknown_fields {
@@ -221,17 +229,26 @@ fn window_read(
 /// this many appointments without one cancellation or no-show is not believable.
 const WITNESS_ROWS: u64 = 500;
 
+/// Why a read is known to have missed rows.
+#[derive(Debug, Clone, Copy)]
+enum Missing {
+    /// A required parameter's witness rows are absent: the API ignored it.
+    Witness(&'static str),
+    /// A whole window answered nothing (and no other read found its rows).
+    EmptyWindow,
+}
+
 /// Checked, not trusted: a required parameter the API ignored leaves rows out without a sign
 /// (appointments without `cancelled=true` drop Cancelled and Did-not-attend rows), and a window
-/// the API reads without its start answers nothing. Both are warned and recorded in the
-/// manifest; the rows cannot be fetched another way.
-fn check_witness(
+/// the API reads without its start answers nothing (when no other read could find its rows).
+/// Both are warned about, the first recorded in the manifest; such a read marks nothing deleted.
+fn rows_known_missing(
     spec: &ResourceSpec,
     strategy: &Strategy,
-    tally: super::resource::WitnessTally,
-    entry: &mut ResourceEntry,
-) {
+    progress: &Progress,
+) -> Option<Missing> {
     let resource = spec.resource;
+    let tally = progress.witness;
     if let Some(w) = resource.witness
         && tally.rows >= WITNESS_ROWS
         && tally.shown == 0
@@ -247,12 +264,12 @@ fn check_witness(
             w.field,
             w.values.join(" or ")
         );
-        entry.paging.ignored_filters.push(w.param.to_string());
+        return Some(Missing::Witness(w.param));
     }
     if let Window::Required { after_param, .. } = resource.window
         && !matches!(strategy, Strategy::Delta { .. })
-        && entry.rows == 0
-        && entry.slices > 0
+        && progress.done.rows == 0
+        && progress.done.slices > 0
     {
         tracing::warn!(
             resource = resource.name,
@@ -260,7 +277,9 @@ fn check_witness(
             "No row in the whole window of `{}`: if the practice uses it, the API may have ignored the `{after_param}` filter (without it the list answers nothing).",
             resource.name
         );
+        return Some(Missing::EmptyWindow);
     }
+    None
 }
 
 async fn write_rejects(ctx: &RunContext, rejects: &[Reject]) -> Result<(), SinkError> {

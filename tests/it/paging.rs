@@ -664,3 +664,47 @@ async fn an_ignored_window_start_is_found_and_read_around() {
         e["paging"]
     );
 }
+
+/// A reconciling window read that is known to have missed rows (`cancelled=true` ignored: no
+/// Cancelled or Did-not-attend row came back) marks nothing deleted: those rows still exist,
+/// and a `purge` would otherwise erase them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_missing_rows_marks_nothing_deleted() {
+    let honest = walled(2.0, |c| c.deep_offset = None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let write = |base: &str| {
+        let text = format!(
+            "name = \"w\"\n[source]\nbase_url = \"{base}\"\ntoken_env = \"DENTALLY_API_TOKEN\"\n\
+             [output]\nurl = \"{}\"\n[defaults]\nmode = \"incremental\"\n\n\
+             [[resources]]\nname = \"appointments\"\nwindow = {{ from = \"-400d\", to = \"+90d\" }}\n",
+            dir.path().join("out").display()
+        );
+        let p = dir.path().join("w.toml");
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let env = [("DENTALLY_API_TOKEN", "sandbox-read")];
+    let p = write(&honest.base_url());
+    let (code, _, stderr) = run_bin(&["--quiet", "run", p.to_str().unwrap()], &env).await;
+    assert_eq!(code, 0, "{stderr}");
+    // The same practice behind an API that ignores `cancelled=true`.
+    let lying = walled(2.0, |c| {
+        c.deep_offset = None;
+        c.ignore_filters.push("appointments:cancelled".into());
+    })
+    .await;
+    let p = write(&lying.base_url());
+    let (code, _, stderr) = run_bin(
+        &["--quiet", "run", p.to_str().unwrap(), "--reconcile-deletes"],
+        &env,
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_warned(&stderr, "appointments", "cancelled");
+    let mut marked = 0;
+    for b in read_table(&dir.path().join("out"), "appointments") {
+        marked += b.column_by_name("_deleted_at").unwrap().len()
+            - b.column_by_name("_deleted_at").unwrap().null_count();
+    }
+    assert_eq!(marked, 0, "rows the API left out were marked deleted");
+}
