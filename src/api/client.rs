@@ -413,12 +413,12 @@ fn transport_failure(e: &reqwest::Error, shown: &str, target: Target<'_>) -> Out
     let described = describe_transport(e);
     let lower = described.to_ascii_lowercase();
     // rustls' failures: a handshake that failed once fails again (an untrusted certificate, a
-    // server that does not speak TLS on that port, no protocol in common).
+    // server that does not speak TLS on that port, no protocol in common). A connection that
+    // drops during the handshake ("tls handshake eof") is not among them: it is retried.
     let tls = [
         "certificate",
         "corrupt message",
         "fatal alert",
-        "handshake",
         "peer is incompatible",
         "peer misbehaved",
     ]

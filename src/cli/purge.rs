@@ -8,16 +8,19 @@ use crate::purge::{self, PurgeOptions, PurgeReport};
 
 /// Runs the purge and reports it.
 pub async fn run(pipeline: &Pipeline, options: &PurgeOptions, json: bool) -> ExitCode {
-    match purge::purge(pipeline, options).await {
-        Ok(reports) => {
-            if json {
-                super::print_json(&reports);
-            } else {
-                super::print_stdout(&render(&reports));
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
+    let (reports, error) = match purge::purge(pipeline, options).await {
+        Ok(reports) => (reports, None),
+        Err(stopped) => (stopped.done, Some(stopped.error)),
+    };
+    // What was purged is said even when a later practice failed.
+    if json {
+        super::print_json(&reports);
+    } else if !reports.is_empty() || error.is_none() {
+        super::print_stdout(&render(&reports));
+    }
+    match error {
+        None => ExitCode::SUCCESS,
+        Some(e) => {
             super::logging::fatal(e.exit_code(), &e);
             ExitCode::from(e.exit_code())
         }

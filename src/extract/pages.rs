@@ -588,7 +588,11 @@ impl<'a> SliceReader<'a> {
                 field: filter.field,
                 param: filter.after,
                 from: micros_of(v)?,
-                slack: Grain::of(self.resource, filter).micros(),
+                // Wide: it only reports, and the API may read the bound as UK local time (an
+                // hour off in summer). An ignored filter brings rows far older than that.
+                slack: Grain::of(self.resource, filter)
+                    .micros()
+                    .max(WATCH_SLACK_MICROS),
             })
         })
     }
@@ -667,6 +671,9 @@ impl<'a> SliceReader<'a> {
     ) -> Result<End, ExtractError> {
         let mut next = from;
         let mut last_full = true;
+        // Keys of this walk alone: a page bringing none new repeats the walk (a server clamping
+        // the page number), which a read of rows seen by an earlier walk of the slice does not.
+        let mut walk_keys = KeySet::default();
         if next <= 1 {
             let fetched = match first.filter(|f| f.params == *walk.params && f.number == 1) {
                 Some(f) => f,
@@ -680,7 +687,7 @@ impl<'a> SliceReader<'a> {
             if walk.root {
                 reading.report.total_count = fetched.total;
             }
-            let page = self.accept(reading, fetched, check).await?;
+            let page = self.accept(reading, fetched, check, &mut walk_keys).await?;
             if let Some(param) = page.ignored {
                 return Ok(End::Ignored(param));
             }
@@ -713,7 +720,7 @@ impl<'a> SliceReader<'a> {
                     }
                     other => other?,
                 };
-                let page = self.accept(reading, fetched, check).await?;
+                let page = self.accept(reading, fetched, check, &mut walk_keys).await?;
                 if let Some(param) = page.ignored {
                     return Ok(End::Ignored(param));
                 }
@@ -721,6 +728,10 @@ impl<'a> SliceReader<'a> {
                 // that overstates, or rows deleted while we read): the total check then sees
                 // what is missing (review D5). Pages fetched ahead are dropped.
                 if !page.full {
+                    return Ok(End::Done);
+                }
+                // A full page this walk had already read in full: the server repeats itself.
+                if !page.new_in_walk {
                     return Ok(End::Done);
                 }
                 last_full = page.full;
@@ -744,13 +755,13 @@ impl<'a> SliceReader<'a> {
                 }
                 other => other?,
             };
-            let page = self.accept(reading, fetched, check).await?;
+            let page = self.accept(reading, fetched, check, &mut walk_keys).await?;
             if let Some(param) = page.ignored {
                 return Ok(End::Ignored(param));
             }
             // A full page of rows already read is a server repeating itself (a clamped page
             // number): going on would never end (review D5).
-            last_full = page.full && page.anything_new;
+            last_full = page.full && page.new_in_walk;
             next += 1;
         }
         Ok(End::Done)
@@ -775,11 +786,12 @@ impl<'a> SliceReader<'a> {
         out: &mpsc::Sender<Page>,
     ) -> Result<(), ExtractError> {
         let mut next = first;
-        let whole = first == 0 && resume.is_none();
+        // Rows read by an earlier session of this run (a resume reloads their keys).
+        let read_before = !keys.is_empty();
         let mut rows = 0;
         if let Some(r) = resume {
             if let Some(slice) = slices.get(next) {
-                self.read(next, slice, Some(r), keys, out).await?;
+                rows += self.read(next, slice, Some(r), keys, out).await?.rows;
             }
             next += 1;
         }
@@ -798,7 +810,7 @@ impl<'a> SliceReader<'a> {
         }
         drop(firsts);
         // A whole window without a row: an empty diary, or a start the API ignored.
-        if whole
+        if !read_before
             && rows == 0
             && let Some(param) = self.ignored_window_start(slices).await?
         {
@@ -834,6 +846,7 @@ impl<'a> SliceReader<'a> {
         reading: &mut Reading<'_>,
         fetched: Fetched,
         check: &mut Check,
+        walk_keys: &mut KeySet,
     ) -> Result<Accepted, ExtractError> {
         let report = &mut reading.report;
         report.pages += 1;
@@ -847,7 +860,7 @@ impl<'a> SliceReader<'a> {
         let full =
             !fetched.records.is_empty() && fetched.records.len() >= report.page_size as usize;
         let mut fresh = Vec::with_capacity(fetched.records.len());
-        let mut new_in_slice = false;
+        let mut new_in_walk = false;
         for at in fetched.records {
             let node = fetched.doc.node(at);
             // With a window bound ignored, every distinct row of this slice's answers counts
@@ -858,7 +871,9 @@ impl<'a> SliceReader<'a> {
                     .in_slice
                     .insert(node, self.resource.primary_key)
                     .unwrap_or(true);
-            new_in_slice |= new_here;
+            new_in_walk |= walk_keys
+                .insert(node, self.resource.primary_key)
+                .unwrap_or(true);
             if reading.clip.as_ref().is_some_and(|c| c.outside(node)) {
                 report.elsewhere += u64::from(new_here);
                 continue;
@@ -877,12 +892,11 @@ impl<'a> SliceReader<'a> {
             }
         }
         report.rows += fresh.len() as u64;
-        let anything_new = new_in_slice || !fresh.is_empty();
         self.send(reading, fetched.number, fetched.doc, fresh)
             .await?;
         Ok(Accepted {
             full,
-            anything_new,
+            new_in_walk,
             ignored,
         })
     }
@@ -967,6 +981,9 @@ fn is_deep(e: &ExtractError) -> bool {
     matches!(e, ExtractError::Api(ApiError::DeepOffset { .. }))
 }
 
+/// Slack of a watched cursor bound: 14 hours, more than any time zone's offset from UTC.
+const WATCH_SLACK_MICROS: i64 = 14 * 3_600 * 1_000_000;
+
 /// A `total_count` above this is not a practice's (the largest list seen holds 1.3 M rows):
 /// it is refused rather than planned as pages (review D5).
 const MAX_PLAUSIBLE_TOTAL: u64 = 1_000_000_000;
@@ -975,8 +992,8 @@ const MAX_PLAUSIBLE_TOTAL: u64 = 1_000_000_000;
 struct Accepted {
     /// As many rows as a page holds.
     full: bool,
-    /// A row this slice had not read before.
-    anything_new: bool,
+    /// A row this walk had not read before.
+    new_in_walk: bool,
     /// The filter the page shows ignored.
     ignored: Option<&'static str>,
 }

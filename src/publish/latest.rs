@@ -80,23 +80,21 @@ pub async fn write_latest(
     loc.put_json_atomic(&latest_key(part), &latest).await
 }
 
-/// After a purge (`crate::purge`): the marker names the purge (its id, its record) and each
-/// rewritten table's new files, rows and Delta version; the other tables keep their lines. No
+/// After a purge (`crate::purge`): each table the purge changed gets its new files, rows and
+/// Delta version, and `purge` names the purge's record (`_runs/<id>.purge.json`); the run's own
+/// fields (`run_id`, `manifest`: still a run manifest) and the other tables' lines stay. No
 /// marker yet (no run finished): nothing to repoint.
 pub async fn repoint(
     loc: &Location,
     part: &str,
     record: &str,
-    purge_id: &str,
     tables: &[(String, Option<u64>, Vec<crate::manifest::FileEntry>)],
 ) -> Result<(), SinkError> {
     let key = latest_key(part);
     let Some(mut latest) = loc.get_json(&key).await? else {
         return Ok(());
     };
-    latest["run_id"] = purge_id.into();
-    latest["manifest"] = record.into();
-    latest["finished_at"] = chrono::Utc::now().to_rfc3339().into();
+    latest["purge"] = record.into();
     if !latest["tables"].is_array() {
         latest["tables"] = serde_json::Value::Array(Vec::new());
     }

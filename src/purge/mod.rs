@@ -19,6 +19,8 @@
 
 pub mod table;
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -76,11 +78,47 @@ pub struct PurgeReport {
     pub checkpoints_dropped: Vec<String>,
 }
 
-/// Purges every selected practice of `pipeline`.
+/// What a purge of several practices did before it stopped, if it stopped.
+#[derive(Debug)]
+pub struct Stopped {
+    /// The practices purged before the failure.
+    pub done: Vec<PurgeReport>,
+    /// Why it stopped.
+    pub error: RunError,
+}
+
+/// Purges every selected practice of `pipeline`; on a failure, the reports of the practices
+/// already purged come with the error.
 pub async fn purge(
     pipeline: &Pipeline,
     options: &PurgeOptions,
-) -> Result<Vec<PurgeReport>, RunError> {
+) -> Result<Vec<PurgeReport>, Stopped> {
+    let nothing_done = |error| Stopped {
+        done: Vec::new(),
+        error,
+    };
+    let practices = selected(pipeline, options).map_err(nothing_done)?;
+    let loc = run::location_for(pipeline).map_err(nothing_done)?;
+    let days = i64::try_from(options.older_than_days.min(36_500)).unwrap_or(36_500);
+    let cutoff = Utc::now() - chrono::Duration::days(days);
+    let mut reports = Vec::new();
+    for practice in &practices {
+        match purge_practice(pipeline, &loc, practice.as_deref(), cutoff, options).await {
+            Ok(report) => reports.push(report),
+            Err(error) => {
+                return Err(Stopped {
+                    done: reports,
+                    error,
+                });
+            }
+        }
+    }
+    Ok(reports)
+}
+
+/// The practices to purge: every one (or those named) of a multi-practice pipeline, else the
+/// pipeline's single one.
+fn selected(pipeline: &Pipeline, options: &PurgeOptions) -> Result<Vec<Option<String>>, RunError> {
     let practices: Vec<Option<String>> = if pipeline.practices.is_empty() {
         if !options.practices.is_empty() {
             return Err(RunError::Usage(
@@ -94,14 +132,7 @@ pub async fn purge(
             .map(|p| Some(p.name.clone()))
             .collect()
     };
-    let loc = run::location_for(pipeline)?;
-    let days = i64::try_from(options.older_than_days.min(36_500)).unwrap_or(36_500);
-    let cutoff = Utc::now() - chrono::Duration::days(days);
-    let mut reports = Vec::new();
-    for practice in &practices {
-        reports.push(purge_practice(pipeline, &loc, practice.as_deref(), cutoff, options).await?);
-    }
-    Ok(reports)
+    Ok(practices)
 }
 
 async fn purge_practice(
@@ -127,23 +158,24 @@ async fn purge_practice(
         };
         let part = layout::partition(practice);
         let rewritten = rewrite_tables(pipeline, loc, &state, &part, cutoff, &mut report).await?;
-        if options.dry_run || report.tables.is_empty() {
+        if options.dry_run {
             return Ok(report);
         }
-        commit(
-            pipeline,
-            loc,
-            &state,
-            practice,
-            &part,
-            &rewritten,
-            &mut report,
-        )
-        .await?;
-        let tables: Vec<String> = report.tables.iter().map(|t| t.table.clone()).collect();
+        point_state_at(&state, &rewritten).await?;
+        crate::hooks::crash_point("purge-after-state");
+        // From here every step is idempotent and covers every table of the state, so a purge
+        // that stopped part-way (a crash, a store error) is finished by the next one, even
+        // though that one finds no row left to purge.
+        let changed = publish_all(pipeline, loc, &state, practice, &part, &report.purge_id).await?;
+        let tables: Vec<String> = parquet_tables(&state).await.into_keys().collect();
         let (removed, dropped) = run::erase_raw_copies(loc, &state, &tables, &part, cutoff).await?;
         report.raw_files_removed = removed;
         report.checkpoints_dropped = dropped;
+        if !changed.is_empty() || removed > 0 {
+            let record = format!("_runs/{part}{}.purge.json", report.purge_id);
+            loc.put_json_atomic(&record, &report).await?;
+            crate::publish::latest::repoint(loc, &part, &record, &changed).await?;
+        }
         Ok(report)
     }
     .await;
@@ -201,19 +233,26 @@ async fn rewrite_tables(
     Ok(rewritten)
 }
 
-/// Records the purge, points the state at the new files, publishes them (Delta: and erases the
-/// older versions' files), then repoints `latest.json`: the order of a run's commit.
-async fn commit(
-    pipeline: &Pipeline,
-    loc: &Location,
+/// The Parquet current tables the state names, with their files (CSV tables carry no rows
+/// marked deleted: incremental mode needs Parquet).
+async fn parquet_tables(state: &StateStore) -> BTreeMap<String, Vec<String>> {
+    state
+        .snapshot()
+        .await
+        .resources
+        .into_values()
+        .flat_map(|r| r.tables)
+        .filter(|(_, files)| !files.is_empty() && files.iter().all(|f| f.ends_with(".parquet")))
+        .collect()
+}
+
+/// Points the state at the rewritten tables' new files (before anything old is removed: a
+/// crash after this leaves stale files for the next purge or run, never a state naming files
+/// that are gone).
+async fn point_state_at(
     state: &StateStore,
-    practice: Option<&str>,
-    part: &str,
     rewritten: &[(String, Vec<FileEntry>)],
-    report: &mut PurgeReport,
 ) -> Result<(), RunError> {
-    let record = format!("_runs/{part}{}.purge.json", report.purge_id);
-    loc.put_json_atomic(&record, report).await?;
     for (name, resource) in state.snapshot().await.resources {
         let renamed: Vec<&(String, Vec<FileEntry>)> = rewritten
             .iter()
@@ -241,20 +280,55 @@ async fn commit(
             })
             .await?;
     }
+    Ok(())
+}
+
+/// Publishes every Parquet table as the state names it (plain files: the others are deleted;
+/// Delta: a commit when the newest version names other files) and erases what older Delta
+/// versions still hold. Returns the tables whose published files changed, with their files and
+/// Delta version.
+async fn publish_all(
+    pipeline: &Pipeline,
+    loc: &Location,
+    state: &StateStore,
+    practice: Option<&str>,
+    part: &str,
+    purge_id: &str,
+) -> Result<Vec<(String, Option<u64>, Vec<FileEntry>)>, RunError> {
     let publisher = crate::publish::publisher(&pipeline.output.tables);
-    let mut versions = Vec::new();
-    for (table, files) in rewritten {
+    let mut changed = Vec::new();
+    for (table, paths) in parquet_tables(state).await {
+        let mut files = Vec::with_capacity(paths.len());
+        for path in paths {
+            files.push(file_entry(loc, path).await?);
+        }
         let update = TableUpdate {
-            table,
+            table: &table,
             part,
             practice,
-            files,
-            run_id: &report.purge_id,
+            files: &files,
+            run_id: purge_id,
         };
         let done = publisher.publish(loc, &update).await?;
-        publisher.erase_history(loc, table, part).await?;
-        versions.push((table.clone(), done.version, files.clone()));
+        let erased = publisher.erase_history(loc, &table, part).await?;
+        if done.replaced > 0 || erased > 0 {
+            changed.push((table, done.version, files));
+        }
     }
-    crate::publish::latest::repoint(loc, part, &record, &report.purge_id, &versions).await?;
-    Ok(())
+    Ok(changed)
+}
+
+/// A current file's entry from its footer (rows) and its object's size: one `HEAD` and a ranged
+/// read, not a scan.
+async fn file_entry(loc: &Location, path: String) -> Result<FileEntry, RunError> {
+    let batches = crate::sink::read_parquet(loc, &path, 1).await?;
+    let rows = u64::try_from(batches.num_rows()).unwrap_or(0);
+    use object_store::ObjectStoreExt;
+    let bytes = loc
+        .store()
+        .head(&loc.child(&path))
+        .await
+        .map_err(|e| loc.store_error("read", &path, e))?
+        .size;
+    Ok(FileEntry { path, rows, bytes })
 }

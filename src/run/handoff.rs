@@ -101,17 +101,23 @@ pub fn plan(specs: &mut Vec<ResourceSpec>) -> KeyHandoffs {
             specs.insert(c, spec);
         }
     }
-    let mut handoffs = KeyHandoffs::new();
+    // Pending only when the parent runs before every child that reads its keys: a child that
+    // runs first would wait for a parent that cannot start (two resources run at a time, in
+    // order).
+    let mut expected: BTreeMap<&'static str, bool> = BTreeMap::new();
     for spec in specs.iter() {
         if let Some(parent) = spec.resource.keys_from() {
-            let expected = matches!(
+            let first = matches!(
                 (at(specs, parent), at(specs, spec.resource.name)),
                 (Some(p), Some(c)) if p < c
             );
-            handoffs.insert(parent, KeyHandoff::new(expected));
+            *expected.entry(parent).or_insert(true) &= first;
         }
     }
-    handoffs
+    expected
+        .into_iter()
+        .map(|(parent, first)| (parent, KeyHandoff::new(first)))
+        .collect()
 }
 
 #[cfg(test)]

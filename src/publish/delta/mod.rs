@@ -86,6 +86,20 @@ impl TablePublisher for DeltaTables {
             let plan = self
                 .plan(&snapshot, update, &schema_string, &partitions, now)
                 .map_err(fail)?;
+            // The newest version already is this (a purge finishing what an earlier one began,
+            // a retried publication): no empty commit.
+            if snapshot.version.is_some()
+                && plan
+                    .actions
+                    .iter()
+                    .all(|a| matches!(a, Action::CommitInfo(_)))
+            {
+                return Ok(Published {
+                    version: snapshot.version,
+                    replaced: 0,
+                    deleted: 0,
+                });
+            }
             let version = snapshot.next_version();
             let bytes = render(&plan.actions).map_err(|e| fail(e.to_string()))?;
             crate::hooks::crash_point("delta-before-commit");

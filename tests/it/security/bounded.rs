@@ -315,3 +315,36 @@ async fn a_server_repeating_its_page_cannot_loop_forever() {
         100
     );
 }
+
+/// Row 44 with a total: every page number answers the same full page and `total_count` claims
+/// 900,000 rows. The planned pages stop at the first page that repeats the walk, not 9,000
+/// requests later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_repeating_its_page_under_a_big_total_is_stopped_early() {
+    let sb = sandbox::spawn(SandboxConfig::default().with_scale(0.05))
+        .await
+        .unwrap();
+    let rows: Vec<serde_json::Value> = (1..=100)
+        .map(|i| serde_json::json!({ "id": i, "patient_id": i, "current_balance": "0.00" }))
+        .collect();
+    let body =
+        serde_json::json!({ "accounts": rows, "meta": { "total_count": 900_000 } }).to_string();
+    let api = Hostile::start(sb.base_url(), move |target| {
+        if target.starts_with("/v1/accounts") {
+            Act::Answer(
+                200,
+                vec![("content-type".into(), "application/json".into())],
+                body.clone().into_bytes(),
+            )
+        } else {
+            Act::Forward
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path(), &api.base_url(), &["accounts"], "", "");
+    let ran = run(&p, &[]).await;
+    let made = api.count("/v1/accounts");
+    assert!(made <= 60, "{made} requests");
+    assert_eq!(ran.code, 4, "the shortfall is reported: {}", ran.stderr);
+}
