@@ -277,9 +277,9 @@ fn describe_slices(spec: &ResourceSpec, slices: Option<&[Slice]>) -> String {
     let r = spec.resource;
     match (r.window, slices) {
         (Window::PerParent { parent, .. }, _) => format!(
-            "one list per {} ({parent} ids read from {})",
-            per_what(r),
-            crate::catalog::find(parent).map_or("the API", |p| p.path)
+            "one list per {what} ({what} ids read from {})",
+            crate::catalog::find(parent).map_or("the API", |p| p.path),
+            what = per_what(r),
         ),
         (_, None) => "one list".into(),
         _ if r.kind == Kind::Single => "one object".into(),
