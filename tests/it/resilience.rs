@@ -272,7 +272,7 @@ async fn sigkill_at_any_point_then_rerun_gives_a_clean_runs_output() {
     ))
     .await;
     assert_eq!(code, 0, "{stderr}");
-    let clean_requests = sb.requests().len();
+    let clean_requests = paged_requests(&sb);
     sb.clear_requests();
     let p = pipeline(
         dir.path(),
@@ -303,6 +303,9 @@ async fn sigkill_at_any_point_then_rerun_gives_a_clean_runs_output() {
         }
     }
     assert!(kills >= 2, "the run was killed mid-way at least twice");
+    // Killed between its state and its publication: the data was complete, but a full run
+    // reads it all again (and its publication removes the killed session's files).
+    let unpublished = !finished && state_complete(&dir.path().join("killed"));
     if !finished {
         let (code, stderr) = run(&p).await;
         assert_eq!(code, 0, "{stderr}");
@@ -310,12 +313,14 @@ async fn sigkill_at_any_point_then_rerun_gives_a_clean_runs_output() {
     assert_same_tables(&dir.path().join("clean"), &dir.path().join("killed"));
     // Each restart repeats the preflight, the treatment ids of `fees` and the single `practice`
     // object (3 requests), and may refetch the pages in flight when it died: per resource being
-    // read (2 at once), 2 being fetched, 2 queued and 1 waiting to be queued.
-    let bound = clean_requests + kills * (3 + 2 * 5);
-    let made = sb.requests().len();
+    // read (2 at once), 2 being fetched, 2 queued and 1 waiting to be queued, plus the first
+    // pages of its next slices fetched ahead (2) and one a partial last page (1): 8.
+    let bound = clean_requests + kills * (3 + 2 * 8) + usize::from(unpublished) * clean_requests;
+    let made = paged_requests(&sb);
     assert!(
         made <= bound,
-        "{made} requests over all runs; a clean run makes {clean_requests}, bound {bound}"
+        "{made} requests over all runs; a clean run makes {clean_requests}, bound {bound}: {:?}",
+        per_path(&sb)
     );
     // Nothing half-written remains.
     let leftovers: Vec<_> = walk(&dir.path().join("killed"))
@@ -325,8 +330,38 @@ async fn sigkill_at_any_point_then_rerun_gives_a_clean_runs_output() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
-/// True when the state records a commit of every resource and no checkpoint is pending.
+/// Requests but the per-patient `patient_stats` recovery (`/v1/patients/{id}/stats`): how many
+/// rows the unstable paging skips is random in each session, and so is the number of patients
+/// fetched one by one (bounded on its own by the paging tests).
+fn paged_requests(sb: &SandboxHandle) -> usize {
+    sb.requests()
+        .iter()
+        .filter(|r| !(r.path.starts_with("/v1/patients/") && r.path.ends_with("/stats")))
+        .count()
+}
+
+/// Requests per path, for a failure message.
+fn per_path(sb: &SandboxHandle) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for r in sb.requests() {
+        let path = if r.path.ends_with("/stats") && r.path.starts_with("/v1/patients/") {
+            "/v1/patients/{id}/stats".to_string()
+        } else {
+            r.path.clone()
+        };
+        *counts.entry(path).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// True when the run's commit finished: `_runs/latest.json`, its last step, exists (after it the
+/// files of the run are the table's, and no other's).
 fn committed(out: &Path) -> bool {
+    state_complete(out) && out.join("_runs/latest.json").exists()
+}
+
+/// True when the state records a commit of every resource and no checkpoint is pending.
+fn state_complete(out: &Path) -> bool {
     let Ok(text) = std::fs::read_to_string(out.join("_state/resilience.json")) else {
         return false;
     };
