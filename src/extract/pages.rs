@@ -674,6 +674,9 @@ impl<'a> SliceReader<'a> {
         // Keys of this walk alone: a page bringing none new repeats the walk (a server clamping
         // the page number), which a read of rows seen by an earlier walk of the slice does not.
         let mut walk_keys = KeySet::default();
+        // Full pages in a row that brought no row new to the walk: two mean a server repeating
+        // itself; one can be the API's unstable paging serving a page's rows again.
+        let mut stale = 0u8;
         if next <= 1 {
             let fetched = match first.filter(|f| f.params == *walk.params && f.number == 1) {
                 Some(f) => f,
@@ -730,8 +733,8 @@ impl<'a> SliceReader<'a> {
                 if !page.full {
                     return Ok(End::Done);
                 }
-                // A full page this walk had already read in full: the server repeats itself.
-                if !page.new_in_walk {
+                stale = if page.new_in_walk { 0 } else { stale + 1 };
+                if stale >= 2 {
                     return Ok(End::Done);
                 }
                 last_full = page.full;
@@ -761,7 +764,8 @@ impl<'a> SliceReader<'a> {
             }
             // A full page of rows already read is a server repeating itself (a clamped page
             // number): going on would never end (review D5).
-            last_full = page.full && page.new_in_walk;
+            stale = if page.new_in_walk { 0 } else { stale + 1 };
+            last_full = page.full && stale < 2;
             next += 1;
         }
         Ok(End::Done)
