@@ -43,8 +43,8 @@ fn window_text(resource: &Resource) -> String {
     match (resource.kind, resource.window) {
         (Kind::Single, _) => "single object".to_owned(),
         (Kind::List, Window::None) => "-".to_owned(),
-        (Kind::List, Window::PerParent { param, .. }) => {
-            format!("per {}", param.trim_end_matches("_id"))
+        (Kind::List, window @ Window::PerParent { .. }) => {
+            format!("per {}", window.per_parent_noun().unwrap_or("key"))
         }
         (
             Kind::List,

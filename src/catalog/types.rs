@@ -110,6 +110,16 @@ pub struct Witness {
     pub values: &'static [&'static str],
 }
 
+impl Window {
+    /// What a per-parent list is asked per, for people: `treatment` for `treatment_id`.
+    pub fn per_parent_noun(self) -> Option<&'static str> {
+        match self {
+            Self::PerParent { param, .. } => Some(param.trim_end_matches("_id")),
+            _ => None,
+        }
+    }
+}
+
 /// Where rows that a bulk list skipped can be fetched one at a time:
 /// `<parent path>/<key>/<suffix>` for each key of the parent (`patient_stats`:
 /// `/v1/patients/{id}/stats`, api-evidence.md §3).

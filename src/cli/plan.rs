@@ -439,8 +439,5 @@ pub fn render(plan: &Plan) -> String {
 
 /// What a per-parent list is asked per (`treatment` for fees' `treatment_id`).
 fn per_what(r: &crate::catalog::Resource) -> &'static str {
-    match r.window {
-        Window::PerParent { param, .. } => param.trim_end_matches("_id"),
-        _ => "key",
-    }
+    r.window.per_parent_noun().unwrap_or("key")
 }

@@ -166,8 +166,10 @@ async fn purge_practice(
         // From here every step is idempotent and covers every table of the state, so a purge
         // that stopped part-way (a crash, a store error) is finished by the next one, even
         // though that one finds no row left to purge.
-        let changed = publish_all(pipeline, loc, &state, practice, &part, &report.purge_id).await?;
-        let tables: Vec<String> = parquet_tables(&state).await.into_keys().collect();
+        let current = parquet_tables(&state).await;
+        let changed =
+            publish_all(pipeline, loc, &current, practice, &part, &report.purge_id).await?;
+        let tables: Vec<String> = current.into_keys().collect();
         let (removed, dropped) = run::erase_raw_copies(loc, &state, &tables, &part, cutoff).await?;
         report.raw_files_removed = removed;
         report.checkpoints_dropped = dropped;
@@ -290,29 +292,29 @@ async fn point_state_at(
 async fn publish_all(
     pipeline: &Pipeline,
     loc: &Location,
-    state: &StateStore,
+    current: &BTreeMap<String, Vec<String>>,
     practice: Option<&str>,
     part: &str,
     purge_id: &str,
 ) -> Result<Vec<(String, Option<u64>, Vec<FileEntry>)>, RunError> {
     let publisher = crate::publish::publisher(&pipeline.output.tables);
     let mut changed = Vec::new();
-    for (table, paths) in parquet_tables(state).await {
+    for (table, paths) in current {
         let mut files = Vec::with_capacity(paths.len());
         for path in paths {
-            files.push(file_entry(loc, path).await?);
+            files.push(file_entry(loc, path.clone()).await?);
         }
         let update = TableUpdate {
-            table: &table,
+            table,
             part,
             practice,
             files: &files,
             run_id: purge_id,
         };
         let done = publisher.publish(loc, &update).await?;
-        let erased = publisher.erase_history(loc, &table, part).await?;
+        let erased = publisher.erase_history(loc, table, part).await?;
         if done.replaced > 0 || erased > 0 {
-            changed.push((table, done.version, files));
+            changed.push((table.clone(), done.version, files));
         }
     }
     Ok(changed)

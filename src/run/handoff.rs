@@ -88,12 +88,11 @@ pub type KeyHandoffs = BTreeMap<&'static str, KeyHandoff>;
 pub fn plan(specs: &mut Vec<ResourceSpec>) -> KeyHandoffs {
     let at =
         |specs: &[ResourceSpec], name: &str| specs.iter().position(|s| s.resource.name == name);
-    let children: Vec<&'static str> = specs.iter().map(|s| s.resource.name).collect();
+    let children: Vec<&'static crate::catalog::Resource> =
+        specs.iter().map(|s| s.resource).collect();
     for child in children {
-        let (Some(c), Some(catalog_child)) = (at(specs, child), crate::catalog::find(child)) else {
-            continue;
-        };
-        if let Window::PerParent { parent, .. } = catalog_child.window
+        if let Window::PerParent { parent, .. } = child.window
+            && let Some(c) = at(specs, child.name)
             && let Some(p) = at(specs, parent)
             && p > c
         {

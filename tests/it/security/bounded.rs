@@ -281,17 +281,18 @@ async fn an_overstated_total_ends_at_the_first_empty_page() {
     assert!(made <= 40, "{made} requests: {:?}", api.requests());
 }
 
-/// Row 44: no `total_count`, and every page number answers the same full page: the read stops
-/// at the first page that brings nothing new, with each row once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_server_repeating_its_page_cannot_loop_forever() {
+/// Runs `accounts` against a server whose every page number answers the same 100 accounts,
+/// with `meta`; returns the server, the output folder and the run.
+async fn same_accounts_page_every_time(
+    meta: serde_json::Value,
+) -> (Hostile, tempfile::TempDir, super::Ran) {
     let sb = sandbox::spawn(SandboxConfig::default().with_scale(0.05))
         .await
         .unwrap();
     let rows: Vec<serde_json::Value> = (1..=100)
         .map(|i| serde_json::json!({ "id": i, "patient_id": i, "current_balance": "0.00" }))
         .collect();
-    let body = serde_json::json!({ "accounts": rows, "meta": {} }).to_string();
+    let body = serde_json::json!({ "accounts": rows, "meta": meta }).to_string();
     let api = Hostile::start(sb.base_url(), move |target| {
         if target.starts_with("/v1/accounts") {
             Act::Answer(
@@ -307,6 +308,14 @@ async fn a_server_repeating_its_page_cannot_loop_forever() {
     let dir = tempfile::tempdir().unwrap();
     let p = pipeline(dir.path(), &api.base_url(), &["accounts"], "", "");
     let ran = run(&p, &[]).await;
+    (api, dir, ran)
+}
+
+/// Row 44: no `total_count`, and every page number answers the same full page: the read stops
+/// at the first page that brings nothing new, with each row once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_repeating_its_page_cannot_loop_forever() {
+    let (api, dir, ran) = same_accounts_page_every_time(serde_json::json!({})).await;
     let made = api.count("/v1/accounts");
     assert!(made <= 4, "{made} requests: {:?}", api.requests());
     assert_eq!(ran.code, 0, "{}", ran.stderr);
@@ -321,29 +330,8 @@ async fn a_server_repeating_its_page_cannot_loop_forever() {
 /// requests later.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_repeating_its_page_under_a_big_total_is_stopped_early() {
-    let sb = sandbox::spawn(SandboxConfig::default().with_scale(0.05))
-        .await
-        .unwrap();
-    let rows: Vec<serde_json::Value> = (1..=100)
-        .map(|i| serde_json::json!({ "id": i, "patient_id": i, "current_balance": "0.00" }))
-        .collect();
-    let body =
-        serde_json::json!({ "accounts": rows, "meta": { "total_count": 900_000 } }).to_string();
-    let api = Hostile::start(sb.base_url(), move |target| {
-        if target.starts_with("/v1/accounts") {
-            Act::Answer(
-                200,
-                vec![("content-type".into(), "application/json".into())],
-                body.clone().into_bytes(),
-            )
-        } else {
-            Act::Forward
-        }
-    })
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    let p = pipeline(dir.path(), &api.base_url(), &["accounts"], "", "");
-    let ran = run(&p, &[]).await;
+    let (api, _dir, ran) =
+        same_accounts_page_every_time(serde_json::json!({ "total_count": 900_000 })).await;
     let made = api.count("/v1/accounts");
     assert!(made <= 60, "{made} requests");
     assert_eq!(ran.code, 4, "the shortfall is reported: {}", ran.stderr);
