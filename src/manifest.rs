@@ -36,7 +36,8 @@ pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
 pub enum Status {
     /// Everything read and written.
     Succeeded,
-    /// Written, but rows were rejected (a resource), or some resources or models failed (a run).
+    /// Written, but rows were rejected or are known missing (a resource), or some resources or
+    /// models failed (a run).
     Partial,
     /// Nothing committed.
     Failed,

@@ -1,9 +1,9 @@
 //! The command-line front end: parse arguments, dispatch, map outcomes to exit codes.
 //!
 //! Exit codes (design §2): 0 success; 1 runtime failure; 2 invalid pipeline or usage; 3 token or
-//! scope refused; 4 partial (some resources failed or rows were rejected); 5 another run of the
-//! pipeline holds its lock. stdout carries data
-//! only (`--json`, `schema`, `resources`, `plan`); everything else goes to stderr.
+//! scope refused; 4 partial (some resources failed, rows were rejected or are known missing);
+//! 5 another run of the pipeline holds its lock. stdout carries data only (`--json`, `schema`,
+//! `resources`, `plan`); everything else goes to stderr.
 
 mod args;
 mod demo;

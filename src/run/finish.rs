@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, SecondsFormat};
 
 use super::context::RunContext;
-use super::resource::{Progress, ResourceError, raw_files};
+use super::missing::{Missing, rows_known_missing};
+use super::resource::{Progress, ResourceError, changed_tables, raw_files};
 use super::strategy::Strategy;
 use crate::catalog::{Resource, Table, Window};
 use crate::config::{Reconcile, ResourceSpec};
@@ -41,8 +42,14 @@ pub(super) async fn finish(
         .and_then(|c| DateTime::parse_from_rfc3339(c).ok())
         .map(|c| c.timestamp_micros())
         .max(progress.max_cursor);
-    let missing = rows_known_missing(spec, strategy, &progress);
+    let missing = rows_known_missing(spec, strategy, &progress, state.window.as_ref(), ctx.today);
+    // A read known to have missed rows keeps the rows read before (when their schema still
+    // holds), even where a full read would replace them.
+    let keep_previous = missing.is_some_and(Missing::known)
+        && !state.tables.is_empty()
+        && changed_tables(ctx, tables, state).is_empty();
     let coverage = match strategy.coverage() {
+        None if keep_previous => Some(Coverage::Nothing),
         // A read known to have missed rows proves nothing about the rows it did not return:
         // marking them deleted would let `purge` erase rows that still exist.
         Some(_) if missing.is_some() => Some(Coverage::Nothing),
@@ -68,8 +75,9 @@ pub(super) async fn finish(
     entry.cursor = cursor
         .and_then(DateTime::from_timestamp_micros)
         .map(|t| t.to_rfc3339_opts(SecondsFormat::Micros, true));
-    entry.reconciled = strategy.reconciles() || entry.reconcile.is_some();
-    entry.window = window_read(ctx, spec, strategy, &progress);
+    // A read missing rows proves no deletion and does not measure the window's density.
+    entry.reconciled = missing.is_none() && (strategy.reconciles() || entry.reconcile.is_some());
+    entry.window = window_read(ctx, spec, strategy, &progress).filter(|_| missing.is_none());
     let done = &progress.done;
     entry.slices = done.slices;
     entry.pages = u32::try_from(done.pages).unwrap_or(u32::MAX);
@@ -77,7 +85,7 @@ pub(super) async fn finish(
     entry.duplicates = done.duplicates;
     entry.total_count = done.total_count;
     entry.paging = done.paging.clone();
-    if let Some(Missing::Witness(param)) = missing
+    if let Some(param) = missing.filter(|m| m.known()).map(Missing::param)
         && !entry.paging.ignored_filters.iter().any(|p| p == param)
     {
         entry.paging.ignored_filters.push(param.to_string());
@@ -93,17 +101,22 @@ pub(super) async fn finish(
             tracing::warn!(resource = %entry.name, table = %table, column = %column, values = n, "Values did not fit their declared column: the cells are null and the values are kept in `_extra`.");
         }
     }
-    entry.status = if entry.rejects > 0 {
-        Status::Partial
-    } else {
-        Status::Succeeded
-    };
-    entry.error = (entry.rejects > 0).then(|| {
+    let rejected = (entry.rejects > 0).then(|| {
         format!(
             "{} row(s) could not be keyed (primary key missing or invalid); see `_rejects/` (they are not in the tables)",
             entry.rejects
         )
     });
+    let errors: Vec<String> = rejected
+        .into_iter()
+        .chain(missing.and_then(|m| m.error(spec)))
+        .collect();
+    entry.status = if errors.is_empty() {
+        Status::Succeeded
+    } else {
+        Status::Partial
+    };
+    entry.error = (!errors.is_empty()).then(|| errors.join("; "));
     Ok(())
 }
 
@@ -223,63 +236,6 @@ fn window_read(
         to,
         rows: progress.done.rows,
     })
-}
-
-/// Rows read (in this session) before a witness's absence means anything: a practice's diary of
-/// this many appointments without one cancellation or no-show is not believable.
-const WITNESS_ROWS: u64 = 500;
-
-/// Why a read is known to have missed rows.
-#[derive(Debug, Clone, Copy)]
-enum Missing {
-    /// A required parameter's witness rows are absent: the API ignored it.
-    Witness(&'static str),
-    /// A whole window answered nothing (and no other read found its rows).
-    EmptyWindow,
-}
-
-/// Checked, not trusted: a required parameter the API ignored leaves rows out without a sign
-/// (appointments without `cancelled=true` drop Cancelled and Did-not-attend rows), and a window
-/// the API reads without its start answers nothing (when no other read could find its rows).
-/// Both are warned about, the first recorded in the manifest; such a read marks nothing deleted.
-fn rows_known_missing(
-    spec: &ResourceSpec,
-    strategy: &Strategy,
-    progress: &Progress,
-) -> Option<Missing> {
-    let resource = spec.resource;
-    let tally = progress.witness;
-    if let Some(w) = resource.witness
-        && tally.rows >= WITNESS_ROWS
-        && tally.shown == 0
-    {
-        tracing::warn!(
-            resource = resource.name,
-            filter = w.param,
-            rows = tally.rows,
-            "The API seems to have ignored the `{}` filter of `{}`: none of {} rows has {} {}, rows it leaves out without it; they are missing.",
-            w.param,
-            resource.name,
-            tally.rows,
-            w.field,
-            w.values.join(" or ")
-        );
-        return Some(Missing::Witness(w.param));
-    }
-    if let Window::Required { after_param, .. } = resource.window
-        && !matches!(strategy, Strategy::Delta { .. })
-        && progress.done.rows == 0
-        && progress.done.slices > 0
-    {
-        tracing::warn!(
-            resource = resource.name,
-            filter = after_param,
-            "No row in the whole window of `{}`: if the practice uses it, the API may have ignored the `{after_param}` filter (without it the list answers nothing).",
-            resource.name
-        );
-        return Some(Missing::EmptyWindow);
-    }
-    None
 }
 
 async fn write_rejects(ctx: &RunContext, rejects: &[Reject]) -> Result<(), SinkError> {

@@ -12,6 +12,7 @@ mod finish;
 mod group;
 mod handoff;
 mod heartbeat;
+mod missing;
 mod progress;
 mod resource;
 mod resume;
@@ -123,7 +124,7 @@ pub struct RunOutcome {
     pub failures: Vec<(String, u8, String)>,
     /// The run's manifest key (the group manifest for several practices).
     pub manifest_path: String,
-    /// Exit code: 0, or 4 when a resource failed or rows were rejected.
+    /// Exit code: 0, or 4 when a resource failed, rows were rejected or rows are known missing.
     pub exit_code: u8,
 }
 

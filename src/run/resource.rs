@@ -194,15 +194,19 @@ pub async fn extract(ctx: &RunContext, spec: &ResourceSpec) -> ResourceEntry {
     entry
 }
 
-/// Whether a table committed before has another schema now (another `pii` policy, or an
-/// upgrade that added or retyped a column), or its schema was not recorded (a state of an older
-/// version): then the previous current files cannot be merged (they may hold plaintext where
-/// the column is now hashed or dropped) and the resource is read in full to rebuild them.
-fn schema_changed(ctx: &RunContext, tables: &[Table], state: &ResourceState) -> bool {
+/// The tables committed before that have another schema now (another `pii` policy, or an
+/// upgrade that added or retyped a column), or whose schema was not recorded (a state of an
+/// older version): their previous current files cannot be merged (they may hold plaintext where
+/// the column is now hashed or dropped).
+pub(super) fn changed_tables<'t>(
+    ctx: &RunContext,
+    tables: &'t [Table],
+    state: &ResourceState,
+) -> Vec<&'t str> {
     if state.tables.is_empty() {
-        return false;
+        return Vec::new();
     }
-    let changed: Vec<&str> = tables
+    tables
         .iter()
         .filter(|t| {
             let now = crate::table::schema_hash(&crate::table::current::current_schema(
@@ -212,7 +216,12 @@ fn schema_changed(ctx: &RunContext, tables: &[Table], state: &ResourceState) -> 
             state.schemas.get(&t.name) != Some(&now)
         })
         .map(|t| t.name.as_str())
-        .collect();
+        .collect()
+}
+
+/// Whether the resource must be read in full to rebuild its tables ([`changed_tables`]).
+fn schema_changed(ctx: &RunContext, tables: &[Table], state: &ResourceState) -> bool {
+    let changed = changed_tables(ctx, tables, state);
     if changed.is_empty() {
         return false;
     }

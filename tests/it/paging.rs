@@ -18,6 +18,8 @@ use serde_json::Value;
 
 use crate::common::{read_table, run_bin};
 
+mod missing;
+
 /// A sandbox of `scale` with the offset wall at 1,000 rows and stable paging (each test turns on
 /// the quirk it is about).
 async fn walled(scale: f64, tweak: impl FnOnce(&mut SandboxConfig)) -> SandboxHandle {
@@ -267,7 +269,12 @@ async fn window_tiles_cut_appointment_slices_below_the_wall() {
 fn assert_warned(stderr: &str, resource: &str, filter: &str) {
     let lines: Vec<&str> = stderr
         .lines()
-        .filter(|l| l.contains("ignored") && l.contains(resource) && l.contains(filter))
+        .filter(|l| {
+            l.contains("WARN")
+                && l.contains("ignored")
+                && l.contains(resource)
+                && l.contains(filter)
+        })
         .collect();
     assert_eq!(
         lines.len(),
@@ -491,8 +498,9 @@ async fn ignored_dated_on_bounds_of_invoices_are_found_and_read_around() {
 
 /// With `before` ignored on the windowed `resource` (dated by `field`), the output is exactly the
 /// window's rows, each once, and the warning names both. An ignored `after` leaves nothing to
-/// read (without it the live API answers no rows, as the sandbox models it): see
-/// `an_ignored_window_start_is_warned_about`.
+/// read (without it the live API answers no rows, as the sandbox models it): appointments read
+/// around it (`an_ignored_window_start_is_found_and_read_around`), rota days cannot
+/// (`missing::an_ignored_rota_start_keeps_the_rows_read_before`).
 async fn ignored_window_before_case(resource: &str, field: &str) {
     let sb = walled(2.0, |c| {
         c.deep_offset = None;
@@ -579,37 +587,6 @@ async fn an_ignored_dated_on_after_of_invoices_is_found_and_read_around() {
     assert_eq!(*ignored, serde_json::json!(["sort_by", "dated_on_after"]));
 }
 
-/// `cancelled=true` ignored: the Cancelled and Did-not-attend appointments are left out without
-/// a sign. A large window read with none of them is warned about, naming the resource and the
-/// filter, and recorded in the manifest; where the filter is honoured nothing is said.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_ignored_cancelled_is_told_by_its_missing_rows() {
-    for ignored in [true, false] {
-        let sb = walled(2.0, |c| {
-            c.deep_offset = None;
-            if ignored {
-                c.ignore_filters.push("appointments:cancelled".into());
-            }
-        })
-        .await;
-        let dir = tempfile::tempdir().unwrap();
-        let (code, stderr, m) = run(dir.path(), &sb, &["appointments"], "").await;
-        assert_eq!(code, 0, "{stderr}");
-        let e = entry(&m, "appointments");
-        assert!(e["rows"].as_u64().unwrap() >= 500, "{e}");
-        let recorded = e["paging"]["ignored_filters"]
-            .as_array()
-            .is_some_and(|f| f.contains(&Value::from("cancelled")));
-        if ignored {
-            assert_warned(&stderr, "appointments", "cancelled");
-            assert!(recorded, "{}", e["paging"]);
-        } else {
-            assert!(!stderr.contains("`cancelled`"), "{stderr}");
-            assert!(!recorded, "{}", e["paging"]);
-        }
-    }
-}
-
 /// `after` ignored: without its start the appointment list answers nothing, which looks like an
 /// empty diary. Two counts tell the difference; the window is then read by keyset on
 /// `updated_at` from the epoch, each slice clipped to its start: every appointment of the window
@@ -663,48 +640,4 @@ async fn an_ignored_window_start_is_found_and_read_around() {
         "{}",
         e["paging"]
     );
-}
-
-/// A reconciling window read that is known to have missed rows (`cancelled=true` ignored: no
-/// Cancelled or Did-not-attend row came back) marks nothing deleted: those rows still exist,
-/// and a `purge` would otherwise erase them.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_read_missing_rows_marks_nothing_deleted() {
-    let honest = walled(2.0, |c| c.deep_offset = None).await;
-    let dir = tempfile::tempdir().unwrap();
-    let write = |base: &str| {
-        let text = format!(
-            "name = \"w\"\n[source]\nbase_url = \"{base}\"\ntoken_env = \"DENTALLY_API_TOKEN\"\n\
-             [output]\nurl = \"{}\"\n[defaults]\nmode = \"incremental\"\n\n\
-             [[resources]]\nname = \"appointments\"\nwindow = {{ from = \"-400d\", to = \"+90d\" }}\n",
-            dir.path().join("out").display()
-        );
-        let p = dir.path().join("w.toml");
-        std::fs::write(&p, text).unwrap();
-        p
-    };
-    let env = [("DENTALLY_API_TOKEN", "sandbox-read")];
-    let p = write(&honest.base_url());
-    let (code, _, stderr) = run_bin(&["--quiet", "run", p.to_str().unwrap()], &env).await;
-    assert_eq!(code, 0, "{stderr}");
-    // The same practice behind an API that ignores `cancelled=true`.
-    let lying = walled(2.0, |c| {
-        c.deep_offset = None;
-        c.ignore_filters.push("appointments:cancelled".into());
-    })
-    .await;
-    let p = write(&lying.base_url());
-    let (code, _, stderr) = run_bin(
-        &["--quiet", "run", p.to_str().unwrap(), "--reconcile-deletes"],
-        &env,
-    )
-    .await;
-    assert_eq!(code, 0, "{stderr}");
-    assert_warned(&stderr, "appointments", "cancelled");
-    let mut marked = 0;
-    for b in read_table(&dir.path().join("out"), "appointments") {
-        marked += b.column_by_name("_deleted_at").unwrap().len()
-            - b.column_by_name("_deleted_at").unwrap().null_count();
-    }
-    assert_eq!(marked, 0, "rows the API left out were marked deleted");
 }
