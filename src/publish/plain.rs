@@ -4,7 +4,6 @@
 use async_trait::async_trait;
 
 use super::{PublishError, Published, TablePublisher, TableUpdate};
-use crate::manifest::FileEntry;
 use crate::sink::{Location, SinkError};
 
 /// `table_format = "parquet"` (the default).
@@ -22,7 +21,8 @@ impl TablePublisher for PlainFiles {
         loc: &Location,
         update: &TableUpdate<'_>,
     ) -> Result<Published, PublishError> {
-        let removed = remove_stale(loc, update.table, update.part, update.files).await?;
+        let keep: Vec<&str> = update.files.iter().map(|f| f.path.as_str()).collect();
+        let removed = remove_stale(loc, update.table, update.part, &keep).await?;
         Ok(Published {
             version: None,
             replaced: removed,
@@ -41,12 +41,13 @@ impl TablePublisher for PlainFiles {
     }
 }
 
-/// Removes a table's current files that are not in `keep` (after the manifest naming `keep`).
+/// Removes a table's current files that are not in `keep` (paths relative to the output; after
+/// the manifest naming `keep`).
 pub async fn remove_stale(
     loc: &Location,
     table: &str,
     part: &str,
-    keep: &[FileEntry],
+    keep: &[&str],
 ) -> Result<usize, SinkError> {
     let dir = format!("{table}/{part}");
     let mut removed = 0;
@@ -58,7 +59,7 @@ pub async fn remove_stale(
         let in_table = rel
             .strip_prefix(&dir)
             .is_some_and(|rest| !rest.contains('/'));
-        if in_table && !keep.iter().any(|k| k.path == rel) {
+        if in_table && !keep.contains(&rel.as_str()) {
             loc.delete(&rel).await?;
             removed += 1;
         }

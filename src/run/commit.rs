@@ -112,6 +112,7 @@ pub(super) async fn commit(
     for r in manifest.resources.iter().filter(|r| r.status.committed()) {
         ctx.state.set_checkpoint(&r.name, None).await?;
     }
+    crash_point("after-state");
     // Publication (the table format's seam): plain files drop the replaced ones, Delta commits.
     let publisher = crate::publish::publisher(&pipeline.output.tables);
     let mut versions = Vec::new();

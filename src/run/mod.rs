@@ -18,6 +18,7 @@ mod resource;
 mod resume;
 mod setup;
 mod strategy;
+mod unpublished;
 
 use chrono::Utc;
 use futures::StreamExt;
@@ -173,6 +174,14 @@ pub(crate) async fn run_practice(
         let (raw_format, out_format) = formats(pipeline);
         let state = StateStore::load(&loc, &state_name(pipeline, practice)).await?;
         remove_dead_runs_files(&loc, &state, &specs, &run_id, &part).await?;
+        unpublished::finish_publication(
+            &loc,
+            &state,
+            &specs,
+            &part,
+            pipeline.output.tables.table_format,
+        )
+        .await?;
         let progress = Progress::new(options.progress, options.heartbeat, practice, &client);
         let ctx = RunContext::new(
             run_id,

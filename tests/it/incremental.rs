@@ -12,6 +12,8 @@ use dentally_etl::sandbox::{self, SandboxConfig, SandboxHandle};
 
 use crate::common::{read_table, run_bin};
 
+mod unpublished;
+
 const RESOURCES: &[&str] = &[
     "patients",
     "appointments",

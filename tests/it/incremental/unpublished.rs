@@ -1,0 +1,96 @@
+//! A run killed between its current files and their publication leaves a plain table folder
+//! holding two runs' files; a glob reader would count rows twice. The next run starts by
+//! finishing the publication: each folder holds only the files the state names, and
+//! `latest.json` names the last committed run.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use dentally_etl::sandbox::{self, SandboxConfig};
+use serde_json::Value;
+
+use super::{RESOURCES, pipeline, rows, run};
+
+fn json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// The Parquet files directly in a table's folder, relative to the output.
+fn folder(out: &Path, table: &str) -> BTreeSet<String> {
+    std::fs::read_dir(out.join(table))
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .filter(|n| n.ends_with(".parquet"))
+                .map(|n| format!("{table}/{n}"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Every table folder holds exactly the files the state names, `latest.json` names the run the
+/// state last committed (and only files that exist), and no key is in a table twice.
+fn assert_published(out: &Path, stage: &str) -> String {
+    let state = json(&out.join("_state/nightly.json"));
+    let mut newest = String::new();
+    for (resource, r) in state["resources"].as_object().unwrap() {
+        newest = newest.max(r["last_run"].as_str().unwrap().to_string());
+        for (table, files) in r["tables"].as_object().unwrap() {
+            let named: BTreeSet<String> = files
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f.as_str().unwrap().to_string())
+                .collect();
+            assert_eq!(folder(out, table), named, "{stage}: {resource}/{table}");
+        }
+    }
+    let latest = json(&out.join("_runs/latest.json"));
+    assert_eq!(latest["run_id"], newest.as_str(), "{stage}: {latest}");
+    for t in latest["tables"].as_array().unwrap() {
+        for f in t["files"].as_array().unwrap() {
+            assert!(out.join(f.as_str().unwrap()).exists(), "{stage}: {f}");
+        }
+    }
+    for table in ["patients", "invoices", "payments", "accounts"] {
+        rows(out, table); // panics on a key seen twice
+    }
+    newest
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_killed_before_publication_is_published_by_the_next_start() {
+    let sb = sandbox::spawn(SandboxConfig::default().with_scale(0.3))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("inc");
+    let p = pipeline(dir.path(), &sb.base_url(), "inc", "incremental");
+    assert_eq!(run(&p, &[], &[]).await.0, 0);
+    let mut published = assert_published(&out, "first run");
+    let files_of = |table: &str| folder(&out, table);
+    let before = files_of("patients");
+    for (point, committed) in [("after-state", true), ("after-manifest", false)] {
+        sb.advance(1).await;
+        let (code, _) = run(&p, &[], &[("DENTALLY_ETL_TEST_CRASH", point)]).await;
+        assert_ne!(code, 0, "the crash hook fired at {point}");
+        // Two runs' files side by side: what a glob reader would have read twice.
+        assert!(files_of("patients").len() > before.len(), "{point}");
+        // The next run finishes the publication before it reads anything (and is killed right
+        // after its first read, so nothing of it is published).
+        let (code, _) = run(&p, &[], &[("DENTALLY_ETL_TEST_CRASH", "after-raw")]).await;
+        assert_ne!(code, 0, "the crash hook fired at after-raw");
+        // Killed after its state, the run is published; killed before, the last one stays.
+        let newest = assert_published(&out, point);
+        assert_eq!(
+            newest != published,
+            committed,
+            "{point}: which run is published"
+        );
+        published = newest;
+    }
+    let (code, stderr) = run(&p, &[], &[]).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_published(&out, "last run");
+    assert_eq!(RESOURCES.len(), 5);
+}
