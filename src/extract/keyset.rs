@@ -9,7 +9,9 @@
 //! ([`super::verify`]): an API that ignores either sends the reader to the next route.
 
 use super::ExtractError;
-use super::pages::{End, Fetched, Outcome, Params, Reading, Sequence, SliceReader, Walk};
+use super::pages::{End, Fetched, Outcome, Reading, SliceReader, Walk};
+use super::query::Params;
+use super::report::Sequence;
 use super::route::{Grain, KEYSET_FIELD};
 use super::slice::Slice;
 use super::verify::Check;

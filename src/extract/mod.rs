@@ -8,7 +8,9 @@ mod clip;
 mod dedupe;
 mod keyset;
 mod pages;
+mod query;
 mod recover;
+mod report;
 mod route;
 mod seen;
 mod slice;
@@ -20,11 +22,10 @@ mod window_start;
 use chrono::NaiveDate;
 
 pub use dedupe::{KeySet, digest as text_key_digest};
-pub use pages::{
-    KeysLater, PER_PAGE, Page, PagingReport, Params, Resume, Sequence, SliceReader, SliceReport,
-    SliceTotals, list_query,
-};
+pub use pages::{KeysLater, Page, SliceReader};
+pub use query::{PER_PAGE, Params, list_query};
 pub use recover::key_text;
+pub use report::{PagingReport, Resume, Sequence, SliceReport, SliceTotals};
 pub use route::{Route, candidates};
 pub use slice::{
     ADVISED_SLICE_DAYS, MAX_SLICE_ROWS, SMALL_WINDOW_ROWS, Slice, WindowCut, per_parent, windows,

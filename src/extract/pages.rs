@@ -16,6 +16,11 @@
 //! Where a slice is (route, keyset bound, pending tiles) travels with every page in its
 //! [`SliceReport`], so a checkpoint taken in the middle of a keyset or tile sequence resumes
 //! there and re-reads at most the pages that were in flight.
+//!
+//! This file holds the reader and the routes' dispatch; one walk of one query is `walk`, the
+//! reports are [`super::report`], the page query is [`super::query`].
+
+mod walk;
 
 use std::sync::{Arc, Mutex};
 
@@ -25,20 +30,16 @@ use tokio::sync::mpsc;
 use super::ExtractError;
 use super::clip::Clip;
 use super::dedupe::KeySet;
+use super::query::{Params, list_query};
+use super::report::{Resume, Sequence, SliceReport};
 use super::route::{self, Grain, Route, Tile, micros_of};
 use super::seen::Seen;
 use super::slice::Slice;
 use super::verify::{Check, Watched};
 use super::wall::Wall;
-use crate::api::{ApiError, Client, Target};
+use crate::api::{Client, Target};
 use crate::catalog::Resource;
 use crate::json::{Doc, Kind, Node};
-
-/// Page size we ask for: the API's documented maximum.
-pub const PER_PAGE: u32 = 100;
-
-/// Query parameters without the page number.
-pub type Params = Vec<(&'static str, String)>;
 
 /// One page of new (not yet seen) records.
 #[derive(Debug)]
@@ -60,187 +61,6 @@ impl Page {
     pub fn records(&self) -> impl Iterator<Item = Node<'_>> {
         self.records.iter().map(|at| self.doc.node(*at))
     }
-}
-
-/// What the finished slices of a resource found, summed (kept in checkpoints: constant size
-/// however many slices a resource has, e.g. one per treatment for `fees`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct SliceTotals {
-    /// Slices finished.
-    pub slices: usize,
-    /// Pages requested.
-    pub pages: u64,
-    /// Distinct rows kept.
-    pub rows: u64,
-    /// Rows dropped as repeats.
-    pub duplicates: u64,
-    /// Sum of `meta.total_count` (`None` when a slice had none).
-    pub total_count: Option<u64>,
-    /// How the slices were read past the offset wall, and what that cost.
-    #[serde(default)]
-    pub paging: PagingReport,
-}
-
-impl Default for SliceTotals {
-    fn default() -> Self {
-        Self {
-            slices: 0,
-            pages: 0,
-            rows: 0,
-            duplicates: 0,
-            total_count: Some(0),
-            paging: PagingReport::default(),
-        }
-    }
-}
-
-impl SliceTotals {
-    /// Adds a finished slice.
-    pub fn add(&mut self, r: &SliceReport) {
-        self.slices += 1;
-        self.pages += u64::from(r.pages);
-        self.rows += r.rows;
-        self.duplicates += r.duplicates;
-        self.total_count = self.total_count.zip(r.total_count).map(|(a, b)| a + b);
-        self.paging.add(&r.paging);
-    }
-}
-
-/// Where to pick a slice up again: the next page, and what the pages before it found.
-#[derive(Debug, Clone)]
-pub struct Resume {
-    /// Next page to request (of the walk named by `report.sequence`).
-    pub next_page: u32,
-    /// What pages `1..next_page` found.
-    pub report: SliceReport,
-    /// Whether the last page read was full (unknown after a restart: assume it was).
-    pub last_full: bool,
-}
-
-/// What reading a slice found.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct SliceReport {
-    /// Pages requested.
-    pub pages: u32,
-    /// Distinct rows kept.
-    pub rows: u64,
-    /// Rows dropped as repeats.
-    pub duplicates: u64,
-    /// `meta.total_count` of the whole slice (its first unbounded walk), when sent.
-    pub total_count: Option<u64>,
-    /// Page size the API actually served.
-    pub page_size: u32,
-    /// The walk in progress: route, keyset bound or pending tiles (`None`: a plain walk, as
-    /// checkpoints written before routes existed).
-    #[serde(default)]
-    pub sequence: Option<Sequence>,
-    /// `meta.total_count` of the walk in progress.
-    #[serde(default)]
-    pub walk_total: Option<u64>,
-    /// Distinct rows of the slice's answers it did not keep because the API ignored a window
-    /// bound ([`Clip`]): outside the window, or kept by the slice before. Part of `total_count`.
-    #[serde(default)]
-    pub elsewhere: u64,
-    /// Largest value of the keyset field read by the walk in progress (µs).
-    #[serde(default)]
-    pub walk_max: Option<i64>,
-    /// Restarts, tiles, 413s, ignored filters and recovery of this slice.
-    #[serde(default)]
-    pub paging: PagingReport,
-}
-
-impl SliceReport {
-    /// Rows per page: what the API served, or what we ask for before the first page came back
-    /// (a walk's page limit is set before its first page; 1 there would lift the limit).
-    pub fn rows_per_page(&self) -> u32 {
-        if self.page_size == 0 {
-            PER_PAGE
-        } else {
-            self.page_size
-        }
-    }
-}
-
-/// How a slice got past the offset wall and what it recovered (summed into the manifest).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct PagingReport {
-    /// Routes used (`keyset`, `tiles(created_at)`, `offset`), in the order taken.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub routes: Vec<String>,
-    /// Keyset restarts (page 1 again with a later `updated_after`).
-    #[serde(default)]
-    pub restarts: u64,
-    /// Tile windows requested (cut windows included).
-    #[serde(default)]
-    pub tiles: u64,
-    /// Pages the API refused as too deep (413).
-    #[serde(default)]
-    pub walls: u64,
-    /// Filters the API was found to ignore (`updated_after`, `sort_by`): never relied on again.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub ignored_filters: Vec<String>,
-    /// Rows found by recovery after the reads fell short of `total_count`.
-    #[serde(default)]
-    pub recovered: u64,
-    /// Requests spent on recovery.
-    #[serde(default)]
-    pub recovery_requests: u64,
-    /// How rows were recovered (`narrow tiles on updated_at`, `GET /v1/patients/{id}/stats`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub recovered_by: Vec<String>,
-}
-
-impl PagingReport {
-    /// Adds another slice's report.
-    pub fn add(&mut self, other: &PagingReport) {
-        for (mine, theirs) in [
-            (&mut self.routes, &other.routes),
-            (&mut self.ignored_filters, &other.ignored_filters),
-            (&mut self.recovered_by, &other.recovered_by),
-        ] {
-            for item in theirs {
-                if !mine.contains(item) {
-                    mine.push(item.clone());
-                }
-            }
-        }
-        self.restarts += other.restarts;
-        self.tiles += other.tiles;
-        self.walls += other.walls;
-        self.recovered += other.recovered;
-        self.recovery_requests += other.recovery_requests;
-    }
-
-    fn note_route(&mut self, route: Route) {
-        let label = route.label();
-        if self.routes.last() != Some(&label) {
-            self.routes.push(label);
-        }
-    }
-}
-
-/// The walk a slice is in, kept with every page so a resume continues it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "route", rename_all = "snake_case")]
-pub enum Sequence {
-    /// One plain offset walk.
-    Offset,
-    /// Sorted by `updated_at`, from `since` (µs; none: from the first row).
-    Keyset {
-        /// Lower bound of the walk in progress.
-        since: Option<i64>,
-    },
-    /// Windows of the range filter whose lower-bound parameter is `after`.
-    Tiles {
-        /// The filter's `after` parameter (names it in the catalog).
-        after: String,
-        /// Rows per window when recovering (one page); none: the offset wall.
-        cap: Option<u64>,
-        /// Windows still to read; the last one is in progress.
-        stack: Vec<Tile>,
-    },
-    /// Rows fetched one by one by key (recovery).
-    PerKey,
 }
 
 /// Everything fixed while reading one resource.
@@ -660,123 +480,6 @@ impl<'a> SliceReader<'a> {
         }
     }
 
-    /// Reads one walk (one query) from page `from`, within its limits.
-    pub(super) async fn walk(
-        &self,
-        reading: &mut Reading<'_>,
-        walk: &Walk<'_>,
-        from: u32,
-        first: Option<Fetched>,
-        check: &mut Check,
-    ) -> Result<End, ExtractError> {
-        let mut next = from;
-        let mut last_full = true;
-        // Keys of this walk alone: a page bringing none new repeats the walk (a server clamping
-        // the page number), which a read of rows seen by an earlier walk of the slice does not.
-        let mut walk_keys = KeySet::default();
-        // Full pages in a row that brought no row new to the walk: two mean a server repeating
-        // itself; one can be the API's unstable paging serving a page's rows again.
-        let mut stale = 0u8;
-        if next <= 1 {
-            let fetched = match first.filter(|f| f.params == *walk.params && f.number == 1) {
-                Some(f) => f,
-                None => self.fetch(walk.params, 1).await?,
-            };
-            if reading.report.page_size == 0 {
-                reading.report.page_size = page_size(&fetched);
-            }
-            reading.report.walk_total = fetched.total;
-            reading.report.walk_max = None;
-            if walk.root {
-                reading.report.total_count = fetched.total;
-            }
-            let page = self.accept(reading, fetched, check, &mut walk_keys).await?;
-            if let Some(param) = page.ignored {
-                return Ok(End::Ignored(param));
-            }
-            last_full = page.full;
-            next = 2;
-        }
-        // Checked on a resumed walk too: a window found too big is cut, not paged deeper.
-        if let (Some(max), Some(total)) = (walk.too_big, reading.report.walk_total)
-            && total > max
-        {
-            return Ok(End::TooBig);
-        }
-        let size = u64::from(reading.report.rows_per_page());
-        let expected = reading
-            .report
-            .walk_total
-            .map(|t| u32::try_from(t.div_ceil(size)).unwrap_or(u32::MAX));
-        if let Some(pages) = expected
-            .map(|p| p.min(walk.last_page))
-            .filter(|p| *p >= next)
-        {
-            let mut stream = futures::stream::iter(next..=pages)
-                .map(|p| async move { (p, self.fetch(walk.params, p).await) })
-                .buffered(self.concurrency.max(1));
-            while let Some((p, fetched)) = stream.next().await {
-                let fetched = match fetched {
-                    Err(e) if is_deep(&e) => {
-                        self.met_wall(reading, p);
-                        return Ok(End::Wall);
-                    }
-                    other => other?,
-                };
-                let page = self.accept(reading, fetched, check, &mut walk_keys).await?;
-                if let Some(param) = page.ignored {
-                    return Ok(End::Ignored(param));
-                }
-                // A short or empty page is the list's end, whatever the total said (a total
-                // that overstates, or rows deleted while we read): the total check then sees
-                // what is missing (review D5). Pages fetched ahead are dropped.
-                if !page.full {
-                    return Ok(End::Done);
-                }
-                stale = if page.new_in_walk { 0 } else { stale + 1 };
-                if stale >= 2 {
-                    return Ok(End::Done);
-                }
-                last_full = page.full;
-            }
-            next = pages + 1;
-        }
-        // Unknown total, or rows added while we read: go on while pages come back full.
-        while last_full
-            && reading
-                .report
-                .walk_total
-                .is_none_or(|t| u64::from(next - 1) * size < t)
-        {
-            if next > walk.last_page {
-                return Ok(End::Limit);
-            }
-            let fetched = match self.fetch(walk.params, next).await {
-                Err(e) if is_deep(&e) => {
-                    self.met_wall(reading, next);
-                    return Ok(End::Wall);
-                }
-                other => other?,
-            };
-            let page = self.accept(reading, fetched, check, &mut walk_keys).await?;
-            if let Some(param) = page.ignored {
-                return Ok(End::Ignored(param));
-            }
-            // A full page of rows already read is a server repeating itself (a clamped page
-            // number): going on would never end (review D5).
-            stale = if page.new_in_walk { 0 } else { stale + 1 };
-            last_full = page.full && stale < 2;
-            next += 1;
-        }
-        Ok(End::Done)
-    }
-
-    fn met_wall(&self, reading: &mut Reading<'_>, page: u32) {
-        let size = u64::from(reading.report.rows_per_page());
-        self.wall.hit(u64::from(page.saturating_sub(1)) * size);
-        reading.report.paging.walls += 1;
-    }
-
     /// Reads `slices[first..]` (the first one from `resume` when given), sending new records to
     /// `out` in slice and page order. The first pages of the following slices are fetched ahead,
     /// `concurrency` at a time, so a resource cut into many small slices (fees per treatment,
@@ -844,67 +547,6 @@ impl<'a> SliceReader<'a> {
         }
     }
 
-    /// Checks, de-duplicates and sends one page.
-    async fn accept(
-        &self,
-        reading: &mut Reading<'_>,
-        fetched: Fetched,
-        check: &mut Check,
-        walk_keys: &mut KeySet,
-    ) -> Result<Accepted, ExtractError> {
-        let report = &mut reading.report;
-        report.pages += 1;
-        let ignored = check.page(fetched.records.iter().map(|at| fetched.doc.node(*at)));
-        if let Some(param) = check.cursor_ignored.take() {
-            // The whole list comes: the read that does not need the filter. Said, not redone.
-            check.cursor = None;
-            self.note_ignored(report, param);
-        }
-        report.walk_max = report.walk_max.max(check.max_seen);
-        let full =
-            !fetched.records.is_empty() && fetched.records.len() >= report.page_size as usize;
-        let mut fresh = Vec::with_capacity(fetched.records.len());
-        let mut new_in_walk = false;
-        for at in fetched.records {
-            let node = fetched.doc.node(at);
-            // With a window bound ignored, every distinct row of this slice's answers counts
-            // towards its total, kept here or not (outside the window, or kept by the slice
-            // before, in the day of overlap).
-            let new_here = reading.clip.is_some()
-                && reading
-                    .in_slice
-                    .insert(node, self.resource.primary_key)
-                    .unwrap_or(true);
-            new_in_walk |= walk_keys
-                .insert(node, self.resource.primary_key)
-                .unwrap_or(true);
-            if reading.clip.as_ref().is_some_and(|c| c.outside(node)) {
-                report.elsewhere += u64::from(new_here);
-                continue;
-            }
-            // A record without a readable key cannot repeat-check; it is kept.
-            if reading
-                .keys
-                .insert(node, self.resource.primary_key)
-                .unwrap_or(true)
-            {
-                reading.seen.note(node);
-                fresh.push(at);
-            } else {
-                report.duplicates += 1;
-                report.elsewhere += u64::from(new_here);
-            }
-        }
-        report.rows += fresh.len() as u64;
-        self.send(reading, fetched.number, fetched.doc, fresh)
-            .await?;
-        Ok(Accepted {
-            full,
-            new_in_walk,
-            ignored,
-        })
-    }
-
     /// Sends new records (empty pages too: they carry the progress a checkpoint needs).
     pub(super) async fn send(
         &self,
@@ -951,69 +593,9 @@ impl SliceReader<'_> {
     }
 }
 
-/// The query of a list page of `slice` without its page number: page size, order, the
-/// parameters the resource always needs, the run's own (`base`: a delta's cursor bound) and the
-/// slice's, less those in `replaced` (a keyset or tile bound takes their place). `run` reads with
-/// it and `plan` shows it, so the two cannot drift.
-pub fn list_query(
-    resource: &Resource,
-    sort: Option<&'static str>,
-    base: &[(&'static str, String)],
-    slice: &Slice,
-    replaced: &[&str],
-) -> Params {
-    let mut q = vec![
-        ("per_page", PER_PAGE.to_string()),
-        ("sort_by", sort.unwrap_or(resource.sort_by).to_string()),
-        ("sort_direction", "asc".to_string()),
-    ];
-    // Without these the live API leaves rows out (appointments: `cancelled=true`).
-    q.extend(
-        resource
-            .required_params
-            .iter()
-            .map(|(k, v)| (*k, (*v).to_string())),
-    );
-    let kept = |(k, _): &&(&'static str, String)| !replaced.contains(k);
-    q.extend(base.iter().filter(kept).cloned());
-    q.extend(slice.query.iter().filter(kept).cloned());
-    q
-}
-
-/// A 413: the walk went past the offset wall.
-fn is_deep(e: &ExtractError) -> bool {
-    matches!(e, ExtractError::Api(ApiError::DeepOffset { .. }))
-}
-
 /// Slack of a watched cursor bound: 14 hours, more than any time zone's offset from UTC.
 const WATCH_SLACK_MICROS: i64 = 14 * 3_600 * 1_000_000;
 
 /// A `total_count` above this is not a practice's (the largest list seen holds 1.3 M rows):
 /// it is refused rather than planned as pages (review D5).
 const MAX_PLAUSIBLE_TOTAL: u64 = 1_000_000_000;
-
-/// What reading one page found.
-struct Accepted {
-    /// As many rows as a page holds.
-    full: bool,
-    /// A row this walk had not read before.
-    new_in_walk: bool,
-    /// The filter the page shows ignored.
-    ignored: Option<&'static str>,
-}
-
-/// The page size the API served: the first page's length when it was short of the total.
-fn page_size(first: &Fetched) -> u32 {
-    let served = first.records.len() as u32;
-    match first.total {
-        Some(total) if u64::from(served) < total.min(u64::from(PER_PAGE)) && served > 0 => {
-            tracing::warn!(
-                served,
-                asked = PER_PAGE,
-                "The API served fewer rows per page than asked; paging with its size."
-            );
-            served
-        }
-        _ => PER_PAGE,
-    }
-}

@@ -20,7 +20,8 @@ use tokio::sync::mpsc;
 
 use super::ExtractError;
 use super::dedupe::KeySet;
-use super::pages::{Outcome, Reading, Sequence, SliceReader, SliceReport};
+use super::pages::{Outcome, Reading, SliceReader};
+use super::report::{Sequence, SliceReport};
 use super::route::{Grain, Tile};
 use super::slice::Slice;
 use super::wall::Wall;

@@ -14,7 +14,9 @@
 use chrono::Utc;
 
 use super::ExtractError;
-use super::pages::{End, Fetched, Outcome, Params, Reading, Sequence, SliceReader, Walk};
+use super::pages::{End, Fetched, Outcome, Reading, SliceReader, Walk};
+use super::query::Params;
+use super::report::Sequence;
 use super::route::{Grain, Tile};
 use super::slice::Slice;
 use super::verify::Check;
