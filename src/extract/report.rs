@@ -80,7 +80,8 @@ pub struct SliceReport {
     #[serde(default)]
     pub walk_total: Option<u64>,
     /// Distinct rows of the slice's answers it did not keep because the API ignored a window
-    /// bound ([`Clip`]): outside the window, or kept by the slice before. Part of `total_count`.
+    /// bound ([`Clip`](super::clip::Clip)): outside the window, or kept by the slice before.
+    /// Part of `total_count`.
     #[serde(default)]
     pub elsewhere: u64,
     /// Largest value of the keyset field read by the walk in progress (µs).
