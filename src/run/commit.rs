@@ -74,41 +74,47 @@ pub(super) async fn commit(
     crash_point("after-manifest");
     // State before removing the old files: a crash in between leaves stale files (removed by the
     // next run), never a state naming files that are gone.
-    for r in manifest.resources.iter().filter(|r| r.status.committed()) {
-        let run_id = ctx.run_id.clone();
-        let now = ctx.started.to_rfc3339();
-        ctx.state
-            .update(&r.name, |s| {
-                s.last_run = Some(run_id);
-                s.cursor.clone_from(&r.cursor);
-                s.tables = r
-                    .tables
-                    .iter()
-                    .map(|t| {
-                        (
-                            t.name.clone(),
-                            t.files.iter().map(|f| f.path.clone()).collect(),
-                        )
-                    })
-                    .collect();
-                s.schemas = r
-                    .tables
-                    .iter()
-                    .map(|t| (t.name.clone(), t.schema_hash.clone()))
-                    .collect();
-                s.rows = r.tables.first().map(|t| t.rows);
-                if r.window.is_some() {
-                    s.window.clone_from(&r.window);
-                }
-                if r.reconciled {
-                    s.last_reconcile = Some(now);
-                    s.runs_since_reconcile = 0;
-                } else {
-                    s.runs_since_reconcile += 1;
-                }
-            })
-            .await?;
-    }
+    let committed: Vec<&ResourceEntry> = manifest
+        .resources
+        .iter()
+        .filter(|r| r.status.committed())
+        .collect();
+    let names: Vec<&str> = committed.iter().map(|r| r.name.as_str()).collect();
+    let now = ctx.started.to_rfc3339();
+    ctx.state
+        .update_each(&names, |name, s| {
+            let Some(r) = committed.iter().find(|r| r.name == name) else {
+                return;
+            };
+            s.last_run = Some(ctx.run_id.clone());
+            s.cursor.clone_from(&r.cursor);
+            s.tables = r
+                .tables
+                .iter()
+                .map(|t| {
+                    (
+                        t.name.clone(),
+                        t.files.iter().map(|f| f.path.clone()).collect(),
+                    )
+                })
+                .collect();
+            s.schemas = r
+                .tables
+                .iter()
+                .map(|t| (t.name.clone(), t.schema_hash.clone()))
+                .collect();
+            s.rows = r.tables.first().map(|t| t.rows);
+            if r.window.is_some() {
+                s.window.clone_from(&r.window);
+            }
+            if r.reconciled {
+                s.last_reconcile = Some(now.clone());
+                s.runs_since_reconcile = 0;
+            } else {
+                s.runs_since_reconcile += 1;
+            }
+        })
+        .await?;
     for r in manifest.resources.iter().filter(|r| r.status.committed()) {
         ctx.state.set_checkpoint(&r.name, None).await?;
     }

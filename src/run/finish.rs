@@ -36,17 +36,24 @@ pub(super) async fn finish(
     if !progress.rejects.is_empty() {
         write_rejects(ctx, &progress.rejects).await?;
     }
-    let cursor = state
+    let missing = rows_known_missing(spec, strategy, &progress, state.window.as_ref(), ctx.today);
+    let known_missing = missing.is_some_and(Missing::known);
+    let committed_cursor = state
         .cursor
         .as_deref()
         .and_then(|c| DateTime::parse_from_rfc3339(c).ok())
-        .map(|c| c.timestamp_micros())
-        .max(progress.max_cursor);
-    let missing = rows_known_missing(spec, strategy, &progress, state.window.as_ref(), ctx.today);
+        .map(|c| c.timestamp_micros());
+    // A read missing rows does not move the cursor past them: the next delta asks again.
+    let cursor = if known_missing {
+        committed_cursor
+    } else {
+        committed_cursor.max(progress.max_cursor)
+    };
     // A read known to have missed rows keeps the rows read before (when their schema still
-    // holds), even where a full read would replace them.
-    let keep_previous = missing.is_some_and(Missing::known)
+    // holds), even where a full read would replace them; CSV tables cannot be merged.
+    let keep_previous = known_missing
         && !state.tables.is_empty()
+        && matches!(ctx.out_format, crate::sink::Format::Parquet(_))
         && changed_tables(ctx, tables, state).is_empty();
     let coverage = match strategy.coverage() {
         None if keep_previous => Some(Coverage::Nothing),
@@ -58,6 +65,7 @@ pub(super) async fn finish(
         }
         other => other,
     };
+    let merged = coverage.is_some();
     let current = build_current(ctx, spec, tables, raws, coverage, state).await?;
     for (table, raw) in tables.iter().zip(raws) {
         let files = current.get(&table.name).cloned().unwrap_or_default();
@@ -109,7 +117,7 @@ pub(super) async fn finish(
     });
     let errors: Vec<String> = rejected
         .into_iter()
-        .chain(missing.and_then(|m| m.error(spec)))
+        .chain(missing.and_then(|m| m.error(spec, merged)))
         .collect();
     entry.status = if errors.is_empty() {
         Status::Succeeded

@@ -55,15 +55,21 @@ impl Missing {
         }
     }
 
-    /// The resource's error in the manifest when rows are known missing.
-    pub(super) fn error(self, spec: &ResourceSpec) -> Option<String> {
+    /// The resource's error in the manifest when rows are known missing; `kept`: whether the
+    /// rows read before were kept (merged), not replaced by this read (a CSV full read).
+    pub(super) fn error(self, spec: &ResourceSpec, kept: bool) -> Option<String> {
         let resource = spec.resource;
+        let previous = if kept {
+            "rows read before are kept and none is marked deleted"
+        } else {
+            "the table holds this read only (CSV tables are rebuilt by every run; earlier reads stay in `_raw/` within its retention)"
+        };
         match self {
             Self::Witness { param, rows } => {
                 let w = resource.witness?;
                 Some(format!(
                     "rows missing: the API ignored `{param}` on `{}` (none of {rows} rows has {} {}, the rows it leaves out without it); \
-                     they are not in the table, rows read before are kept and none is marked deleted",
+                     they are not in the table; {previous}",
                     resource.name,
                     w.field,
                     w.values.join(" or ")
@@ -74,7 +80,7 @@ impl Missing {
                 expected: Some(n),
             } => Some(format!(
                 "rows missing: no row in the whole window of `{}`, where the last read found about {n}; \
-                 the API may have ignored `{param}` (without it the list answers nothing); rows read before are kept and none is marked deleted",
+                 the API may have ignored `{param}` (without it the list answers nothing); {previous}",
                 resource.name
             )),
             Self::EmptyWindow { .. } => None,

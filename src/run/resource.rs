@@ -300,6 +300,7 @@ async fn prepare(
     progress.mismatches = cp.mismatches.clone();
     progress.done = cp.done.clone();
     progress.max_cursor = cp.max_cursor;
+    (progress.witness.rows, progress.witness.shown) = cp.witness;
     let resume = (cp.slice < slices.len()).then(|| Resume {
         next_page: cp.next_page,
         report: cp.partial.clone(),
@@ -461,6 +462,7 @@ async fn save_checkpoint(
         unknown_fields: progress.unknown.iter().cloned().collect(),
         mismatches: progress.mismatches.clone(),
         max_cursor: progress.max_cursor,
+        witness: (progress.witness.rows, progress.witness.shown),
     };
     ctx.state
         .set_checkpoint(spec.resource.name, Some(cp))

@@ -31,18 +31,27 @@ pub(super) async fn finish_publication(
         return Ok(());
     }
     let snapshot = state.snapshot().await;
+    // The marker first: until the folders are cleaned, both the files it named and the state's
+    // exist, so it never names a file that is gone.
+    let (marked, latest) = mark_last_commit(loc, &snapshot, part).await?;
     let mut removed = 0;
     for spec in specs {
-        let committed = snapshot.resources.get(spec.resource.name);
+        // A resource or table the state does not name (a renamed pipeline, a removed state) is
+        // left alone: nothing says which of its files are current.
+        let Some(committed) = snapshot.resources.get(spec.resource.name) else {
+            continue;
+        };
         for table in crate::catalog::tables(spec.resource, &crate::catalog::PiiPolicy::Keep) {
-            let keep: Vec<&str> = committed
-                .and_then(|r| r.tables.get(&table.name))
-                .map(|files| files.iter().map(String::as_str).collect())
-                .unwrap_or_default();
+            let Some(files) = committed.tables.get(&table.name) else {
+                continue;
+            };
+            // Files the marker names stay too (a purge that stopped after its state: the next
+            // purge finishes it and moves the marker).
+            let mut keep: Vec<&str> = files.iter().map(String::as_str).collect();
+            keep.extend(marker_files(latest.as_ref(), &table.name));
             removed += remove_stale(loc, &table.name, part, &keep).await?;
         }
     }
-    let marked = mark_last_commit(loc, &snapshot, part).await?;
     if removed > 0 || marked.is_some() {
         tracing::warn!(
             files = removed,
@@ -53,32 +62,57 @@ pub(super) async fn finish_publication(
     Ok(())
 }
 
+/// The files the marker names for `table`.
+fn marker_files<'m>(latest: Option<&'m Value>, table: &str) -> impl Iterator<Item = &'m str> {
+    latest
+        .and_then(|l| l["tables"].as_array())
+        .into_iter()
+        .flatten()
+        .filter(move |t| t["name"] == table)
+        .flat_map(|t| t["files"].as_array().into_iter().flatten())
+        .filter_map(Value::as_str)
+}
+
 /// Writes `latest.json` from the manifest of the newest run the state names, when the marker
-/// names another run (its commit stopped before the marker). Returns that run's id.
+/// names a run that finished before it (its commit stopped before the marker). Returns that
+/// run's id when it wrote the marker, and the marker as it now stands.
 async fn mark_last_commit(
     loc: &Location,
     snapshot: &State,
     part: &str,
-) -> Result<Option<String>, RunError> {
+) -> Result<(Option<String>, Option<Value>), RunError> {
+    let key = latest_key(part);
+    let latest = loc.get_json(&key).await?;
     let Some(newest) = snapshot
         .resources
         .values()
         .filter_map(|r| r.last_run.as_deref())
         .max()
     else {
-        return Ok(None);
+        return Ok((None, latest));
     };
-    let key = latest_key(part);
-    let latest = loc.get_json(&key).await?;
     if latest.as_ref().and_then(|l| l["run_id"].as_str()) == Some(newest) {
-        return Ok(None);
+        return Ok((None, latest));
     }
     let path = crate::table::layout::manifest(part, newest);
     let Some(manifest) = loc.get_json(&path).await? else {
-        return Ok(None);
+        return Ok((None, latest));
     };
-    loc.put_json_atomic(&key, &marker(&manifest, &path)).await?;
-    Ok(Some(newest.to_string()))
+    // A later run that committed no table (a feature the practice does not use) wrote the
+    // marker after this one: it stays.
+    let finished = |v: &Value| {
+        v["finished_at"]
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+    };
+    if let Some(marked) = latest.as_ref().and_then(finished)
+        && finished(&manifest).is_none_or(|f| f <= marked)
+    {
+        return Ok((None, latest));
+    }
+    let marker = marker(&manifest, &path);
+    loc.put_json_atomic(&key, &marker).await?;
+    Ok((Some(newest.to_string()), Some(marker)))
 }
 
 /// The marker of a committed run, from its manifest (as `latest::write_latest` writes it, for
@@ -146,5 +180,17 @@ mod tests {
             m["tables"][0]["files"],
             serde_json::json!(["patients/a.parquet"])
         );
+    }
+
+    #[test]
+    fn the_marker_files_of_a_table_are_kept() {
+        let latest = serde_json::json!({ "tables": [
+            { "name": "patients", "files": ["patients/a.parquet", "patients/b.parquet"] },
+            { "name": "payments", "files": ["payments/c.parquet"] }
+        ]});
+        let files: Vec<&str> = marker_files(Some(&latest), "patients").collect();
+        assert_eq!(files, ["patients/a.parquet", "patients/b.parquet"]);
+        assert_eq!(marker_files(Some(&latest), "invoices").count(), 0);
+        assert_eq!(marker_files(None, "patients").count(), 0);
     }
 }

@@ -102,6 +102,10 @@ pub struct Checkpoint {
     /// Largest cursor value read so far (µs since the epoch).
     #[serde(default)]
     pub max_cursor: Option<i64>,
+    /// Rows read so far, and those of them only a required parameter brings (its witness, e.g.
+    /// Cancelled appointments): a resumed read judges the parameter on the whole read.
+    #[serde(default)]
+    pub witness: (u64, u64),
 }
 
 /// Why the state could not be used.
@@ -193,16 +197,35 @@ impl StateStore {
         self.state.lock().await.clone()
     }
 
-    /// Changes one resource's committed state and saves the state file (a run's commit).
+    /// Changes one resource's committed state and saves the state file.
     pub async fn update(
         &self,
         name: &str,
         change: impl FnOnce(&mut ResourceState),
     ) -> Result<(), StateError> {
+        let mut change = Some(change);
+        self.update_each(&[name], |_, r| {
+            if let Some(change) = change.take() {
+                change(r);
+            }
+        })
+        .await
+    }
+
+    /// Changes several resources' committed state and saves the state file once (a run's
+    /// commit): a kill leaves all of them at this run or all at the last, never a mix that no
+    /// manifest describes.
+    pub async fn update_each(
+        &self,
+        names: &[&str],
+        mut change: impl FnMut(&str, &mut ResourceState),
+    ) -> Result<(), StateError> {
         let mut state = self.state.lock().await;
-        let resource = state.resources.entry(name.to_string()).or_default();
-        change(resource);
-        resource.cursor = clamp_cursor(name, resource.cursor.take(), self.loaded_at);
+        for name in names {
+            let resource = state.resources.entry((*name).to_string()).or_default();
+            change(name, resource);
+            resource.cursor = clamp_cursor(name, resource.cursor.take(), self.loaded_at);
+        }
         let mut committed = state.clone();
         for r in committed.resources.values_mut() {
             r.checkpoint = None;

@@ -93,4 +93,25 @@ async fn a_run_killed_before_publication_is_published_by_the_next_start() {
     assert_eq!(code, 0, "{stderr}");
     assert_published(&out, "last run");
     assert_eq!(RESOURCES.len(), 5);
+    let killed_early = [("DENTALLY_ETL_TEST_CRASH", "after-raw")];
+
+    // A marker written after the last commit (by a run that committed no table: a feature the
+    // practice does not use) is not moved back to the older run.
+    let marker = out.join("_runs/latest.json");
+    let mut later = json(&marker);
+    later["run_id"] = "20991231T000000Z-0000".into();
+    later["finished_at"] = "2099-12-31T00:00:00+00:00".into();
+    std::fs::write(&marker, serde_json::to_vec(&later).unwrap()).unwrap();
+    sb.advance(1).await;
+    assert_ne!(run(&p, &[], &killed_early).await.0, 0);
+    assert_eq!(json(&marker)["run_id"], "20991231T000000Z-0000");
+
+    // Without a state or a marker (`_state/` and `_runs/` removed to start afresh) nothing says
+    // which files are current: the folders are left alone.
+    let kept: Vec<BTreeSet<String>> = RESOURCES.iter().map(|t| files_of(t)).collect();
+    std::fs::remove_dir_all(out.join("_state")).unwrap();
+    std::fs::remove_dir_all(out.join("_runs")).unwrap();
+    assert_ne!(run(&p, &[], &killed_early).await.0, 0);
+    let now: Vec<BTreeSet<String>> = RESOURCES.iter().map(|t| files_of(t)).collect();
+    assert_eq!(now, kept, "files removed without a state naming them");
 }

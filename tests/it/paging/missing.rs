@@ -171,3 +171,48 @@ async fn an_ignored_rota_start_keeps_the_rows_read_before() {
     let again: HashSet<String> = keys(&out, resource, "id").into_iter().collect();
     assert_eq!(again, before);
 }
+
+/// The witness tally is kept in the checkpoint: a run killed after reading every page, then
+/// resumed (reading none), still finds `cancelled=true` ignored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ignored_cancelled_is_found_after_a_resume() {
+    let sb = walled(2.0, |c| {
+        c.deep_offset = None;
+        c.ignore_filters.push("appointments:cancelled".into());
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let p = crate::common::pipeline(dir.path(), &sb.base_url(), &["appointments"], "parquet", "");
+    let env = [("DENTALLY_API_TOKEN", "sandbox-read")];
+    let killed = [env[0], ("DENTALLY_ETL_TEST_CRASH", "after-raw")];
+    let (code, _, _) = run_bin(&["--quiet", "run", p.to_str().unwrap()], &killed).await;
+    assert_ne!(code, 0, "the crash hook fired");
+    let (code, _, stderr) = run_bin(&["run", p.to_str().unwrap()], &env).await;
+    assert!(stderr.contains("Resuming"), "{stderr}");
+    assert_eq!(code, 4, "{stderr}");
+    assert_warned(&stderr, "appointments", "cancelled");
+}
+
+/// CSV tables cannot be merged: a known-missing full read replaces the table, and the resource
+/// is partial (exit 4, the error says so), not failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_known_missing_read_of_csv_output_is_partial() {
+    let resource = "rota_practitioner_diaries";
+    let honest = walled(1.0, |c| c.deep_offset = None).await;
+    let lying = walled(1.0, |c| {
+        c.deep_offset = None;
+        c.ignore_filters.push(format!("{resource}:after"));
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("DENTALLY_API_TOKEN", "sandbox-read")];
+    for (sb, want) in [(&honest, 0), (&lying, 4)] {
+        let p = crate::common::pipeline(dir.path(), &sb.base_url(), &[resource], "csv", "");
+        let (code, _, stderr) = run_bin(&["run", p.to_str().unwrap()], &env).await;
+        assert_eq!(code, want, "{stderr}");
+    }
+    let m = super::manifest(&dir.path().join("out"));
+    let e = entry(&m, resource);
+    assert_eq!(e["status"], "partial", "{e}");
+    assert!(e["error"].as_str().unwrap().contains("CSV"), "{e}");
+}
