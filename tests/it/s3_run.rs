@@ -16,6 +16,8 @@ use crate::common::{read_table, run_bin};
 use crate::s3_server::MotoServer;
 use crate::tcp_proxy::TcpProxy;
 
+mod unpublished;
+
 fn env_pairs(env: &[(String, String)]) -> Vec<(&str, &str)> {
     env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }
