@@ -33,7 +33,10 @@ pub(super) async fn finish_publication(
     let snapshot = state.snapshot().await;
     // The marker first: until the folders are cleaned, both the files it named and the state's
     // exist, so it never names a file that is gone.
-    let (marked, latest) = mark_last_commit(loc, &snapshot, part).await?;
+    let (marked, mut latest) = mark_last_commit(loc, &snapshot, part).await?;
+    if let Some(marker) = latest.as_mut() {
+        repoint_stale_lines(loc, marker, &snapshot, part).await?;
+    }
     let mut removed = 0;
     for spec in specs {
         // A resource or table the state does not name (a renamed pipeline, a removed state) is
@@ -45,8 +48,7 @@ pub(super) async fn finish_publication(
             let Some(files) = committed.tables.get(&table.name) else {
                 continue;
             };
-            // Files the marker names stay too (a purge that stopped after its state: the next
-            // purge finishes it and moves the marker).
+            // Files the marker names stay too (one it could not repoint: CSV).
             let mut keep: Vec<&str> = files.iter().map(String::as_str).collect();
             keep.extend(marker_files(latest.as_ref(), &table.name));
             removed += remove_stale(loc, &table.name, part, &keep).await?;
@@ -58,6 +60,51 @@ pub(super) async fn finish_publication(
             run_id = marked.as_deref().unwrap_or("-"),
             "An earlier run stopped before publishing: removed the table files its commit did not name, and pointed `latest.json` at the last committed run."
         );
+    }
+    Ok(())
+}
+
+/// Points the marker's lines at the state's files where the two differ while naming the same
+/// run: a purge that stopped after pointing the state at its rewritten files. Rows come from the
+/// files' footers, so Parquet only (a CSV line keeps its files, and so do the folders).
+async fn repoint_stale_lines(
+    loc: &Location,
+    marker: &mut Value,
+    snapshot: &State,
+    part: &str,
+) -> Result<(), RunError> {
+    let Some(lines) = marker["tables"].as_array_mut() else {
+        return Ok(());
+    };
+    let mut changed = false;
+    for line in lines {
+        let Some(name) = line["name"].as_str() else {
+            continue;
+        };
+        let Some(files) = snapshot.resources.values().find_map(|r| r.tables.get(name)) else {
+            continue;
+        };
+        let marked: Vec<&str> = line["files"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let same =
+            marked.len() == files.len() && files.iter().all(|f| marked.contains(&f.as_str()));
+        if same || !files.iter().all(|f| f.ends_with(".parquet")) {
+            continue;
+        }
+        let mut rows = 0i64;
+        for file in files {
+            rows += crate::sink::read_parquet(loc, file, 1).await?.num_rows();
+        }
+        line["files"] = files.clone().into();
+        line["rows"] = rows.into();
+        changed = true;
+    }
+    if changed {
+        loc.put_json_atomic(&latest_key(part), &*marker).await?;
     }
     Ok(())
 }

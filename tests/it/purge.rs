@@ -319,3 +319,67 @@ async fn a_purge_killed_half_way_is_finished_by_the_next() {
         );
     }
 }
+
+/// A run after a purge killed half-way (state pointed at the rewritten files, old files and
+/// `latest.json` not yet): its start points the marker at the files the state names, with their
+/// rows, and leaves each folder holding only those, so neither a glob reader nor a reader of
+/// `latest.json` sees a purged row or a file that is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_after_a_killed_purge_leaves_the_marker_and_folders_on_the_purged_files() {
+    let sb = sandbox::spawn(SandboxConfig::default().with_scale(0.5))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path(), &sb.base_url(), "");
+    let deleted = marked_deletions(dir.path(), &sb, &p).await;
+    let out = dir.path().join("out");
+    let p = p.to_str().unwrap();
+    let (code, _, _) = run_bin(
+        &["purge", p, "--older-than", "0d"],
+        &[("DENTALLY_ETL_TEST_CRASH", "purge-after-state")],
+    )
+    .await;
+    assert_ne!(code, 0, "the purge was killed");
+    // A run (killed after its first read: only its start's work is seen).
+    let (code, _, _) = run_bin(
+        &["--quiet", "run", p, "--break-lock"],
+        &[
+            ("DENTALLY_API_TOKEN", "sandbox-read"),
+            ("DENTALLY_ETL_TEST_CRASH", "after-raw"),
+        ],
+    )
+    .await;
+    assert_ne!(code, 0, "the run was killed");
+    let read =
+        |path: &Path| -> Value { serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap() };
+    let state = read(&out.join("_state/nightly.json"));
+    let latest = read(&out.join("_runs/latest.json"));
+    for t in TABLES {
+        let named: Vec<String> = state["resources"][t]["tables"][t]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_str().unwrap().to_string())
+            .collect();
+        let line = latest["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["name"] == *t)
+            .unwrap();
+        let marked: Vec<String> = line["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(marked, named, "{t}: the marker names the state's files");
+        let rows: usize = read_table(&out, t).iter().map(|b| b.num_rows()).sum();
+        assert_eq!(line["rows"].as_u64().unwrap() as usize, rows, "{t}: rows");
+        let in_folder = ids_in_files(&out.join(t));
+        assert!(
+            deleted[*t].iter().all(|k| !in_folder.contains(k)),
+            "{t}: a purged row is still in the table folder"
+        );
+    }
+}
