@@ -6,8 +6,9 @@
 //! and a glob reader (`<table>/*.parquet`, what the README suggests) counts rows twice until a
 //! later commit publishes. So a run starts by doing what publication would have done: each plain
 //! table folder keeps only the files the state names (the last commit's), and when the state
-//! names a newer run than `latest.json`, the marker is written from that run's manifest. Delta
-//! tables need neither: their readers see only committed versions.
+//! names a newer run than `latest.json`, the marker is written from that run's manifest (and a
+//! line naming other files than the state, left by a purge that stopped, is pointed at the
+//! state's). Delta tables need neither: their readers see only committed versions.
 
 use serde_json::Value;
 
@@ -64,9 +65,10 @@ pub(super) async fn finish_publication(
     Ok(())
 }
 
-/// Points the marker's lines at the state's files where the two differ while naming the same
-/// run: a purge that stopped after pointing the state at its rewritten files. Rows come from the
-/// files' footers, so Parquet only (a CSV line keeps its files, and so do the folders).
+/// Points the marker's lines at the state's files where the two differ (after the marker was
+/// brought up to the state's run): a purge that stopped after pointing the state at its
+/// rewritten files. Rows come from the files' footers, so Parquet only (a CSV line keeps its
+/// files, and so do the folders).
 async fn repoint_stale_lines(
     loc: &Location,
     marker: &mut Value,
