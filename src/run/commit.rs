@@ -79,43 +79,43 @@ pub(super) async fn commit(
         .iter()
         .filter(|r| r.status.committed())
         .collect();
-    let names: Vec<&str> = committed.iter().map(|r| r.name.as_str()).collect();
     let now = ctx.started.to_rfc3339();
     ctx.state
-        .update_each(&names, |name, s| {
-            let Some(r) = committed.iter().find(|r| r.name == name) else {
-                return;
-            };
-            s.last_run = Some(ctx.run_id.clone());
-            s.cursor.clone_from(&r.cursor);
-            s.tables = r
-                .tables
-                .iter()
-                .map(|t| {
-                    (
-                        t.name.clone(),
-                        t.files.iter().map(|f| f.path.clone()).collect(),
-                    )
-                })
-                .collect();
-            s.schemas = r
-                .tables
-                .iter()
-                .map(|t| (t.name.clone(), t.schema_hash.clone()))
-                .collect();
-            s.rows = r.tables.first().map(|t| t.rows);
-            if r.window.is_some() {
-                s.window.clone_from(&r.window);
-            }
-            if r.reconciled {
-                s.last_reconcile = Some(now.clone());
-                s.runs_since_reconcile = 0;
-            } else {
-                s.runs_since_reconcile += 1;
-            }
-        })
+        .update_each(
+            &committed,
+            |r| &r.name,
+            |r, s| {
+                s.last_run = Some(ctx.run_id.clone());
+                s.cursor.clone_from(&r.cursor);
+                s.tables = r
+                    .tables
+                    .iter()
+                    .map(|t| {
+                        (
+                            t.name.clone(),
+                            t.files.iter().map(|f| f.path.clone()).collect(),
+                        )
+                    })
+                    .collect();
+                s.schemas = r
+                    .tables
+                    .iter()
+                    .map(|t| (t.name.clone(), t.schema_hash.clone()))
+                    .collect();
+                s.rows = r.tables.first().map(|t| t.rows);
+                if r.window.is_some() {
+                    s.window.clone_from(&r.window);
+                }
+                if r.reconciled {
+                    s.last_reconcile = Some(now.clone());
+                    s.runs_since_reconcile = 0;
+                } else {
+                    s.runs_since_reconcile += 1;
+                }
+            },
+        )
         .await?;
-    for r in manifest.resources.iter().filter(|r| r.status.committed()) {
+    for r in &committed {
         ctx.state.set_checkpoint(&r.name, None).await?;
     }
     crash_point("after-state");

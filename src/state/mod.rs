@@ -201,29 +201,25 @@ impl StateStore {
     pub async fn update(
         &self,
         name: &str,
-        change: impl FnOnce(&mut ResourceState),
+        mut change: impl FnMut(&mut ResourceState),
     ) -> Result<(), StateError> {
-        let mut change = Some(change);
-        self.update_each(&[name], |_, r| {
-            if let Some(change) = change.take() {
-                change(r);
-            }
-        })
-        .await
+        self.update_each(&[name], |n| n, |_, r| change(r)).await
     }
 
-    /// Changes several resources' committed state and saves the state file once (a run's
-    /// commit): a kill leaves all of them at this run or all at the last, never a mix that no
-    /// manifest describes.
-    pub async fn update_each(
+    /// Changes the committed state of the resource each of `items` names (`name`) and saves the
+    /// state file once (a run's commit): a kill leaves all of them at this run or all at the
+    /// last, never a mix that no manifest describes.
+    pub async fn update_each<T>(
         &self,
-        names: &[&str],
-        mut change: impl FnMut(&str, &mut ResourceState),
+        items: &[T],
+        name: impl Fn(&T) -> &str,
+        mut change: impl FnMut(&T, &mut ResourceState),
     ) -> Result<(), StateError> {
         let mut state = self.state.lock().await;
-        for name in names {
-            let resource = state.resources.entry((*name).to_string()).or_default();
-            change(name, resource);
+        for item in items {
+            let name = name(item);
+            let resource = state.resources.entry(name.to_string()).or_default();
+            change(item, resource);
             resource.cursor = clamp_cursor(name, resource.cursor.take(), self.loaded_at);
         }
         let mut committed = state.clone();
