@@ -125,3 +125,43 @@ pub async fn total_count(base_url: &str, path_and_query: &str) -> u64 {
         .unwrap();
     body["meta"]["total_count"].as_u64().unwrap()
 }
+
+/// A committed state's current files: per resource, its last run and each table's files.
+pub struct Committed {
+    pub resource: String,
+    pub last_run: String,
+    pub table: String,
+    pub files: std::collections::BTreeSet<String>,
+}
+
+/// Every table of a state file (`_state/<pipeline>.json`, as JSON), with its files.
+pub fn committed_files(state: &serde_json::Value) -> Vec<Committed> {
+    let mut out = Vec::new();
+    for (resource, r) in state["resources"].as_object().unwrap() {
+        for (table, files) in r["tables"].as_object().unwrap() {
+            out.push(Committed {
+                resource: resource.clone(),
+                last_run: r["last_run"].as_str().unwrap().to_string(),
+                table: table.clone(),
+                files: files
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|f| f.as_str().unwrap().to_string())
+                    .collect(),
+            });
+        }
+    }
+    out
+}
+
+/// Every file `latest.json` (as JSON) names.
+pub fn marker_files(latest: &serde_json::Value) -> Vec<String> {
+    latest["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|t| t["files"].as_array().unwrap())
+        .map(|f| f.as_str().unwrap().to_string())
+        .collect()
+}

@@ -279,25 +279,33 @@ async fn purge_refuses_a_bad_age_and_waits_for_a_running_job() {
     assert!(stderr.contains("20991231T000000Z-abcd"), "{stderr}");
 }
 
+/// A practice with rows marked deleted, and a purge of them killed right after it pointed the
+/// state at the rewritten files (old files, Delta history, raw copies and `latest.json` not yet
+/// done). Returns the sandbox (kept alive), the pipeline and the keys marked deleted per table.
+async fn killed_purge(dir: &Path) -> (SandboxHandle, PathBuf, BTreeMap<String, HashSet<i64>>) {
+    let sb = sandbox::spawn(SandboxConfig::default().with_scale(0.5))
+        .await
+        .unwrap();
+    let p = pipeline(dir, &sb.base_url(), "");
+    let deleted = marked_deletions(dir, &sb, &p).await;
+    let (code, _, _) = run_bin(
+        &["purge", p.to_str().unwrap(), "--older-than", "0d"],
+        &[("DENTALLY_ETL_TEST_CRASH", "purge-after-state")],
+    )
+    .await;
+    assert_ne!(code, 0, "the purge was killed");
+    (sb, p, deleted)
+}
+
 /// A purge killed after pointing the state at the new files (old files, Delta history and raw
 /// copies still there) is finished by the next purge, although that one finds no row left to
 /// purge in the files the state names.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_purge_killed_half_way_is_finished_by_the_next() {
-    let sb = sandbox::spawn(SandboxConfig::default().with_scale(0.5))
-        .await
-        .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let p = pipeline(dir.path(), &sb.base_url(), "");
-    let deleted = marked_deletions(dir.path(), &sb, &p).await;
+    let (_sb, p, deleted) = killed_purge(dir.path()).await;
     let out = dir.path().join("out");
     let p = p.to_str().unwrap();
-    let (code, _, _) = run_bin(
-        &["purge", p, "--older-than", "0d"],
-        &[("DENTALLY_ETL_TEST_CRASH", "purge-after-state")],
-    )
-    .await;
-    assert_ne!(code, 0, "the purge was killed");
     let left = |t: &str| {
         let mut ids = ids_in_files(&out.join(t));
         ids.extend(ids_in_files(&out.join("_raw").join(t)));
@@ -326,20 +334,10 @@ async fn a_purge_killed_half_way_is_finished_by_the_next() {
 /// `latest.json` sees a purged row or a file that is gone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_after_a_killed_purge_leaves_the_marker_and_folders_on_the_purged_files() {
-    let sb = sandbox::spawn(SandboxConfig::default().with_scale(0.5))
-        .await
-        .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let p = pipeline(dir.path(), &sb.base_url(), "");
-    let deleted = marked_deletions(dir.path(), &sb, &p).await;
+    let (_sb, p, deleted) = killed_purge(dir.path()).await;
     let out = dir.path().join("out");
     let p = p.to_str().unwrap();
-    let (code, _, _) = run_bin(
-        &["purge", p, "--older-than", "0d"],
-        &[("DENTALLY_ETL_TEST_CRASH", "purge-after-state")],
-    )
-    .await;
-    assert_ne!(code, 0, "the purge was killed");
     // A run (killed after its first read: only its start's work is seen).
     let (code, _, _) = run_bin(
         &["--quiet", "run", p, "--break-lock"],

@@ -10,6 +10,7 @@ use dentally_etl::sandbox::{self, SandboxConfig};
 use serde_json::Value;
 
 use super::{RESOURCES, pipeline, rows, run};
+use crate::common::{committed_files, marker_files};
 
 fn json(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
@@ -33,24 +34,15 @@ fn folder(out: &Path, table: &str) -> BTreeSet<String> {
 fn assert_published(out: &Path, stage: &str) -> String {
     let state = json(&out.join("_state/nightly.json"));
     let mut newest = String::new();
-    for (resource, r) in state["resources"].as_object().unwrap() {
-        newest = newest.max(r["last_run"].as_str().unwrap().to_string());
-        for (table, files) in r["tables"].as_object().unwrap() {
-            let named: BTreeSet<String> = files
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|f| f.as_str().unwrap().to_string())
-                .collect();
-            assert_eq!(folder(out, table), named, "{stage}: {resource}/{table}");
-        }
+    for c in committed_files(&state) {
+        newest = newest.max(c.last_run);
+        let (resource, table) = (&c.resource, &c.table);
+        assert_eq!(folder(out, table), c.files, "{stage}: {resource}/{table}");
     }
     let latest = json(&out.join("_runs/latest.json"));
     assert_eq!(latest["run_id"], newest.as_str(), "{stage}: {latest}");
-    for t in latest["tables"].as_array().unwrap() {
-        for f in t["files"].as_array().unwrap() {
-            assert!(out.join(f.as_str().unwrap()).exists(), "{stage}: {f}");
-        }
+    for f in marker_files(&latest) {
+        assert!(out.join(&f).exists(), "{stage}: {f}");
     }
     for table in ["patients", "invoices", "payments", "accounts"] {
         rows(out, table); // panics on a key seen twice

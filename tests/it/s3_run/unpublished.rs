@@ -8,7 +8,7 @@ use dentally_etl::sandbox::{self, SandboxConfig};
 use dentally_etl::sink::{Location, StoreOptions};
 
 use super::{env_pairs, pipeline};
-use crate::common::run_bin;
+use crate::common::{committed_files, marker_files, run_bin};
 use crate::s3_server::MotoServer;
 
 /// The Parquet keys directly under a table's prefix.
@@ -57,24 +57,16 @@ async fn a_run_killed_before_publication_on_s3_is_published_by_the_next_start() 
     assert_ne!(run(Some("after-raw")).await.0, 0, "the crash hook fired");
     let state = direct.get_json("_state/s3.json").await.unwrap().unwrap();
     let latest = direct.get_json("_runs/latest.json").await.unwrap().unwrap();
-    for (name, r) in state["resources"].as_object().unwrap() {
+    for c in committed_files(&state) {
+        let (resource, table) = (&c.resource, &c.table);
         assert_eq!(
-            latest["run_id"], r["last_run"],
-            "{name}: the marker names the commit"
+            latest["run_id"],
+            c.last_run.as_str(),
+            "{resource}: the marker names the commit"
         );
-        for (table, files) in r["tables"].as_object().unwrap() {
-            let named: BTreeSet<String> = files
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|f| f.as_str().unwrap().to_string())
-                .collect();
-            assert_eq!(keys(&direct, table).await, named, "{table}");
-        }
+        assert_eq!(keys(&direct, table).await, c.files, "{table}");
     }
-    for t in latest["tables"].as_array().unwrap() {
-        for f in t["files"].as_array().unwrap() {
-            assert!(direct.exists(f.as_str().unwrap()).await.unwrap(), "{f}");
-        }
+    for f in marker_files(&latest) {
+        assert!(direct.exists(&f).await.unwrap(), "{f}");
     }
 }
