@@ -8,7 +8,7 @@ use arrow::array::Array;
 use dentally_etl::sandbox::{self, SandboxConfig};
 
 use super::hostile::{Act, Hostile};
-use super::{pipeline, run};
+use super::{Ran, pipeline, run};
 
 /// Inserts `extra` at the end of the first record of the `accounts` page (accounts are flat:
 /// the first `}` closes the first record).
@@ -32,6 +32,27 @@ fn unrepresentable(body: String) -> String {
 
 fn keep(_: &mut Vec<(String, String)>) {}
 
+/// A run reading `accounts` through an API whose first accounts page is passed through
+/// `rewrite`: the rows the sandbox serves, the output folder and how the run went.
+async fn accounts_run(rewrite: fn(String) -> String) -> (usize, tempfile::TempDir, Ran) {
+    let sb = sandbox::spawn(SandboxConfig::default().with_scale(0.05))
+        .await
+        .unwrap();
+    let served = sb.truth(1, "accounts").len();
+    let api = Hostile::start(sb.base_url(), move |target| {
+        if target.starts_with("/v1/accounts") && target.contains("page=1") {
+            Act::Rewrite(rewrite, keep)
+        } else {
+            Act::Forward
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path(), &api.base_url(), &["accounts"], "", "");
+    let ran = run(&p, &[]).await;
+    (served, dir, ran)
+}
+
 /// The rejected records' text, every `_rejects/` file together.
 fn rejects(out: &Path) -> String {
     let mut text = String::new();
@@ -47,21 +68,7 @@ fn rejects(out: &Path) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_record_keyed_twice_never_commits_a_row_without_its_key() {
-    let sb = sandbox::spawn(SandboxConfig::default().with_scale(0.05))
-        .await
-        .unwrap();
-    let served = sb.truth(1, "accounts").len();
-    let api = Hostile::start(sb.base_url(), |target| {
-        if target.starts_with("/v1/accounts") && target.contains("page=1") {
-            Act::Rewrite(twice_keyed, keep)
-        } else {
-            Act::Forward
-        }
-    })
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    let p = pipeline(dir.path(), &api.base_url(), &["accounts"], "", "");
-    let ran = run(&p, &[]).await;
+    let (served, dir, ran) = accounts_run(twice_keyed).await;
     let out = dir.path().join("out");
     let mut rows = 0;
     for batch in crate::common::read_table(&out, "accounts") {
@@ -77,20 +84,7 @@ async fn a_record_keyed_twice_never_commits_a_row_without_its_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejected_record_keeps_the_exact_text_received() {
-    let sb = sandbox::spawn(SandboxConfig::default().with_scale(0.05))
-        .await
-        .unwrap();
-    let api = Hostile::start(sb.base_url(), |target| {
-        if target.starts_with("/v1/accounts") && target.contains("page=1") {
-            Act::Rewrite(unrepresentable, keep)
-        } else {
-            Act::Forward
-        }
-    })
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    let p = pipeline(dir.path(), &api.base_url(), &["accounts"], "", "");
-    let ran = run(&p, &[]).await;
+    let (_, dir, ran) = accounts_run(unrepresentable).await;
     assert_eq!(
         ran.code, 4,
         "a rejected row makes the run partial: {}",
